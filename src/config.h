@@ -1,0 +1,74 @@
+/*
+ * config - the worker's settings: one table, one struct, loaded once.
+ *
+ * Sources, strongest first: the process environment, a .env file, the
+ * defaults. Every value is validated; all bad ones are reported together,
+ * one line each naming the variable, the value (secrets masked) and what is
+ * accepted, and the program then exits 78 (EX_CONFIG). After loading, the
+ * struct is passed around as `const struct config *` and never changes.
+ */
+#ifndef SAFEURL_CONFIG_H
+#define SAFEURL_CONFIG_H
+
+#include "log.h"
+
+struct buf;
+struct err;
+struct strvec;
+
+struct config {
+	char *turso_url;
+	char *turso_auth_token;
+	char *redis_host;
+	int redis_port;
+	char *redis_password;
+	char *docker_socket;
+	char *fetcher_image;
+	int worker_concurrency;
+	int container_timeout_ms;
+	int container_memory_mb;
+	double container_cpu_limit;
+	char *queue_name;
+	char *bullmq_prefix;
+	char *worker_id;
+	enum log_level log_level;
+	enum log_format log_format;
+	char *container_network_mode;
+	int shutdown_grace_ms;
+	int health_port; /* 0 = off */
+	int fetcher_max_output_bytes;
+	int db_busy_timeout_ms;
+	int db_retry_attempts;
+	int db_retry_max_ms;
+};
+
+/*
+ * Load cfg from envp (NULL-terminated "NAME=value" strings, borrowed) over
+ * the .env file at dotenv_path (NULL or a missing file: none) over the
+ * defaults. On failure returns -1 and pushes one line per problem onto
+ * errors; cfg then holds defaults where values were bad. Either way,
+ * release cfg with config_release().
+ */
+int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
+		struct strvec *errors);
+void config_release(struct config *cfg);
+
+/* Append "NAME=value" lines of the effective settings, secrets masked. */
+void config_dump(const struct config *cfg, struct buf *out);
+
+/*
+ * Pure .env parser: pushes each "NAME=value" assignment of text onto out,
+ * in order. Handles comments, blank lines, `export ` prefixes, single
+ * quotes (literal), double quotes (\n \t \r \" \\ \$ escapes; may span
+ * lines), inline comments after unquoted values, CRLF. On a malformed line
+ * returns -1 with an error naming the line number.
+ */
+int config_parse_dotenv(const char *text, size_t len, struct strvec *out,
+			struct err *e);
+
+/* Strict parsers shared with other modules: whole string, base 10. */
+int config_parse_int(const char *s, long long min, long long max,
+		     long long *out);
+int config_parse_double(const char *s, double min, double max, double *out);
+
+#endif

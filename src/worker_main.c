@@ -1,0 +1,138 @@
+/*
+ * worker_main.c - safeurl-worker: arguments, configuration, signals.
+ *
+ * Exit codes: 0 clean shutdown, 64 usage, 69 a dependency unavailable at
+ * start, 70 internal error, 78 bad configuration.
+ */
+#include "fmacros.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "strvec.h"
+#include "banned.h"
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: safeurl-worker [--check-config] [--help] [--version]\n"
+		"\n"
+		"Consumes scan jobs from the BullMQ queue QUEUE_NAME on Redis, runs\n"
+		"each scan in a locked-down fetcher container and stores the result.\n"
+		"Configuration comes from the environment and ./.env (see\n"
+		"docs/configuration.md).\n"
+		"\n"
+		"  --check-config  print the effective configuration (secrets\n"
+		"                  masked) and exit\n"
+		"  --help          show this help\n"
+		"  --version       show the version\n"
+		"\n"
+		"exit codes: 0 stopped cleanly, 64 usage, 69 dependency unavailable,\n"
+		"70 internal error, 78 bad configuration\n");
+}
+
+static int load_config(struct config *cfg)
+{
+	struct strvec errors = STRVEC_INIT;
+	size_t i;
+	int rc = config_load(cfg, environ, ".env", &errors);
+
+	for (i = 0; i < errors.nr; i++)
+		fprintf(stderr, "safeurl-worker: %s\n", errors.items[i]);
+	strvec_clear(&errors);
+	return rc;
+}
+
+static void log_config(const struct config *cfg)
+{
+	struct buf dump = BUF_INIT;
+	char *line, *next;
+
+	config_dump(cfg, &dump);
+	for (line = dump.data; *line; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		log_event(LOG_INFO, NULL, "config", "%s", line);
+	}
+	buf_release(&dump);
+}
+
+static void wait_for_stop(void)
+{
+	struct sigaction sa;
+	sigset_t block, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	while (!stop_requested)
+		sigsuspend(&old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	int check_only = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("safeurl-worker %s\n", SAFEURL_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "--check-config")) {
+			check_only = 1;
+		} else {
+			fprintf(stderr, "safeurl-worker: unknown argument '%s'\n",
+				argv[i]);
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (load_config(&cfg)) {
+		config_release(&cfg);
+		return EX_CONFIG;
+	}
+	if (check_only) {
+		struct buf dump = BUF_INIT;
+
+		config_dump(&cfg, &dump);
+		fputs(dump.data, stdout);
+		buf_release(&dump);
+		config_release(&cfg);
+		return 0;
+	}
+	log_init(cfg.log_level, cfg.log_format, cfg.worker_id);
+	log_event(LOG_INFO, NULL, "start", "safeurl-worker %s starting",
+		  SAFEURL_VERSION);
+	log_config(&cfg);
+	wait_for_stop();
+	log_event(LOG_INFO, NULL, "stop", "received %s, shutting down",
+		  stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
+	config_release(&cfg);
+	log_shutdown();
+	return 0;
+}

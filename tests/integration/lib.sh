@@ -1,0 +1,109 @@
+# lib.sh - shared helpers for the integration scripts (source it).
+#
+# Each script runs in its own mktemp directory ($T), starts the real
+# services it needs on free loopback ports and cleans up through a trap.
+# A test that cannot start a component it needs fails; it never skips.
+set -euo pipefail
+
+: "${SAFEURL_BUILD_DIR:?run through ctest (SAFEURL_BUILD_DIR unset)}"
+: "${SAFEURL_SOURCE_DIR:?run through ctest (SAFEURL_SOURCE_DIR unset)}"
+B=$SAFEURL_BUILD_DIR
+S=$SAFEURL_SOURCE_DIR
+T=$(mktemp -d /tmp/safeurl-test.XXXXXX)
+CLEANUP=()
+FAILS=0
+PASSES=0
+
+cleanup() {
+  local i
+  for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
+    eval "${CLEANUP[$i]}" >/dev/null 2>&1 || true
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+# at_exit CMD: run CMD (a string) at exit, last registered first.
+at_exit() { CLEANUP+=("$1"); }
+
+die() { echo "FATAL: $*" >&2; exit 1; }
+
+# check NAME CMD...: run CMD, count and report the outcome.
+check() {
+  local name=$1; shift
+  if "$@"; then
+    PASSES=$((PASSES + 1)); echo "ok - $name"
+  else
+    FAILS=$((FAILS + 1)); echo "not ok - $name" >&2
+  fi
+}
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+  if [ "$2" = "$3" ]; then
+    PASSES=$((PASSES + 1)); echo "ok - $1"
+  else
+    FAILS=$((FAILS + 1)); echo "not ok - $1: expected '$2', got '$3'" >&2
+  fi
+}
+
+# expect_match NAME REGEX TEXT
+expect_match() {
+  if printf '%s' "$3" | grep -Eq -- "$2"; then
+    PASSES=$((PASSES + 1)); echo "ok - $1"
+  else
+    FAILS=$((FAILS + 1)); echo "not ok - $1: /$2/ not found in: $3" >&2
+  fi
+}
+
+# finish: print the summary line and exit non-zero on any failure.
+finish() {
+  echo "$PASSES passed, $FAILS failed"
+  [ "$FAILS" -eq 0 ] && [ "$PASSES" -gt 0 ]
+}
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# start_redis: a private redis-server on a free loopback port; sets
+# REDIS_PORT and exports REDIS_HOST/REDIS_PORT for the programs.
+start_redis() {
+  command -v redis-server >/dev/null || die "redis-server is not installed (scripts/deps.sh)"
+  REDIS_PORT=$(free_port)
+  mkdir -p "$T/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
+    --dir "$T/redis" --save '' --appendonly no \
+    --pidfile "$T/redis/redis.pid" --logfile "$T/redis/redis.log" \
+    || die "redis-server did not start"
+  at_exit "redis-cli -p $REDIS_PORT shutdown nosave"
+  local i
+  for i in $(seq 1 100); do
+    redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.05
+  done
+  redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server on port $REDIS_PORT does not answer"
+  export REDIS_HOST=127.0.0.1 REDIS_PORT
+}
+
+# require_docker: the engine must answer (scripts/test.sh starts it).
+require_docker() {
+  curl -fsS --max-time 5 --unix-socket "${DOCKER_SOCKET_PATH:-/var/run/docker.sock}" \
+    http://localhost/_ping >/dev/null 2>&1 || die "the Docker engine does not answer (scripts/services.sh starts it)"
+}
+
+# wait_for DESCRIPTION SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  while ! "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $end ] || { echo "timed out waiting for $what" >&2; return 1; }
+    sleep 0.1
+  done
+}
