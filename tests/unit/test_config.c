@@ -1,0 +1,401 @@
+/* test_config.c - the variable table, validation and the .env parser. */
+#include "fmacros.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+#include "strvec.h"
+
+/* Load with the given NULL-terminated env; returns the number of errors. */
+static size_t load(struct config *cfg, const char **env, const char *dotenv,
+		   struct strvec *errors)
+{
+	config_load(cfg, (char *const *)(void *)env, dotenv, errors);
+	return errors->nr;
+}
+
+static void test_defaults(void **state)
+{
+	const char *env[] = { NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+	char host[256], prefix[300];
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, NULL, &errors), 0);
+	assert_string_equal(cfg.turso_url, "file:./local.db");
+	assert_string_equal(cfg.turso_auth_token, "");
+	assert_string_equal(cfg.redis_host, "localhost");
+	assert_int_equal(cfg.redis_port, 6379);
+	assert_string_equal(cfg.redis_password, "");
+	assert_string_equal(cfg.docker_socket, "/var/run/docker.sock");
+	assert_string_equal(cfg.fetcher_image, "safeurl-fetcher:latest");
+	assert_int_equal(cfg.worker_concurrency, 5);
+	assert_int_equal(cfg.container_timeout_ms, 30000);
+	assert_int_equal(cfg.container_memory_mb, 512);
+	assert_true(cfg.container_cpu_limit == 0.5);
+	assert_string_equal(cfg.queue_name, "scan-jobs");
+	assert_string_equal(cfg.bullmq_prefix, "bull");
+	assert_int_equal(cfg.log_level, LOG_INFO);
+	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
+	assert_string_equal(cfg.container_network_mode, "bridge");
+	assert_int_equal(cfg.shutdown_grace_ms, 30000);
+	assert_int_equal(cfg.health_port, 0);
+	assert_int_equal(cfg.fetcher_max_output_bytes, 1048576);
+	gethostname(host, sizeof(host));
+	snprintf(prefix, sizeof(prefix), "%s:%ld", host, (long)getpid());
+	assert_string_equal(cfg.worker_id, prefix);
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
+static void test_valid_values(void **state)
+{
+	const char *env[] = {
+		"TURSO_CONNECTION_URL=libsql://db.example.turso.io",
+		"REDIS_PORT=65535", "WORKER_CONCURRENCY=1024",
+		"CONTAINER_CPU_LIMIT=0.01", "LOG_LEVEL=debug", "LOG_FORMAT=text",
+		"CONTAINER_NETWORK_MODE=scan-net_1.a", "HEALTH_PORT=1",
+		"SHUTDOWN_GRACE_MS=0", "WORKER_ID=w-1", "BULLMQ_PREFIX={bull}",
+		"FETCHER_MAX_OUTPUT_BYTES=4096", NULL
+	};
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, NULL, &errors), 0);
+	assert_string_equal(cfg.turso_url, "libsql://db.example.turso.io");
+	assert_int_equal(cfg.redis_port, 65535);
+	assert_int_equal(cfg.worker_concurrency, 1024);
+	assert_true(cfg.container_cpu_limit == 0.01);
+	assert_int_equal(cfg.log_level, LOG_DEBUG);
+	assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
+	assert_string_equal(cfg.container_network_mode, "scan-net_1.a");
+	assert_int_equal(cfg.health_port, 1);
+	assert_int_equal(cfg.shutdown_grace_ms, 0);
+	assert_string_equal(cfg.worker_id, "w-1");
+	assert_string_equal(cfg.bullmq_prefix, "{bull}");
+	assert_int_equal(cfg.fetcher_max_output_bytes, 4096);
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
+/* Each bad value is reported on its own line naming variable and value. */
+static const struct bad_case {
+	const char *assignment, *expect;
+} bad_cases[] = {
+	{ "TURSO_CONNECTION_URL=ftp://x", "expected a URL starting with file:" },
+	{ "TURSO_CONNECTION_URL=file:", "TURSO_CONNECTION_URL='file:'" },
+	{ "TURSO_CONNECTION_URL=https://", "TURSO_CONNECTION_URL='https://'" },
+	{ "TURSO_CONNECTION_URL=./local.db", "TURSO_CONNECTION_URL='./local.db'" },
+	{ "REDIS_HOST=a b", "REDIS_HOST='a b'" },
+	{ "REDIS_PORT=0", "REDIS_PORT='0' (from environment): expected an integer 1..65535" },
+	{ "REDIS_PORT=65536", "REDIS_PORT='65536'" },
+	{ "REDIS_PORT=6379x", "REDIS_PORT='6379x'" },
+	{ "REDIS_PORT= 6379", "REDIS_PORT=' 6379'" },
+	{ "REDIS_PORT=+1", "REDIS_PORT='+1'" },
+	{ "REDIS_PORT=0x10", "REDIS_PORT='0x10'" },
+	{ "FETCHER_IMAGE=my image", "FETCHER_IMAGE='my image'" },
+	{ "WORKER_CONCURRENCY=abc", "WORKER_CONCURRENCY='abc' (from environment): expected an integer 1..1024" },
+	{ "WORKER_CONCURRENCY=0", "WORKER_CONCURRENCY='0'" },
+	{ "WORKER_CONCURRENCY=1025", "WORKER_CONCURRENCY='1025'" },
+	{ "WORKER_CONCURRENCY=99999999999999999999", "WORKER_CONCURRENCY='99999999999999999999'" },
+	{ "WORKER_CONCURRENCY=1.5", "WORKER_CONCURRENCY='1.5'" },
+	{ "CONTAINER_TIMEOUT_MS=999", "expected an integer 1000..3600000" },
+	{ "CONTAINER_TIMEOUT_MS=3600001", "CONTAINER_TIMEOUT_MS='3600001'" },
+	{ "CONTAINER_MEMORY_LIMIT_MB=15", "expected an integer 16..65536" },
+	{ "CONTAINER_MEMORY_LIMIT_MB=65537", "CONTAINER_MEMORY_LIMIT_MB='65537'" },
+	{ "CONTAINER_CPU_LIMIT=0.009", "expected a number 0.01..64" },
+	{ "CONTAINER_CPU_LIMIT=65", "CONTAINER_CPU_LIMIT='65'" },
+	{ "CONTAINER_CPU_LIMIT=nan", "CONTAINER_CPU_LIMIT='nan'" },
+	{ "CONTAINER_CPU_LIMIT=inf", "CONTAINER_CPU_LIMIT='inf'" },
+	{ "CONTAINER_CPU_LIMIT=1e1000", "CONTAINER_CPU_LIMIT='1e1000'" },
+	{ "CONTAINER_CPU_LIMIT=0.5cpu", "CONTAINER_CPU_LIMIT='0.5cpu'" },
+	{ "QUEUE_NAME=a\tb", "QUEUE_NAME='a\tb'" },
+	{ "WORKER_ID=has space", "WORKER_ID='has space'" },
+	{ "LOG_LEVEL=verbose", "expected one of debug, info, warn, error" },
+	{ "LOG_LEVEL=INFO", "LOG_LEVEL='INFO'" },
+	{ "LOG_FORMAT=xml", "expected one of json, text" },
+	{ "CONTAINER_NETWORK_MODE=-bad", "CONTAINER_NETWORK_MODE='-bad'" },
+	{ "CONTAINER_NETWORK_MODE=container:abc", "CONTAINER_NETWORK_MODE='container:abc'" },
+	{ "SHUTDOWN_GRACE_MS=-1", "expected an integer 0..3600000" },
+	{ "SHUTDOWN_GRACE_MS=3600001", "SHUTDOWN_GRACE_MS='3600001'" },
+	{ "HEALTH_PORT=0", "expected an integer 1..65535 or empty for off" },
+	{ "HEALTH_PORT=70000", "HEALTH_PORT='70000'" },
+	{ "FETCHER_MAX_OUTPUT_BYTES=4095", "expected an integer 4096..67108864" },
+	{ "FETCHER_MAX_OUTPUT_BYTES=67108865", "FETCHER_MAX_OUTPUT_BYTES='67108865'" },
+};
+
+static void test_bad_values(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const char *env[] = { bad_cases[i].assignment, NULL };
+		struct strvec errors = STRVEC_INIT;
+		struct config cfg;
+
+		if (load(&cfg, env, NULL, &errors) != 1 ||
+		    !strstr(errors.items[0], bad_cases[i].expect))
+			fail_msg("%s: got '%s'", bad_cases[i].assignment,
+				 errors.nr ? errors.items[0] : "(no error)");
+		assert_true(!strncmp(errors.items[0], "config: ", 8));
+		config_release(&cfg);
+		strvec_clear(&errors);
+	}
+}
+
+static void test_all_errors_reported(void **state)
+{
+	const char *env[] = { "REDIS_PORT=x", "LOG_LEVEL=x", "HEALTH_PORT=x",
+			      NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, NULL, &errors), 3);
+	/* bad values fall back to defaults, so cfg is still usable */
+	assert_int_equal(cfg.redis_port, 6379);
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
+static void test_empty_means_default(void **state)
+{
+	const char *env[] = { "WORKER_CONCURRENCY=", "REDIS_HOST=",
+			      "HEALTH_PORT=", NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, NULL, &errors), 0);
+	assert_int_equal(cfg.worker_concurrency, 5);
+	assert_string_equal(cfg.redis_host, "localhost");
+	assert_int_equal(cfg.health_port, 0);
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
+static void test_secret_never_printed(void **state)
+{
+	const char *env[] = { "REDIS_PASSWORD=hunter2", "TURSO_AUTH_TOKEN=tok9",
+			      NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct buf dump = BUF_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, NULL, &errors), 0);
+	assert_string_equal(cfg.redis_password, "hunter2");
+	config_dump(&cfg, &dump);
+	assert_null(strstr(dump.data, "hunter2"));
+	assert_null(strstr(dump.data, "tok9"));
+	assert_non_null(strstr(dump.data, "REDIS_PASSWORD=<redacted>\n"));
+	assert_non_null(strstr(dump.data, "TURSO_AUTH_TOKEN=<redacted>\n"));
+	assert_non_null(strstr(dump.data, "WORKER_CONCURRENCY=5\n"));
+	buf_release(&dump);
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/safeurl-dotenv.XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_dotenv_precedence(void **state)
+{
+	char *path = write_temp("WORKER_CONCURRENCY=9\nQUEUE_NAME=dot\n"
+				"QUEUE_NAME=dot-later\nLOG_LEVEL=warn\n");
+	const char *env[] = { "LOG_LEVEL=error", NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, path, &errors), 0);
+	assert_int_equal(cfg.worker_concurrency, 9);
+	assert_string_equal(cfg.queue_name, "dot-later");
+	assert_int_equal(cfg.log_level, LOG_ERROR);
+	config_release(&cfg);
+	strvec_clear(&errors);
+	unlink(path);
+	free(path);
+}
+
+static void test_dotenv_bad_value_names_origin(void **state)
+{
+	char *path = write_temp("REDIS_PORT=abc\n");
+	const char *env[] = { NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, path, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "REDIS_PORT='abc' (from .env)"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+	unlink(path);
+	free(path);
+}
+
+static void test_dotenv_missing_file_is_fine(void **state)
+{
+	const char *env[] = { NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, "/nonexistent/.env", &errors), 0);
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
+/* .env syntax: each text and the assignments it must produce. */
+static const struct dotenv_case {
+	const char *text;
+	const char *expect[4];
+} dotenv_cases[] = {
+	{ "", { NULL } },
+	{ "# only a comment\n\n   \n", { NULL } },
+	{ "A=1", { "A=1", NULL } },
+	{ "A=1\nB=2\n", { "A=1", "B=2", NULL } },
+	{ "A=1\r\nB=2\r\n", { "A=1", "B=2", NULL } },
+	{ "export A=1\n", { "A=1", NULL } },
+	{ "  export\tA = spaced  \n", { "A=spaced", NULL } },
+	{ "A=value # comment\n", { "A=value", NULL } },
+	{ "A=val#ue\n", { "A=val#ue", NULL } },
+	{ "A='single # not comment'\n", { "A=single # not comment", NULL } },
+	{ "A='lit\\n'\n", { "A=lit\\n", NULL } },
+	{ "A=\"dq\\n\\t\\\"x\\\\\"\n", { "A=dq\n\t\"x\\", NULL } },
+	{ "A=\"multi\nline\"\nB=2", { "A=multi\nline", "B=2", NULL } },
+	{ "A=\"x\" # c\n", { "A=x", NULL } },
+	{ "A=\n", { "A=", NULL } },
+	{ "A=\"\"\n", { "A=", NULL } },
+	{ "_A1=x\n", { "_A1=x", NULL } },
+	{ "A==b\n", { "A==b", NULL } },
+	{ "exported=1\n", { "exported=1", NULL } },
+};
+
+static void test_dotenv_syntax(void **state)
+{
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(dotenv_cases) / sizeof(dotenv_cases[0]); i++) {
+		const struct dotenv_case *c = &dotenv_cases[i];
+		struct strvec out = STRVEC_INIT;
+		struct err e = ERR_INIT;
+
+		if (config_parse_dotenv(c->text, strlen(c->text), &out, &e))
+			fail_msg("case %zu: unexpected error %s", i, e.msg);
+		for (j = 0; c->expect[j]; j++) {
+			if (j >= out.nr || strcmp(out.items[j], c->expect[j]))
+				fail_msg("case %zu: item %zu: got '%s'", i, j,
+					 j < out.nr ? out.items[j] : "(none)");
+		}
+		assert_int_equal(out.nr, j);
+		strvec_clear(&out);
+	}
+}
+
+static const struct dotenv_error {
+	const char *text, *expect;
+} dotenv_errors[] = {
+	{ "A=1\nBROKEN LINE\n", "line 2: expected '=' after 'BROKEN'" },
+	{ "=x\n", "line 1: expected NAME=value" },
+	{ "1A=x\n", "line 1: expected NAME=value" },
+	{ "A=\"open\n", "line 1: unterminated double-quoted value" },
+	{ "\n\nA='open\n", "line 3: unterminated single-quoted value" },
+	{ "A=\"x\" y\n", "line 1: unexpected text after the value" },
+	{ "A-B=1\n", "line 1: expected '=' after 'A'" },
+	{ "export\n", "line 1: expected '=' after 'export'" },
+};
+
+static void test_dotenv_errors(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dotenv_errors) / sizeof(dotenv_errors[0]); i++) {
+		const char *text = dotenv_errors[i].text;
+		struct strvec out = STRVEC_INIT;
+		struct err e = ERR_INIT;
+
+		assert_int_equal(config_parse_dotenv(text, strlen(text), &out, &e), -1);
+		assert_int_equal(e.kind, ERR_INVALID);
+		if (strcmp(e.msg, dotenv_errors[i].expect))
+			fail_msg("case %zu: got '%s'", i, e.msg);
+		strvec_clear(&out);
+	}
+}
+
+static void test_dotenv_nul_and_binary(void **state)
+{
+	static const char text[] = "A=x\0y\nB=\xff\xfe\n";
+	struct strvec out = STRVEC_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	/* must not crash or read past the end; values stop at the NUL */
+	assert_int_equal(config_parse_dotenv(text, sizeof(text) - 1, &out, &e), 0);
+	assert_int_equal(out.nr, 2);
+	assert_string_equal(out.items[0], "A=x");
+	strvec_clear(&out);
+}
+
+static void test_parse_numbers(void **state)
+{
+	long long n;
+	double d;
+
+	(void)state;
+	assert_int_equal(config_parse_int("42", 0, 100, &n), 0);
+	assert_int_equal(n, 42);
+	assert_int_equal(config_parse_int("-5", -10, 0, &n), 0);
+	assert_int_equal(n, -5);
+	assert_int_equal(config_parse_int("", 0, 100, &n), -1);
+	assert_int_equal(config_parse_int("-", 0, 100, &n), -1);
+	assert_int_equal(config_parse_int("101", 0, 100, &n), -1);
+	assert_int_equal(config_parse_double("1.25", 0, 2, &d), 0);
+	assert_true(d == 1.25);
+	assert_int_equal(config_parse_double(".5", 0, 2, &d), 0);
+	assert_int_equal(config_parse_double("2.0001", 0, 2, &d), -1);
+	assert_int_equal(config_parse_double("", 0, 2, &d), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_valid_values),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_empty_means_default),
+		cmocka_unit_test(test_secret_never_printed),
+		cmocka_unit_test(test_dotenv_precedence),
+		cmocka_unit_test(test_dotenv_bad_value_names_origin),
+		cmocka_unit_test(test_dotenv_missing_file_is_fine),
+		cmocka_unit_test(test_dotenv_syntax),
+		cmocka_unit_test(test_dotenv_errors),
+		cmocka_unit_test(test_dotenv_nul_and_binary),
+		cmocka_unit_test(test_parse_numbers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
