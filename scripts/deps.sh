@@ -11,7 +11,7 @@ PACKAGES=(
   libhiredis-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libjansson-dev
   libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
   libssl-dev clang libclang-rt-14-dev
-  redis-server docker.io nodejs npm
+  redis-server docker.io
 )
 
 missing=()
@@ -20,6 +20,9 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm serve the tests only; keep an existing installation.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
