@@ -8,6 +8,7 @@
  */
 #include "fmacros.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -34,6 +35,7 @@ enum cfg_flags {
 	CFG_DB_URL = 1 << 2,   /* file:, libsql://, https://, http:// */
 	CFG_NETWORK = 1 << 3,  /* bridge, none, host or a network name */
 	CFG_OPTIONAL = 1 << 4, /* empty = off (numbers become 0) */
+	CFG_IP = 1 << 5,       /* an IPv4 or IPv6 address literal */
 };
 
 struct cfg_var {
@@ -72,6 +74,7 @@ static const struct cfg_var vars[] = {
 	{ "CONTAINER_NETWORK_MODE", CFG_STR, F(container_network_mode), "bridge", 0, 0, CFG_NETWORK, NULL },
 	{ "SHUTDOWN_GRACE_MS", CFG_INT, F(shutdown_grace_ms), "30000", 0, 3600000, 0, NULL },
 	{ "HEALTH_PORT", CFG_INT, F(health_port), "", 1, 65535, CFG_OPTIONAL, NULL },
+	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "0.0.0.0", 0, 0, CFG_IP, NULL },
 	{ "FETCHER_MAX_OUTPUT_BYTES", CFG_INT, F(fetcher_max_output_bytes), "1048576", 4096, 67108864, 0, NULL },
 	{ "DB_BUSY_TIMEOUT_MS", CFG_INT, F(db_busy_timeout_ms), "5000", 0, 600000, 0, NULL },
 	{ "DB_RETRY_ATTEMPTS", CFG_INT, F(db_retry_attempts), "8", 1, 100, 0, NULL },
@@ -154,6 +157,14 @@ static int valid_network(const char *s)
 	return 1;
 }
 
+static int valid_ip(const char *s)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, s, addr) == 1 ||
+	       inet_pton(AF_INET6, s, addr) == 1;
+}
+
 static void describe(const struct cfg_var *v, struct buf *out)
 {
 	size_t i;
@@ -178,6 +189,8 @@ static void describe(const struct cfg_var *v, struct buf *out)
 		buf_addstr(out, "a URL starting with file:, libsql://, https:// or http://", NULL);
 	else if (v->flags & CFG_NETWORK)
 		buf_addstr(out, "bridge, none, host or a network name ([A-Za-z0-9][A-Za-z0-9_.-]*)", NULL);
+	else if (v->flags & CFG_IP)
+		buf_addstr(out, "an IPv4 or IPv6 address", NULL);
 	else if (v->flags & CFG_WORD)
 		buf_addstr(out, "a non-empty value without whitespace", NULL);
 	else
@@ -223,6 +236,8 @@ static int set_value(const struct cfg_var *v, const char *s, struct config *cfg)
 	if ((v->flags & CFG_DB_URL) && !valid_db_url(s))
 		return -1;
 	if ((v->flags & CFG_NETWORK) && !valid_network(s))
+		return -1;
+	if ((v->flags & CFG_IP) && !valid_ip(s))
 		return -1;
 	free(*(char **)dst);
 	*(char **)dst = xstrdup(s);
@@ -362,7 +377,8 @@ void config_dump(const struct config *cfg, struct buf *out)
 		buf_addf(out, NULL, "%s=", v->name);
 		switch (v->type) {
 		case CFG_INT:
-			buf_addf(out, NULL, "%d", *(const int *)src);
+			if (*(const int *)src || !(v->flags & CFG_OPTIONAL))
+				buf_addf(out, NULL, "%d", *(const int *)src);
 			break;
 		case CFG_DOUBLE:
 			buf_addf(out, NULL, "%g", *(const double *)src);

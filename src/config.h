@@ -36,6 +36,7 @@ struct config {
 	char *container_network_mode;
 	int shutdown_grace_ms;
 	int health_port; /* 0 = off */
+	char *health_addr;
 	int fetcher_max_output_bytes;
 	int db_busy_timeout_ms;
 	int db_retry_attempts;

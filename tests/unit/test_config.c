@@ -50,6 +50,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.container_network_mode, "bridge");
 	assert_int_equal(cfg.shutdown_grace_ms, 30000);
 	assert_int_equal(cfg.health_port, 0);
+	assert_string_equal(cfg.health_addr, "0.0.0.0");
 	assert_int_equal(cfg.fetcher_max_output_bytes, 1048576);
 	gethostname(host, sizeof(host));
 	snprintf(prefix, sizeof(prefix), "%s:%ld", host, (long)getpid());
@@ -64,7 +65,7 @@ static void test_valid_values(void **state)
 		"TURSO_CONNECTION_URL=libsql://db.example.turso.io",
 		"REDIS_PORT=65535", "WORKER_CONCURRENCY=1024",
 		"CONTAINER_CPU_LIMIT=0.01", "LOG_LEVEL=debug", "LOG_FORMAT=text",
-		"CONTAINER_NETWORK_MODE=scan-net_1.a", "HEALTH_PORT=1",
+		"CONTAINER_NETWORK_MODE=scan-net_1.a", "HEALTH_PORT=1", "HEALTH_ADDR=::1",
 		"SHUTDOWN_GRACE_MS=0", "WORKER_ID=w-1", "BULLMQ_PREFIX={bull}",
 		"FETCHER_MAX_OUTPUT_BYTES=4096", NULL
 	};
@@ -81,6 +82,7 @@ static void test_valid_values(void **state)
 	assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
 	assert_string_equal(cfg.container_network_mode, "scan-net_1.a");
 	assert_int_equal(cfg.health_port, 1);
+	assert_string_equal(cfg.health_addr, "::1");
 	assert_int_equal(cfg.shutdown_grace_ms, 0);
 	assert_string_equal(cfg.worker_id, "w-1");
 	assert_string_equal(cfg.bullmq_prefix, "{bull}");
@@ -131,6 +133,8 @@ static const struct bad_case {
 	{ "SHUTDOWN_GRACE_MS=3600001", "SHUTDOWN_GRACE_MS='3600001'" },
 	{ "HEALTH_PORT=0", "expected an integer 1..65535 or empty for off" },
 	{ "HEALTH_PORT=70000", "HEALTH_PORT='70000'" },
+	{ "HEALTH_ADDR=localhost", "HEALTH_ADDR='localhost' (from environment): expected an IPv4 or IPv6 address" },
+	{ "HEALTH_ADDR=1.2.3.256", "HEALTH_ADDR='1.2.3.256'" },
 	{ "FETCHER_MAX_OUTPUT_BYTES=4095", "expected an integer 4096..67108864" },
 	{ "FETCHER_MAX_OUTPUT_BYTES=67108865", "FETCHER_MAX_OUTPUT_BYTES='67108865'" },
 };

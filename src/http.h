@@ -1,0 +1,40 @@
+/*
+ * http - the worker's small HTTP server (libmicrohttpd, its own thread):
+ * GET /healthz and GET /metrics, from a route table.
+ *
+ * /healthz runs every probe and answers 200 when all pass, else 503, with a
+ * JSON body naming each dependency's state. Probes are the caller's: they
+ * must be thread-safe and bounded in time. Knows nothing of Redis, the
+ * database or the engine itself.
+ */
+#ifndef SAFEURL_HTTP_H
+#define SAFEURL_HTTP_H
+
+#include <stddef.h>
+
+struct err;
+struct metrics;
+
+struct http_probe {
+	const char *name; /* e.g. "redis", "database", "engine" */
+	/* 0 when the dependency answers; -1 with the reason in e. */
+	int (*check)(void *ctx, struct err *e);
+	void *ctx;
+};
+
+struct http_server;
+
+/*
+ * Listen on addr:port (an IP literal) and serve until http_stop(). probes
+ * (n of them) and m are borrowed and must outlive the server. Returns NULL
+ * with e filled (ERR_UNAVAILABLE) when the port cannot be bound.
+ */
+struct http_server *http_start(const char *addr, int port,
+			       const struct http_probe *probes, size_t n,
+			       struct metrics *m, struct err *e);
+/* The port actually bound (useful when 0 asked for any free port). */
+int http_port(const struct http_server *srv);
+/* Stop serving and free the server; NULL is fine. */
+void http_stop(struct http_server *srv);
+
+#endif

@@ -1,0 +1,200 @@
+/* test_http.c - /healthz and /metrics over real HTTP on loopback. */
+#include "fmacros.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "err.h"
+#include "http.h"
+#include "metrics.h"
+
+static int probe_ok;
+
+static int check_flag(void *ctx, struct err *e)
+{
+	if (*(int *)ctx)
+		return 0;
+	return err_set(e, ERR_UNAVAILABLE, "connect to \"db\" refused");
+}
+
+static int check_always(void *ctx, struct err *e)
+{
+	(void)ctx;
+	(void)e;
+	return 0;
+}
+
+static const struct http_probe probes[] = {
+	{ "redis", check_always, NULL },
+	{ "database", check_flag, &probe_ok },
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+	buf_add(ud, p, size * n, NULL);
+	return size * n;
+}
+
+static long get(int port, const char *method, const char *path,
+		struct buf *body)
+{
+	CURL *c = curl_easy_init();
+	char url[128];
+	long status = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+static void test_healthz(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct err e = ERR_INIT;
+	struct http_server *srv;
+	struct buf body = BUF_INIT;
+	json_t *j;
+	int port;
+
+	(void)state;
+	srv = http_start("127.0.0.1", 0, probes, 2, m, &e);
+	assert_non_null(srv);
+	port = http_port(srv);
+	assert_true(port > 0);
+
+	probe_ok = 1;
+	assert_int_equal(get(port, "GET", "/healthz", &body), 200);
+	j = json_loads(body.data, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(
+		json_object_get(json_object_get(j, "checks"), "database"),
+		"status")), "up");
+	json_decref(j);
+
+	probe_ok = 0;
+	buf_reset(&body);
+	assert_int_equal(get(port, "GET", "/healthz", &body), 503);
+	j = json_loads(body.data, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")),
+			    "unavailable");
+	{
+		json_t *db = json_object_get(json_object_get(j, "checks"),
+					     "database");
+		json_t *redis = json_object_get(json_object_get(j, "checks"),
+						"redis");
+
+		assert_string_equal(json_string_value(json_object_get(db, "status")), "down");
+		assert_string_equal(json_string_value(json_object_get(db, "error")),
+				    "connect to \"db\" refused");
+		assert_string_equal(json_string_value(json_object_get(redis, "status")), "up");
+	}
+	json_decref(j);
+
+	buf_reset(&body);
+	assert_int_equal(get(port, "GET", "/nope", &body), 404);
+	buf_reset(&body);
+	assert_int_equal(get(port, "POST", "/metrics", &body), 405);
+	buf_release(&body);
+	http_stop(srv);
+	metrics_free(m);
+}
+
+static void test_port_in_use(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct err e = ERR_INIT;
+	struct http_server *a, *b;
+
+	(void)state;
+	a = http_start("127.0.0.1", 0, probes, 1, m, &e);
+	assert_non_null(a);
+	b = http_start("127.0.0.1", http_port(a), probes, 1, m, &e);
+	assert_null(b);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "cannot listen on 127.0.0.1 port"));
+	assert_null(http_start("localhost", 0, probes, 1, m, &e));
+	assert_int_equal(e.kind, ERR_INVALID);
+	http_stop(a);
+	metrics_free(m);
+}
+
+static void test_metrics_exposition(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct err e = ERR_INIT;
+	struct http_server *srv;
+	struct buf body = BUF_INIT;
+
+	(void)state;
+	metrics_job_done(m, METRICS_COMPLETED);
+	metrics_job_done(m, METRICS_COMPLETED);
+	metrics_job_done(m, METRICS_TIMED_OUT);
+	metrics_in_flight(m, 3);
+	metrics_in_flight(m, -1);
+	metrics_observe_scan(m, 0.3);
+	metrics_observe_scan(m, 7);
+	metrics_observe_scan(m, 500);
+	metrics_observe_spawn(m, 0.004);
+	srv = http_start("::1", 0, probes, 1, m, &e);
+	assert_non_null(srv);
+	{
+		CURL *c = curl_easy_init();
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://[::1]:%d/metrics", http_port(srv));
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_cleanup(c);
+	}
+	assert_non_null(strstr(body.data, "# TYPE safeurl_jobs_total counter\n"));
+	assert_non_null(strstr(body.data, "safeurl_jobs_total{outcome=\"completed\"} 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_jobs_total{outcome=\"timed_out\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_jobs_total{outcome=\"failed\"} 0\n"));
+	assert_non_null(strstr(body.data, "safeurl_jobs_in_flight 2\n"));
+	assert_non_null(strstr(body.data, "# TYPE safeurl_scan_duration_seconds histogram\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"0.25\"} 0\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"0.5\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"10\"} 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"120\"} 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_count 3\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_sum 507.300000\n"));
+	assert_non_null(strstr(body.data, "safeurl_container_spawn_seconds_bucket{le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_container_spawn_seconds_bucket{le=\"0.0025\"} 0\n"));
+	buf_release(&body);
+	http_stop(srv);
+	metrics_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthz),
+		cmocka_unit_test(test_port_in_use),
+		cmocka_unit_test(test_metrics_exposition),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
