@@ -99,7 +99,8 @@ void store_close(struct store *st);
 /*
  * Apply pending migrations, each once and atomically, safe against other
  * processes migrating at the same time. *applied (may be NULL) gets the
- * number applied by this call, *version the schema version now.
+ * number applied through this handle so far, store_open's included;
+ * *version (may be NULL) the schema version now.
  */
 int store_migrate(struct store *st, int *applied, int *version,
 		  struct err *e);

@@ -48,6 +48,7 @@ struct store {
 	int retry_attempts;
 	int retry_max_ms;
 	unsigned long long rng; /* jitter state */
+	int applied;            /* migrations applied through this handle */
 #ifdef SAFEURL_TEST
 	long long calls;      /* backend calls since store_open returned */
 	int counting;         /* 0 while store_open runs */

@@ -212,7 +212,7 @@ static int apply_once(struct store *st, const struct migration *m, int *cur,
 int store_migrate(struct store *st, int *applied, int *version,
 		  struct err *e)
 {
-	int cur, n = 0, rc;
+	int cur, rc;
 	size_t i;
 
 	if (store_script(st, migrations_table, e) ||
@@ -227,10 +227,10 @@ int store_migrate(struct store *st, int *applied, int *version,
 		rc = apply_once(st, &migrations[i], &cur, e);
 		if (rc < 0)
 			return -1;
-		n += rc;
+		st->applied += rc;
 	}
 	if (applied)
-		*applied = n;
+		*applied = st->applied;
 	if (version)
 		*version = cur;
 	return 0;
