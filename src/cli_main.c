@@ -2,17 +2,25 @@
  * cli_main.c - safeurl, the operator's command line.
  *
  * One row per command in a table {name, fn, usage}; each command returns a
- * sysexits code. Exit codes: 0 ok, 64 usage, 65 bad input, 69 a service
- * unavailable, 70 internal error, 78 bad configuration.
+ * sysexits code. Exit codes: 0 ok, 64 usage, 65 bad input (an unknown scan
+ * id, a scan without a result), 69 a service unavailable (the database
+ * stayed busy or locked past the retry bounds), 70 internal error, 74 the
+ * database cannot be used (unreadable, corrupt, not a database, or a URL
+ * scheme not supported yet), 78 bad configuration.
  */
 #include "fmacros.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
+#include "err.h"
+#include "log.h"
+#include "state.h"
+#include "store.h"
 #include "strvec.h"
 #include "banned.h"
 
@@ -26,9 +34,25 @@ struct command {
 };
 
 static int cmd_config(const struct config *cfg, int argc, char **argv);
+static int cmd_migrate(const struct config *cfg, int argc, char **argv);
+static int cmd_status(const struct config *cfg, int argc, char **argv);
+static int cmd_result(const struct config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "config", cmd_config, "config", "print the effective configuration, secrets masked" },
+	{ "migrate", cmd_migrate, "migrate", "create or upgrade the database schema" },
+	{ "status", cmd_status, "status ID", "print a scan's state, version, attempts, owner, lease, times and error" },
+	{ "result", cmd_result, "result ID", "print a scan's stored result JSON" },
+};
+
+/* Error kind -> exit code; kinds not listed exit 70. */
+static const struct {
+	enum err_kind kind;
+	int code;
+} exit_codes[] = {
+	{ ERR_NOT_FOUND, EX_DATAERR },
+	{ ERR_UNAVAILABLE, EX_UNAVAILABLE },
+	{ ERR_INVALID, EX_IOERR },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -44,8 +68,155 @@ static void usage(FILE *out)
 			commands[i].summary);
 	fprintf(out, "\nConfiguration comes from the environment and ./.env "
 		     "(docs/configuration.md).\n"
-		     "exit codes: 0 ok, 64 usage, 65 bad input, 69 service "
-		     "unavailable, 70 internal error, 78 bad configuration\n");
+		     "exit codes:\n"
+		     "  0   ok\n"
+		     "  64  usage error\n"
+		     "  65  bad input: unknown scan id, or no result stored yet\n"
+		     "  69  database unavailable: busy or locked past "
+		     "DB_RETRY_ATTEMPTS/DB_RETRY_MAX_MS\n"
+		     "  70  internal error\n"
+		     "  74  database unusable: cannot be opened, not a database, "
+		     "corrupt,\n"
+		     "      or a TURSO_CONNECTION_URL scheme not supported yet "
+		     "(retrying cannot help)\n"
+		     "  78  bad configuration\n");
+}
+
+static int exit_code(const struct err *e)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
+		if (exit_codes[i].kind == e->kind)
+			return exit_codes[i].code;
+	return EX_SOFTWARE;
+}
+
+static int report(const struct err *e)
+{
+	fprintf(stderr, "safeurl: %s\n", e->msg);
+	return exit_code(e);
+}
+
+/* Open the store (migrating it) or report; NULL with *rc set. */
+static struct store *open_store(const struct config *cfg, int *rc)
+{
+	struct err e = ERR_INIT;
+	struct store *st;
+
+	log_init(cfg->log_level, LOG_FORMAT_TEXT, "cli");
+	st = store_open(cfg, &e);
+	if (!st)
+		*rc = report(&e);
+	return st;
+}
+
+static int want_args(int argc, int n, const char *usage_line)
+{
+	if (argc == n)
+		return 0;
+	fprintf(stderr, "usage: safeurl %s\n", usage_line);
+	return EX_USAGE;
+}
+
+/* "2026-11-28T23:14:16.123Z (1764371656123)", or "-" for 0. */
+static void print_time(const char *key, long long ms)
+{
+	struct tm tm;
+	time_t secs = (time_t)(ms / 1000);
+	char when[32];
+
+	if (!ms || !gmtime_r(&secs, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		printf("%-11s -\n", key);
+		return;
+	}
+	printf("%-11s %s.%03lldZ (%lld)\n", key, when, ms % 1000, ms);
+}
+
+static void print_job(const struct state_job *job)
+{
+	printf("%-11s %s\n", "id:", job->id);
+	printf("%-11s %s\n", "url:", job->url);
+	printf("%-11s %s\n", "state:", state_name(job->state));
+	printf("%-11s %lld\n", "version:", job->version);
+	printf("%-11s %d\n", "attempts:", job->attempts);
+	printf("%-11s %s\n", "worker:", job->worker_id ? job->worker_id : "-");
+	print_time("lease:", job->lease_expires_at);
+	print_time("created:", job->created_at);
+	print_time("updated:", job->updated_at);
+	if (job->error_code)
+		printf("%-11s %s: %s\n", "error:", job->error_code,
+		       job->error_message ? job->error_message : "");
+}
+
+static int cmd_migrate(const struct config *cfg, int argc, char **argv)
+{
+	struct err e = ERR_INIT;
+	struct store *st;
+	int rc = want_args(argc, 1, "migrate"), applied, version;
+
+	(void)argv;
+	if (rc || !(st = open_store(cfg, &rc)))
+		return rc;
+	if (store_migrate(st, &applied, &version, &e))
+		rc = report(&e);
+	else
+		printf("schema at version %d, %d migration%s applied\n",
+		       version, applied, applied == 1 ? "" : "s");
+	store_close(st);
+	return rc;
+}
+
+static int cmd_status(const struct config *cfg, int argc, char **argv)
+{
+	struct state_job job;
+	struct err e = ERR_INIT;
+	struct store *st;
+	int rc = want_args(argc, 2, "status ID");
+
+	if (rc || !(st = open_store(cfg, &rc)))
+		return rc;
+	if (state_get_job(st, argv[1], &job, &e))
+		rc = report(&e);
+	else
+		print_job(&job);
+	state_job_release(&job);
+	store_close(st);
+	return rc;
+}
+
+/* Say whether an id without a result is unknown or not finished. */
+static void result_missing(struct store *st, const char *id, struct err *e)
+{
+	struct state_job job;
+
+	if (e->kind != ERR_NOT_FOUND)
+		return;
+	if (!state_get_job(st, id, &job, e))
+		err_set(e, ERR_NOT_FOUND, "state: scan '%s' has no result "
+			"(state %s)", id, state_name(job.state));
+	state_job_release(&job);
+}
+
+static int cmd_result(const struct config *cfg, int argc, char **argv)
+{
+	struct state_result res;
+	struct err e = ERR_INIT;
+	struct store *st;
+	int rc = want_args(argc, 2, "result ID");
+
+	if (rc || !(st = open_store(cfg, &rc)))
+		return rc;
+	if (state_get_result(st, argv[1], &res, &e)) {
+		result_missing(st, argv[1], &e);
+		rc = report(&e);
+	} else {
+		printf("%s\n", res.result_json);
+	}
+	state_result_release(&res);
+	store_close(st);
+	return rc;
 }
 
 static int cmd_config(const struct config *cfg, int argc, char **argv)

@@ -1,0 +1,749 @@
+/*
+ * state.c - the scan state machine: legal moves, guarded transitions with
+ * their audit rows, and reading jobs, results and audit trails.
+ *
+ *   create (NULL -> QUEUED, version 0)
+ *      |
+ *      v        claim             advance              complete
+ *   QUEUED -------------> FETCHING ---------> ANALYZING ----------> COMPLETED
+ *      ^                  |  ^  ^                 |  |
+ *      |     release      |  |  +--- takeover ----+  |
+ *      +------------------+  +--+ takeover           |
+ *      |                  |  (both once the lease    |
+ *      |                  |   has expired)           |
+ *      | fail             | fail, timeout            | fail, timeout
+ *      v                  v                          v
+ *   FAILED           FAILED or TIMED_OUT        FAILED or TIMED_OUT
+ *
+ * The moves, FROM -> TO [function]; the table moves[] below is the only
+ * source of legal moves and the tests iterate it:
+ *
+ *   QUEUED    -> FETCHING   [state_claim]     owner set, lease set, attempts+1
+ *   FETCHING  -> FETCHING   [state_takeover]  only once the lease expired
+ *   ANALYZING -> FETCHING   [state_takeover]  only once the lease expired
+ *   FETCHING  -> ANALYZING  [state_advance]   by the owner
+ *   ANALYZING -> COMPLETED  [state_complete]  by the owner, with the result
+ *   FETCHING  -> TIMED_OUT  [state_timeout]   by the owner
+ *   ANALYZING -> TIMED_OUT  [state_timeout]   by the owner
+ *   QUEUED    -> FAILED     [state_fail]      by anyone (validation, sweep)
+ *   FETCHING  -> FAILED     [state_fail]      by anyone
+ *   ANALYZING -> FAILED     [state_fail]      by anyone
+ *   FETCHING  -> QUEUED     [state_release]   by the owner, for a retry
+ *
+ * state_renew extends the owner's lease of a FETCHING or ANALYZING row; it
+ * is not a move (same state, same version, no audit row).
+ *
+ * What each state guarantees (states[] below; state_check() asserts it):
+ *
+ *   QUEUED     no owner, no lease, no error; attempts = claims so far.
+ *   FETCHING   an owner, a lease, attempts >= 1, no error.
+ *   ANALYZING  an owner, a lease, attempts >= 1, no error.
+ *   COMPLETED  terminal; no lease, no error; exactly one scan_results row.
+ *   FAILED     terminal; no lease; error_code set.
+ *   TIMED_OUT  terminal; no lease; error_code set (TIMEOUT).
+ *
+ * In every state: version = number of moves so far = number of audit rows
+ * minus one, and the newest audit row's to_state and version match the
+ * row, because each move is one guarded UPDATE plus its INSERT in one
+ * batch.
+ */
+#include "fmacros.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "state.h"
+#include "store.h"
+#include "xalloc.h"
+#include "banned.h"
+
+enum rule { NEVER, MUST, MAY };
+
+static const struct state_info {
+	const char *name;
+	unsigned char terminal;
+	unsigned char owner, lease, error; /* enum rule */
+} states[STATE_COUNT] = {
+	[STATE_QUEUED] = { "QUEUED", 0, NEVER, NEVER, NEVER },
+	[STATE_FETCHING] = { "FETCHING", 0, MUST, MUST, NEVER },
+	[STATE_ANALYZING] = { "ANALYZING", 0, MUST, MUST, NEVER },
+	[STATE_COMPLETED] = { "COMPLETED", 1, MAY, NEVER, NEVER },
+	[STATE_FAILED] = { "FAILED", 1, MAY, NEVER, MUST },
+	[STATE_TIMED_OUT] = { "TIMED_OUT", 1, MAY, NEVER, MUST },
+};
+
+enum column_mode { KEEP, SET, CLEAR }; /* matches STORE_SQL_JOB_MOVE */
+
+struct move {
+	enum state from, to;
+	unsigned char owner;    /* enum column_mode for worker_id */
+	unsigned char lease;    /* enum column_mode for lease_expires_at */
+	unsigned char attempt;  /* attempts increment */
+	unsigned char error;    /* sets error_code and error_message */
+	unsigned char by_owner; /* only the owner may */
+	unsigned char expired;  /* only once the lease expired */
+	unsigned char result;   /* inserts the scan_results row */
+};
+
+static const struct move moves[] = {
+	{ STATE_QUEUED, STATE_FETCHING, SET, SET, 1, 0, 0, 0, 0 },
+	{ STATE_FETCHING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
+	{ STATE_ANALYZING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
+	{ STATE_FETCHING, STATE_ANALYZING, KEEP, KEEP, 0, 0, 1, 0, 0 },
+	{ STATE_ANALYZING, STATE_COMPLETED, KEEP, CLEAR, 0, 0, 1, 0, 1 },
+	{ STATE_FETCHING, STATE_TIMED_OUT, KEEP, CLEAR, 0, 1, 1, 0, 0 },
+	{ STATE_ANALYZING, STATE_TIMED_OUT, KEEP, CLEAR, 0, 1, 1, 0, 0 },
+	{ STATE_QUEUED, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
+	{ STATE_FETCHING, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
+	{ STATE_ANALYZING, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
+	{ STATE_FETCHING, STATE_QUEUED, CLEAR, CLEAR, 0, 0, 1, 0, 0 },
+};
+
+#define NMOVES (sizeof(moves) / sizeof(moves[0]))
+#define JOB_NCOLS 11
+#define RESULT_NCOLS 10
+#define AUDIT_NCOLS 8
+
+const char *state_name(enum state s)
+{
+	return (unsigned)s < STATE_COUNT ? states[s].name : "?";
+}
+
+enum state state_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < STATE_COUNT; i++)
+		if (!strcmp(name, states[i].name))
+			return (enum state)i;
+	return STATE_NONE;
+}
+
+int state_is_terminal(enum state s)
+{
+	return (unsigned)s < STATE_COUNT && states[s].terminal;
+}
+
+/* FETCHING and ANALYZING: an owner holds a lease. */
+static int leased(enum state s)
+{
+	return (unsigned)s < STATE_COUNT && states[s].lease == MUST;
+}
+
+static const struct move *find_move(enum state from, enum state to)
+{
+	size_t i;
+
+	for (i = 0; i < NMOVES; i++)
+		if (moves[i].from == from && moves[i].to == to)
+			return &moves[i];
+	return NULL;
+}
+
+int state_allowed(enum state from, enum state to)
+{
+	return find_move(from, to) != NULL;
+}
+
+/* ---- jobs, results, audit rows: init, release, parse ---- */
+
+void state_job_init(struct state_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->state = STATE_NONE;
+}
+
+void state_job_release(struct state_job *job)
+{
+	free(job->id);
+	free(job->url);
+	free(job->worker_id);
+	free(job->error_code);
+	free(job->error_message);
+	state_job_init(job);
+}
+
+void state_result_init(struct state_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->content_length = -1;
+}
+
+void state_result_release(struct state_result *res)
+{
+	free(res->job_id);
+	free(res->verdict);
+	free(res->final_url);
+	free(res->content_type);
+	free(res->content_sha256);
+	free(res->result_json);
+	state_result_init(res);
+}
+
+static void audit_release(struct state_audit *a)
+{
+	free(a->job_id);
+	free(a->actor);
+	free(a->detail);
+}
+
+void state_audit_list_release(struct state_audit_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr; i++)
+		audit_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->nr = 0;
+}
+
+void state_job_list_release(struct state_job_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr; i++)
+		state_job_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->nr = 0;
+}
+
+static int check_cols(const struct store_row *row, size_t n, struct err *e)
+{
+	if (row->ncols != n)
+		return err_set(e, ERR_INTERNAL,
+			       "state: row of %zu columns, expected %zu",
+			       row->ncols, n);
+	return 0;
+}
+
+static int parse_job(const struct store_row *row, struct state_job *job,
+		     struct err *e)
+{
+	if (check_cols(row, JOB_NCOLS, e))
+		return -1;
+	job->id = store_col_strdup(row, 0);
+	job->url = store_col_strdup(row, 1);
+	job->state = row->cols[2].type == STORE_TEXT ?
+			     state_parse(row->cols[2].s) : STATE_NONE;
+	job->version = store_col_int(row, 3, -1);
+	job->attempts = (int)store_col_int(row, 4, 0);
+	job->worker_id = store_col_strdup(row, 5);
+	job->lease_expires_at = store_col_int(row, 6, 0);
+	job->error_code = store_col_strdup(row, 7);
+	job->error_message = store_col_strdup(row, 8);
+	job->created_at = store_col_int(row, 9, 0);
+	job->updated_at = store_col_int(row, 10, 0);
+	return 0;
+}
+
+/* Row callback: the (only) job row replaces *arg. */
+static int job_row(void *arg, const struct store_row *row, struct err *e)
+{
+	struct state_job *job = arg;
+
+	state_job_release(job);
+	return parse_job(row, job, e);
+}
+
+/* Row callback: append to a state_job_list, starting over at seq 0. */
+static int job_list_row(void *arg, const struct store_row *row,
+			struct err *e)
+{
+	struct state_job_list *list = arg;
+
+	if (row->seq == 0)
+		state_job_list_release(list);
+	list->items = xrealloc(list->items, (list->nr + 1) * sizeof(*list->items));
+	state_job_init(&list->items[list->nr]);
+	list->nr++;
+	return parse_job(row, &list->items[list->nr - 1], e);
+}
+
+static int result_row(void *arg, const struct store_row *row, struct err *e)
+{
+	struct state_result *res = arg;
+
+	state_result_release(res);
+	if (check_cols(row, RESULT_NCOLS, e))
+		return -1;
+	res->job_id = store_col_strdup(row, 0);
+	res->verdict = store_col_strdup(row, 1);
+	res->risk_score = (int)store_col_int(row, 2, 0);
+	res->http_status = (int)store_col_int(row, 3, 0);
+	res->final_url = store_col_strdup(row, 4);
+	res->content_type = store_col_strdup(row, 5);
+	res->content_sha256 = store_col_strdup(row, 6);
+	res->content_length = store_col_int(row, 7, -1);
+	res->result_json = store_col_strdup(row, 8);
+	res->created_at = store_col_int(row, 9, 0);
+	return 0;
+}
+
+static enum state col_state(const struct store_row *row, size_t col)
+{
+	return row->cols[col].type == STORE_TEXT ?
+		       state_parse(row->cols[col].s) : STATE_NONE;
+}
+
+static int audit_row(void *arg, const struct store_row *row, struct err *e)
+{
+	struct state_audit_list *list = arg;
+	struct state_audit *a;
+
+	if (row->seq == 0)
+		state_audit_list_release(list);
+	if (check_cols(row, AUDIT_NCOLS, e))
+		return -1;
+	list->items = xrealloc(list->items, (list->nr + 1) * sizeof(*list->items));
+	a = &list->items[list->nr++];
+	a->id = store_col_int(row, 0, 0);
+	a->job_id = store_col_strdup(row, 1);
+	a->from = col_state(row, 2);
+	a->to = col_state(row, 3);
+	a->version = store_col_int(row, 4, -1);
+	a->actor = store_col_strdup(row, 5);
+	a->detail = store_col_strdup(row, 6);
+	a->created_at = store_col_int(row, 7, 0);
+	return 0;
+}
+
+/* ---- invariants ---- */
+
+enum rule_col { COL_OWNER, COL_LEASE, COL_ERROR };
+
+static const char *rule_violation(enum rule r, int present, enum rule_col c)
+{
+	static const char *const msgs[][2] = {
+		[COL_OWNER] = { "worker_id must be NULL in this state",
+				"worker_id must be set in this state" },
+		[COL_LEASE] = { "lease_expires_at must be NULL in this state",
+				"lease_expires_at must be set in this state" },
+		[COL_ERROR] = { "error_code must be NULL in this state",
+				"error_code must be set in this state" },
+	};
+
+	if (r == NEVER && present)
+		return msgs[c][0];
+	if (r == MUST && !present)
+		return msgs[c][1];
+	return NULL;
+}
+
+const char *state_job_violation(const struct state_job *job)
+{
+	const struct state_info *si;
+	const char *v;
+
+	if (!job->id || !job->url)
+		return "id and url must be set";
+	if ((unsigned)job->state >= STATE_COUNT)
+		return "state must be one of the six states";
+	if (job->version < 0 || job->attempts < 0)
+		return "version and attempts must not be negative";
+	if (job->updated_at < job->created_at)
+		return "updated_at must not precede created_at";
+	si = &states[job->state];
+	if ((v = rule_violation(si->owner, job->worker_id != NULL, COL_OWNER)) ||
+	    (v = rule_violation(si->lease, job->lease_expires_at != 0, COL_LEASE)) ||
+	    (v = rule_violation(si->error, job->error_code != NULL, COL_ERROR)))
+		return v;
+	if (leased(job->state) && job->attempts < 1)
+		return "a leased scan must have made an attempt";
+	return NULL;
+}
+
+void state_check(const struct state_job *job)
+{
+	assert(state_job_violation(job) == NULL);
+	(void)job;
+}
+
+/* ---- audit detail JSON ---- */
+
+static void detail_key(struct buf *b, const char *key)
+{
+	buf_addf(b, NULL, "%s\"%s\":", b->len > 1 ? "," : "", key);
+}
+
+static void detail_str(struct buf *b, const char *key, const char *val)
+{
+	detail_key(b, key);
+	if (!val) {
+		buf_addstr(b, "null", NULL);
+		return;
+	}
+	buf_addch(b, '"', NULL);
+	buf_add_json_str(b, val, strlen(val), NULL);
+	buf_addch(b, '"', NULL);
+}
+
+static void detail_int(struct buf *b, const char *key, long long val)
+{
+	detail_key(b, key);
+	buf_addf(b, NULL, "%lld", val);
+}
+
+static void build_detail(struct buf *b, const struct move *m,
+			 const struct state_job *job, long long lease,
+			 const struct state_change *chg)
+{
+	buf_addch(b, '{', NULL);
+	if (m->expired) {
+		detail_key(b, "takeover");
+		buf_addstr(b, "true", NULL);
+		detail_str(b, "previous_owner", job->worker_id);
+	}
+	if (m->lease == SET) {
+		detail_int(b, "lease_expires_at", lease);
+		detail_int(b, "attempt", job->attempts + m->attempt);
+	}
+	if (chg->error_code) {
+		detail_str(b, "error_code", chg->error_code);
+		detail_str(b, "error_message", chg->error_message);
+	}
+	if (m->result) {
+		detail_str(b, "verdict", chg->result->verdict);
+		detail_int(b, "risk_score", chg->result->risk_score);
+	}
+	buf_addch(b, '}', NULL);
+}
+
+/* ---- transitions ---- */
+
+/*
+ * The guard returned no row: read the row again to say why. flags as in
+ * struct move (by_owner, expired).
+ */
+static int explain_miss(struct store *st, const struct state_actor *who,
+			const struct state_job *job, int by_owner,
+			int expired, struct err *e)
+{
+	struct state_job cur;
+
+	if (state_get_job(st, job->id, &cur, e))
+		return -1;
+	if (cur.version != job->version || cur.state != job->state)
+		err_set(e, ERR_CONFLICT,
+			"state: scan '%s' is at version %lld (%s), not %lld (%s)",
+			job->id, cur.version, state_name(cur.state),
+			job->version, state_name(job->state));
+	else if (by_owner && (!cur.worker_id || !who->id ||
+			      strcmp(cur.worker_id, who->id)))
+		err_set(e, ERR_NOT_ALLOWED,
+			"state: scan '%s' is owned by '%s', not '%s'", job->id,
+			cur.worker_id ? cur.worker_id : "", who->id ? who->id : "");
+	else if (expired && cur.lease_expires_at > who->now)
+		err_set(e, ERR_NOT_ALLOWED,
+			"state: lease of '%s' on scan '%s' is live for %lld ms",
+			cur.worker_id ? cur.worker_id : "", job->id,
+			cur.lease_expires_at - who->now);
+	else
+		err_set(e, ERR_INTERNAL,
+			"state: scan '%s' refused the move for no known reason",
+			job->id);
+	state_job_release(&cur);
+	return -1;
+}
+
+static int check_change(const struct move *m, const struct state_job *job,
+			const struct state_change *chg, struct err *e)
+{
+	const struct state_result *r = chg->result;
+
+	if (m->error && !chg->error_code)
+		return err_set(e, ERR_INVALID,
+			       "state: scan '%s': %s needs an error code",
+			       job->id, state_name(m->to));
+	if (m->result && (!r || !r->verdict || !r->result_json))
+		return err_set(e, ERR_INVALID,
+			       "state: scan '%s': COMPLETED needs a result "
+			       "with a verdict and its JSON", job->id);
+	return 0;
+}
+
+static int refuse(const struct state_job *job, enum state to, struct err *e)
+{
+	return err_set(e, ERR_NOT_ALLOWED, "state: scan '%s': %s -> %s is not "
+		       "allowed%s", job->id ? job->id : "",
+		       state_name(job->state), state_name(to),
+		       state_is_terminal(job->state) ?
+			       " (terminal state)" : "");
+}
+
+/* An operation that does not apply to the state the job is in. */
+static int wrong_from(const struct state_job *job, const char *what,
+		      struct err *e)
+{
+	return err_set(e, ERR_NOT_ALLOWED, "state: scan '%s': no %s from %s",
+		       job->id ? job->id : "", what, state_name(job->state));
+}
+
+/*
+ * Run the batch whose first statement guards job; on success replace job
+ * by the returned row. by_owner/expired explain a guard miss.
+ */
+static int run_guarded(struct store *st, const struct state_actor *who,
+		       struct state_job *job, const struct store_stmt *stmts,
+		       size_t n, int by_owner, int expired, struct err *e)
+{
+	struct state_job now;
+	int rc;
+
+	state_job_init(&now);
+	rc = store_batch(st, job->id, stmts, n, job_row, &now, e);
+	if (rc == 1) {
+		state_job_release(job);
+		*job = now;
+		state_check(job);
+		return 0;
+	}
+	state_job_release(&now);
+	if (rc == 0)
+		return explain_miss(st, who, job, by_owner, expired, e);
+	return -1;
+}
+
+static void result_args(struct store_val *a, const struct state_job *job,
+			const struct state_result *r, long long now)
+{
+	a[0] = STORE_VAL_TEXT(job->id);
+	a[1] = STORE_VAL_TEXT(r->verdict);
+	a[2] = STORE_VAL_INT(r->risk_score);
+	a[3] = r->http_status ? STORE_VAL_INT(r->http_status) : STORE_VAL_NULL;
+	a[4] = STORE_VAL_TEXT(r->final_url);
+	a[5] = STORE_VAL_TEXT(r->content_type);
+	a[6] = STORE_VAL_TEXT(r->content_sha256);
+	a[7] = r->content_length >= 0 ? STORE_VAL_INT(r->content_length) :
+					STORE_VAL_NULL;
+	a[8] = STORE_VAL_TEXT(r->result_json);
+	a[9] = STORE_VAL_INT(now);
+}
+
+static void audit_args(struct store_val *a, const char *id, enum state from,
+		       enum state to, long long version,
+		       const struct state_actor *who, const char *detail)
+{
+	a[0] = STORE_VAL_TEXT(id);
+	a[1] = from == STATE_NONE ? STORE_VAL_NULL :
+				    STORE_VAL_TEXT(state_name(from));
+	a[2] = STORE_VAL_TEXT(state_name(to));
+	a[3] = STORE_VAL_INT(version);
+	a[4] = STORE_VAL_TEXT(who->id);
+	a[5] = STORE_VAL_TEXT(detail);
+	a[6] = STORE_VAL_INT(who->now);
+}
+
+static int do_move(struct store *st, const struct state_actor *who,
+		   struct state_job *job, const struct move *m,
+		   const struct state_change *chg, struct err *e)
+{
+	long long lease = who->now + who->lease_ms;
+	struct store_val mv[15], au[7], rs[10];
+	struct store_stmt stmts[3] = {
+		{ STORE_SQL_JOB_MOVE, mv, 15, STORE_GUARD },
+		{ STORE_SQL_AUDIT_ADD, au, 7, 0 },
+		{ STORE_SQL_RESULT_ADD, rs, 10, 0 },
+	};
+	struct buf detail = BUF_INIT;
+	int rc;
+
+	build_detail(&detail, m, job, lease, chg);
+	mv[0] = STORE_VAL_TEXT(state_name(m->to));
+	mv[1] = STORE_VAL_INT(who->now);
+	mv[2] = STORE_VAL_INT(m->owner);
+	mv[3] = STORE_VAL_TEXT(who->id);
+	mv[4] = STORE_VAL_INT(m->lease);
+	mv[5] = STORE_VAL_INT(lease);
+	mv[6] = STORE_VAL_INT(m->attempt);
+	mv[7] = STORE_VAL_INT(m->error);
+	mv[8] = STORE_VAL_TEXT(chg->error_code);
+	mv[9] = STORE_VAL_TEXT(chg->error_message);
+	mv[10] = STORE_VAL_TEXT(job->id);
+	mv[11] = STORE_VAL_INT(job->version);
+	mv[12] = STORE_VAL_TEXT(state_name(job->state));
+	mv[13] = STORE_VAL_INT(m->by_owner);
+	mv[14] = STORE_VAL_INT(m->expired);
+	audit_args(au, job->id, m->from, m->to, job->version + 1, who,
+		   detail.data);
+	if (m->result)
+		result_args(rs, job, chg->result, who->now);
+	rc = run_guarded(st, who, job, stmts, m->result ? 3 : 2, m->by_owner,
+			 m->expired, e);
+	buf_release(&detail);
+	return rc;
+}
+
+int state_move(struct store *st, const struct state_actor *who,
+	       struct state_job *job, enum state to,
+	       const struct state_change *chg, struct err *e)
+{
+	static const struct state_change none;
+	const struct move *m = find_move(job->state, to);
+
+	if (!m)
+		return refuse(job, to, e);
+	if (!chg)
+		chg = &none;
+	if (check_change(m, job, chg, e))
+		return -1;
+	return do_move(st, who, job, m, chg, e);
+}
+
+int state_claim(struct store *st, const struct state_actor *who,
+		struct state_job *job, struct err *e)
+{
+	if (job->state != STATE_QUEUED)
+		return wrong_from(job, "claim", e);
+	return state_move(st, who, job, STATE_FETCHING, NULL, e);
+}
+
+int state_takeover(struct store *st, const struct state_actor *who,
+		   struct state_job *job, struct err *e)
+{
+	if (job->state == STATE_QUEUED)
+		return wrong_from(job, "takeover", e);
+	return state_move(st, who, job, STATE_FETCHING, NULL, e);
+}
+
+int state_advance(struct store *st, const struct state_actor *who,
+		  struct state_job *job, struct err *e)
+{
+	return state_move(st, who, job, STATE_ANALYZING, NULL, e);
+}
+
+int state_complete(struct store *st, const struct state_actor *who,
+		   struct state_job *job, const struct state_result *res,
+		   struct err *e)
+{
+	struct state_change chg = { NULL, NULL, res };
+
+	return state_move(st, who, job, STATE_COMPLETED, &chg, e);
+}
+
+int state_fail(struct store *st, const struct state_actor *who,
+	       struct state_job *job, const char *code, const char *message,
+	       struct err *e)
+{
+	struct state_change chg = { code, message, NULL };
+
+	return state_move(st, who, job, STATE_FAILED, &chg, e);
+}
+
+int state_timeout(struct store *st, const struct state_actor *who,
+		  struct state_job *job, const char *message, struct err *e)
+{
+	struct state_change chg = { "TIMEOUT", message, NULL };
+
+	return state_move(st, who, job, STATE_TIMED_OUT, &chg, e);
+}
+
+int state_release(struct store *st, const struct state_actor *who,
+		  struct state_job *job, const char *code, const char *message,
+		  struct err *e)
+{
+	struct state_change chg = { code, message, NULL };
+
+	return state_move(st, who, job, STATE_QUEUED, &chg, e);
+}
+
+int state_renew(struct store *st, const struct state_actor *who,
+		struct state_job *job, struct err *e)
+{
+	struct store_val a[5] = {
+		STORE_VAL_INT(who->now + who->lease_ms), STORE_VAL_INT(who->now),
+		STORE_VAL_TEXT(job->id), STORE_VAL_INT(job->version),
+		STORE_VAL_TEXT(who->id),
+	};
+	struct store_stmt q = { STORE_SQL_JOB_RENEW, a, 5, STORE_GUARD };
+
+	if (!leased(job->state))
+		return wrong_from(job, "lease renewal", e);
+	return run_guarded(st, who, job, &q, 1, 1, 0, e);
+}
+
+int state_create(struct store *st, const struct state_actor *who,
+		 const char *id, const char *url, int *created,
+		 struct err *e)
+{
+	struct store_val job[3] = { STORE_VAL_TEXT(id), STORE_VAL_TEXT(url),
+				    STORE_VAL_INT(who->now) };
+	struct store_val au[7];
+	struct store_stmt stmts[2] = {
+		{ STORE_SQL_JOB_CREATE, job, 3, STORE_GUARD },
+		{ STORE_SQL_AUDIT_ADD, au, 7, 0 },
+	};
+	struct buf detail = BUF_INIT;
+	int rc;
+
+	buf_addch(&detail, '{', NULL);
+	detail_str(&detail, "url", url);
+	buf_addch(&detail, '}', NULL);
+	audit_args(au, id, STATE_NONE, STATE_QUEUED, 0, who, detail.data);
+	rc = store_batch(st, id, stmts, 2, NULL, NULL, e);
+	buf_release(&detail);
+	if (rc < 0)
+		return -1;
+	if (created)
+		*created = rc;
+	return 0;
+}
+
+/* ---- reading ---- */
+
+int state_get_job(struct store *st, const char *id, struct state_job *job,
+		  struct err *e)
+{
+	struct store_val a[1] = { STORE_VAL_TEXT(id) };
+	struct store_stmt q = { STORE_SQL_JOB_GET, a, 1, 0 };
+
+	state_job_init(job);
+	if (store_query(st, id, &q, job_row, job, e))
+		return -1;
+	if (!job->id)
+		return err_set(e, ERR_NOT_FOUND, "state: scan '%s' not found",
+			       id);
+	return 0;
+}
+
+int state_get_result(struct store *st, const char *id,
+		     struct state_result *res, struct err *e)
+{
+	struct store_val a[1] = { STORE_VAL_TEXT(id) };
+	struct store_stmt q = { STORE_SQL_RESULT_GET, a, 1, 0 };
+
+	state_result_init(res);
+	if (store_query(st, id, &q, result_row, res, e))
+		return -1;
+	if (!res->job_id)
+		return err_set(e, ERR_NOT_FOUND,
+			       "state: scan '%s' has no result", id);
+	return 0;
+}
+
+int state_get_audit(struct store *st, const char *id,
+		    struct state_audit_list *list, struct err *e)
+{
+	struct store_val a[1] = { STORE_VAL_TEXT(id) };
+	struct store_stmt q = { STORE_SQL_AUDIT_GET, a, 1, 0 };
+
+	list->items = NULL;
+	list->nr = 0;
+	return store_query(st, id, &q, audit_row, list, e);
+}
+
+int state_sweep(struct store *st, long long now, long long lease_ms,
+		size_t limit, struct state_job_list *list, struct err *e)
+{
+	struct store_val a[2] = { STORE_VAL_INT(now - lease_ms),
+				  STORE_VAL_INT((long long)limit) };
+	struct store_stmt q = { STORE_SQL_JOB_SWEEP, a, 2, 0 };
+
+	list->items = NULL;
+	list->nr = 0;
+	return store_query(st, NULL, &q, job_list_row, list, e);
+}
