@@ -76,6 +76,7 @@ static const struct cfg_var vars[] = {
 	{ "HEALTH_PORT", CFG_INT, F(health_port), "", 1, 65535, CFG_OPTIONAL, NULL },
 	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "0.0.0.0", 0, 0, CFG_IP, NULL },
 	{ "FETCHER_MAX_OUTPUT_BYTES", CFG_INT, F(fetcher_max_output_bytes), "1048576", 4096, 67108864, 0, NULL },
+	{ "FETCHER_ARGS", CFG_STR, F(fetcher_args), "", 0, 0, CFG_OPTIONAL, NULL },
 	{ "DB_BUSY_TIMEOUT_MS", CFG_INT, F(db_busy_timeout_ms), "5000", 0, 600000, 0, NULL },
 	{ "DB_RETRY_ATTEMPTS", CFG_INT, F(db_retry_attempts), "8", 1, 100, 0, NULL },
 	{ "DB_RETRY_MAX_MS", CFG_INT, F(db_retry_max_ms), "30000", 0, 3600000, 0, NULL },

@@ -38,6 +38,7 @@ struct config {
 	int health_port; /* 0 = off */
 	char *health_addr;
 	int fetcher_max_output_bytes;
+	char *fetcher_args;
 	int db_busy_timeout_ms;
 	int db_retry_attempts;
 	int db_retry_max_ms;

@@ -1,0 +1,821 @@
+/*
+ * scan.c - the scan pipeline: one queue job from payload to stored result.
+ *
+ *   payload -> scan id + row -> claim / takeover -> container -> output
+ *           -> ANALYZING -> COMPLETED + result      (one job, one thread)
+ *
+ * Each outcome maps to one action through tables (runtime error kind ->
+ * action; state error kind -> report), so the SPEC §5 outcome table reads
+ * off this file. Threads take tasks from a pending list; the keeper
+ * (scan_keeper.c) renews the leases of tasks in flight, from the version
+ * each task publishes after every move.
+ */
+#include "fmacros.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "scan.h"
+#include "scan_int.h"
+#include "scan_output.h"
+#include "state.h"
+#include "store.h"
+#include "worker.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define LEASE_MS 30000
+#define URL_MAX 8192
+#define ACQUIRE_ROUNDS 8
+#define STDERR_IN_MESSAGE 1024
+
+enum action {
+	ACT_COMPLETE, /* store the result: COMPLETED */
+	ACT_FAIL,     /* FAILED, queue job failed without retries */
+	ACT_TIMEOUT,  /* TIMED_OUT, failed without retries */
+	ACT_RETRY,    /* release for a retry, or FAILED on the last attempt */
+	ACT_RELEASE,  /* shutdown: back to QUEUED, the queue requeues it */
+};
+
+/* How a runtime failure ends the scan (SPEC §5 outcome table). */
+static const struct runtime_rule {
+	enum err_kind kind;
+	const char *code;
+	enum action action;
+} runtime_rules[] = {
+	{ ERR_TIMEOUT, "TIMEOUT", ACT_TIMEOUT },
+	{ ERR_CRASH, "CONTAINER_CRASH", ACT_FAIL },
+	{ ERR_INVALID, "OUTPUT_TOO_LARGE", ACT_FAIL },
+	{ ERR_UNAVAILABLE, "ENGINE_UNAVAILABLE", ACT_RETRY },
+	{ ERR_INTERNAL, "INTERNAL_ERROR", ACT_RETRY },
+};
+
+long long scan_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct state_actor actor(const struct scan_task *t)
+{
+	struct state_actor who = { t->ctx->cfg->worker_id, scan_now_ms(),
+				   t->ctx->lease_ms };
+
+	return who;
+}
+
+static const char *job_id(const struct scan_task *t)
+{
+	return t->id ? t->id : worker_job_id(t->job);
+}
+
+/* ---- reporting to the queue ---- */
+
+static void finish(struct scan_task *t, enum metrics_outcome outcome)
+{
+	struct metrics *m = t->ctx->metrics;
+
+	metrics_job_done(m, outcome);
+	metrics_observe_scan(m, (double)(scan_now_ms() - t->started_ms) / 1000);
+}
+
+static void report_json(struct scan_task *t, json_t *ret,
+			enum metrics_outcome outcome)
+{
+	char *text = json_dumps(ret, JSON_COMPACT);
+
+	json_decref(ret);
+	finish(t, outcome);
+	worker_job_complete(t->job, text);
+	free(text);
+}
+
+static void report_skip(struct scan_task *t, const char *reason)
+{
+	log_event(LOG_INFO, job_id(t), "skip", "scan skipped: %s", reason);
+	report_json(t, json_pack("{s:s, s:b, s:s}", "jobId", job_id(t),
+				 "skipped", 1, "reason", reason),
+		    METRICS_SKIPPED);
+}
+
+static void report_fail(struct scan_task *t, const char *code,
+			const char *msg, enum worker_fail_mode mode,
+			enum metrics_outcome outcome)
+{
+	struct buf reason = BUF_INIT;
+
+	buf_addf(&reason, NULL, "%s: %s", code, msg);
+	log_event(LOG_WARN, job_id(t), "fail", "%s%s", reason.data,
+		  mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
+	finish(t, outcome);
+	worker_job_fail(t->job, mode == WORKER_FAIL_RETRY ? ERR_UNAVAILABLE :
+							    ERR_INVALID,
+			reason.data, mode);
+	buf_release(&reason);
+}
+
+static void report_invalid(struct scan_task *t, const char *msg)
+{
+	report_fail(t, "VALIDATION_ERROR", msg, WORKER_FAIL_UNRECOVERABLE,
+		    METRICS_FAILED);
+}
+
+/* A state operation failed: the error kind decides the report. */
+static void report_state_error(struct scan_task *t, const struct err *e)
+{
+	switch (e->kind) {
+	case ERR_CONFLICT:
+	case ERR_NOT_ALLOWED:
+		report_skip(t, "version_conflict");
+		return;
+	case ERR_NOT_FOUND:
+		report_invalid(t, e->msg);
+		return;
+	default:
+		report_fail(t, "DATABASE_UNAVAILABLE", e->msg,
+			    WORKER_FAIL_RETRY, METRICS_RETRIED);
+	}
+}
+
+static void add_result_fields(json_t *ret, const struct state_result *res)
+{
+	json_object_set_new(ret, "verdict", json_string(res->verdict));
+	json_object_set_new(ret, "riskScore", json_integer(res->risk_score));
+	json_object_set_new(ret, "httpStatus", res->http_status ?
+				     json_integer(res->http_status) : json_null());
+	json_object_set_new(ret, "finalUrl", res->final_url ?
+				     json_string(res->final_url) : json_null());
+}
+
+static void report_completed(struct scan_task *t,
+			     const struct state_result *res)
+{
+	json_t *ret = json_pack("{s:s, s:s}", "jobId", job_id(t), "state",
+				"COMPLETED");
+
+	add_result_fields(ret, res);
+	log_event(LOG_INFO, job_id(t), "complete", "scan completed: %s (%d)",
+		  res->verdict, res->risk_score);
+	report_json(t, ret, METRICS_COMPLETED);
+}
+
+/* The scan is terminal already: report its stored outcome again. */
+static void report_terminal(struct scan_task *t, struct store *st)
+{
+	struct state_result res;
+	struct err e = ERR_INIT;
+	json_t *ret = json_pack("{s:s, s:b, s:s, s:s}", "jobId", job_id(t),
+				"skipped", 1, "reason", "already_terminal",
+				"state", state_name(t->row.state));
+
+	state_result_init(&res);
+	if (!state_get_result(st, t->row.id, &res, &e))
+		add_result_fields(ret, &res);
+	if (t->row.error_code) {
+		json_object_set_new(ret, "errorCode", json_string(t->row.error_code));
+		json_object_set_new(ret, "errorMessage", json_string(
+			t->row.error_message ? t->row.error_message : ""));
+	}
+	state_result_release(&res);
+	log_event(LOG_INFO, job_id(t), "skip", "scan already %s",
+		  state_name(t->row.state));
+	report_json(t, ret, METRICS_SKIPPED);
+}
+
+/* ---- the payload ---- */
+
+static int http_url(const char *url)
+{
+	CURLU *h = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok;
+
+	ok = strlen(url) <= URL_MAX &&
+	     !curl_url_set(h, CURLUPART_URL, url, 0) &&
+	     !curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) &&
+	     !curl_url_get(h, CURLUPART_HOST, &host, 0) &&
+	     (!strcmp(scheme, "http") || !strcmp(scheme, "https")) && *host;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(h);
+	return ok;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * The scan id and, for a payload without jobId, the URL to create it
+ * with (new strings, caller frees). -1 with the reason in e.
+ */
+static int read_payload(struct scan_task *t, char **id, char **url,
+			struct err *e)
+{
+	const char *data = worker_job_data(t->job);
+	json_t *doc = json_loads(data ? data : "", JSON_DECODE_ANY, NULL);
+	json_t *jid = json_object_get(doc, "jobId");
+	json_t *jurl = json_object_get(doc, "url");
+	struct buf b = BUF_INIT;
+	int rc = 0;
+
+	*id = *url = NULL;
+	if (!json_is_object(doc))
+		rc = err_set(e, ERR_INVALID, "payload is not a JSON object");
+	else if (jid && !(json_is_string(jid) && json_string_length(jid) &&
+			  json_string_length(jid) <= 256))
+		rc = err_set(e, ERR_INVALID, "'jobId' is not a non-empty string");
+	else if (jid)
+		*id = xstrdup(json_string_value(jid));
+	else if (!json_is_string(jurl))
+		rc = err_set(e, ERR_INVALID, "payload has neither 'jobId' nor 'url'");
+	else if (!http_url(json_string_value(jurl)))
+		rc = err_set(e, ERR_INVALID, "'url' is not an absolute http(s) URL");
+	else {
+		*url = xstrdup(json_string_value(jurl));
+		if (all_digits(worker_job_id(t->job)))
+			buf_addf(&b, NULL, "%s-%s-%lld", t->ctx->cfg->queue_name,
+				 worker_job_id(t->job),
+				 worker_job_timestamp(t->job));
+		else
+			buf_addstr(&b, worker_job_id(t->job), NULL);
+		*id = buf_detach(&b, NULL);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- owning the row ---- */
+
+/* Sleep until ms (epoch), waking early on cancel. 0 slept, -1 cancelled. */
+static int sleep_until(struct scan_task *t, long long ms)
+{
+	while (scan_now_ms() < ms) {
+		if (atomic_load(&t->cancel))
+			return -1;
+		usleep(50 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * Tell the keeper which version of the row it may renew the lease of
+ * (live: the row is ours and FETCHING or ANALYZING), or that it may not.
+ */
+static void publish(struct scan_task *t, int live)
+{
+	atomic_store(&t->version, t->row.version);
+	atomic_store(&t->renewable, live);
+}
+
+static int reload(struct scan_task *t, struct store *st, const char *id,
+		  struct err *e)
+{
+	struct state_job fresh;
+	int rc;
+
+	state_job_init(&fresh);
+	rc = state_get_job(st, id, &fresh, e);
+	publish(t, 0);
+	state_job_release(&t->row);
+	t->row = fresh;
+	return rc;
+}
+
+/*
+ * Claim the row, take over an expired lease, or wait (at most one lease)
+ * for another owner's lease to lapse. 0 when owned; -1 when the job was
+ * already reported.
+ */
+static int acquire(struct scan_task *t, struct store *st, const char *id)
+{
+	long long waited_for = 0;
+	struct err e = ERR_INIT;
+	int round;
+
+	for (round = 0; round < ACQUIRE_ROUNDS; round++) {
+		struct state_actor who = actor(t);
+		int rc;
+
+		if (reload(t, st, id, &e)) {
+			if (e.kind == ERR_NOT_FOUND)
+				err_set(&e, ERR_NOT_FOUND, "scan '%s' not found", id);
+			report_state_error(t, &e);
+			return -1;
+		}
+		if (state_is_terminal(t->row.state)) {
+			report_terminal(t, st);
+			return -1;
+		}
+		if (t->row.state == STATE_QUEUED) {
+			rc = state_claim(st, &who, &t->row, &e);
+		} else if (t->row.lease_expires_at <= who.now) {
+			rc = state_takeover(st, &who, &t->row, &e);
+			if (!rc)
+				log_event(LOG_WARN, id, "takeover",
+					  "took over from a lapsed lease");
+		} else if (waited_for && t->row.lease_expires_at > waited_for) {
+			report_skip(t, "version_conflict");
+			return -1;
+		} else {
+			waited_for = t->row.lease_expires_at;
+			log_event(LOG_INFO, id, "wait",
+				  "owner %s holds a live lease; waiting %lld ms",
+				  t->row.worker_id ? t->row.worker_id : "?",
+				  waited_for - who.now);
+			if (sleep_until(t, waited_for + 100)) {
+				report_skip(t, "version_conflict");
+				return -1;
+			}
+			continue;
+		}
+		if (!rc) {
+			publish(t, 1);
+			log_event(LOG_INFO, id, "claim", "claimed, attempt %d",
+				  t->row.attempts);
+			return 0;
+		}
+		if (e.kind != ERR_CONFLICT && e.kind != ERR_NOT_ALLOWED) {
+			report_state_error(t, &e);
+			return -1;
+		}
+	}
+	report_skip(t, "version_conflict");
+	return -1;
+}
+
+/* ---- ending the scan ---- */
+
+static int attempts_left(const struct scan_task *t)
+{
+	return worker_job_attempts_made(t->job) + 1 < worker_job_attempts(t->job);
+}
+
+static void end_failed(struct scan_task *t, struct store *st,
+		       const char *code, const char *msg)
+{
+	struct state_actor who = actor(t);
+	struct err e = ERR_INIT;
+
+	if (state_fail(st, &who, &t->row, code, msg, &e))
+		return report_state_error(t, &e);
+	publish(t, 0);
+	report_fail(t, code, msg, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
+}
+
+static void end_timed_out(struct scan_task *t, struct store *st,
+			  const char *msg)
+{
+	struct state_actor who = actor(t);
+	struct err e = ERR_INIT;
+
+	if (state_timeout(st, &who, &t->row, msg, &e))
+		return report_state_error(t, &e);
+	publish(t, 0);
+	report_fail(t, "TIMEOUT", msg, WORKER_FAIL_UNRECOVERABLE,
+		    METRICS_TIMED_OUT);
+}
+
+static void end_retry(struct scan_task *t, struct store *st,
+		      const char *code, const char *msg)
+{
+	struct state_actor who = actor(t);
+	struct buf why = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	if (!attempts_left(t)) {
+		buf_addf(&why, NULL, "%s: %s", code, msg);
+		if (state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
+			       why.data, &e)) {
+			buf_release(&why);
+			return report_state_error(t, &e);
+		}
+		publish(t, 0);
+		report_fail(t, "RETRIES_EXHAUSTED", why.data, WORKER_FAIL_RETRY,
+			    METRICS_FAILED);
+		buf_release(&why);
+		return;
+	}
+	if (state_release(st, &who, &t->row, code, msg, &e))
+		return report_state_error(t, &e);
+	publish(t, 0);
+	report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
+}
+
+static void end_released(struct scan_task *t, struct store *st)
+{
+	struct state_actor who = actor(t);
+	struct err e = ERR_INIT;
+
+	if (state_release(st, &who, &t->row, "SHUTDOWN",
+				    "worker shutting down", &e))
+		log_event(LOG_WARN, job_id(t), "release",
+			  "could not release the scan: %s", e.msg);
+	publish(t, 0);
+	log_event(LOG_INFO, job_id(t), "release", "released for another worker");
+	finish(t, METRICS_RELEASED);
+	worker_job_complete(t->job, NULL); /* discarded: the queue requeues */
+}
+
+static void result_from_output(struct state_result *res,
+			       const struct scan_output *out)
+{
+	state_result_init(res);
+	res->verdict = out->verdict;
+	res->risk_score = out->risk_score;
+	res->http_status = out->http_status;
+	res->final_url = out->final_url;
+	res->content_type = out->content_type;
+	res->content_sha256 = out->sha256;
+	res->content_length = out->content_length;
+	res->result_json = out->json;
+}
+
+static void end_completed(struct scan_task *t, struct store *st,
+			  const struct scan_output *out)
+{
+	struct state_actor who = actor(t);
+	struct state_result res;
+	struct err e = ERR_INIT;
+
+	if (state_advance(st, &who, &t->row, &e))
+		return report_state_error(t, &e);
+	publish(t, 1);
+	log_event(LOG_INFO, job_id(t), "transition", "FETCHING -> ANALYZING");
+	result_from_output(&res, out);
+	who.now = scan_now_ms();
+	if (state_complete(st, &who, &t->row, &res, &e))
+		return report_state_error(t, &e);
+	publish(t, 0);
+	report_completed(t, &res);
+}
+
+/* The fetcher ran and exited 0: judge its document. */
+static void judge_output(struct scan_task *t, struct store *st,
+			 const struct buf *stdout_buf)
+{
+	struct scan_output out;
+	struct err e = ERR_INIT;
+
+	if (scan_output_parse(stdout_buf->data, stdout_buf->len, &out, &e)) {
+		end_failed(t, st, "INVALID_OUTPUT", e.msg);
+	} else if (out.ok) {
+		end_completed(t, st, &out);
+	} else if (out.retryable) {
+		end_retry(t, st, out.error_code, out.error_message);
+	} else {
+		end_failed(t, st, out.error_code, out.error_message);
+	}
+	scan_output_release(&out);
+}
+
+static void crash_message(const struct runtime_result *res,
+			  const struct err *e, struct buf *msg)
+{
+	const char *tail = res->err_tail.data;
+	size_t len = res->err_tail.len;
+
+	if (len > STDERR_IN_MESSAGE) {
+		tail += len - STDERR_IN_MESSAGE;
+		len = STDERR_IN_MESSAGE;
+	}
+	buf_addstr(msg, e->msg, NULL);
+	if (len && !strstr(e->msg, "stderr")) {
+		buf_addstr(msg, "; stderr: ", NULL);
+		buf_add(msg, tail, len, NULL);
+	}
+}
+
+/* The container did not give us a document: the error kind decides. */
+static void judge_runtime_error(struct scan_task *t, struct store *st,
+				const struct runtime_result *res,
+				const struct err *e)
+{
+	const struct runtime_rule *rule = NULL;
+	struct buf msg = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(runtime_rules) / sizeof(runtime_rules[0]); i++)
+		if (runtime_rules[i].kind == e->kind)
+			rule = &runtime_rules[i];
+	if (res->cancelled || atomic_load(&t->cancel)) {
+		end_released(t, st);
+		return;
+	}
+	crash_message(res, e, &msg);
+	if (!rule)
+		end_retry(t, st, "INTERNAL_ERROR", msg.data);
+	else if (rule->action == ACT_TIMEOUT)
+		end_timed_out(t, st, msg.data);
+	else if (rule->action == ACT_FAIL)
+		end_failed(t, st, res->oom_killed ? "CONTAINER_OOM" : rule->code,
+			   msg.data);
+	else
+		end_retry(t, st, rule->code, msg.data);
+	buf_release(&msg);
+}
+
+static void run_container(struct scan_task *t, struct store *st)
+{
+	struct scan_ctx *ctx = t->ctx;
+	struct runtime_spec spec;
+	struct runtime_result res;
+	struct strvec cmd = STRVEC_INIT;
+	struct err e = ERR_INIT;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ctx->fetcher_args.nr; i++)
+		strvec_push(&cmd, ctx->fetcher_args.items[i]);
+	strvec_push(&cmd, t->row.url);
+	runtime_spec_init(&spec, ctx->cfg);
+	spec.cmd = cmd.items;
+	spec.job_id = t->row.id;
+	spec.cancel = &t->cancel;
+	runtime_result_init(&res);
+	log_event(LOG_INFO, job_id(t), "container", "starting fetcher for %s",
+		  t->row.url);
+	rc = runtime_run(ctx->rt, &spec, &res, &e);
+	if (res.spawn_ms > 0)
+		metrics_observe_spawn(ctx->metrics, res.spawn_ms / 1000);
+	log_event(rc ? LOG_WARN : LOG_INFO, job_id(t), "container",
+		  "container %.12s exited (code %d) after %.0f ms%s%s",
+		  res.container_id, res.exit_code, res.total_ms,
+		  rc ? ": " : "", rc ? e.msg : "");
+	if (atomic_load(&t->lost))
+		report_skip(t, "version_conflict");
+	else if (rc)
+		judge_runtime_error(t, st, &res, &e);
+	else
+		judge_output(t, st, &res.out);
+	runtime_result_release(&res);
+	strvec_clear(&cmd);
+}
+
+/* ---- one task, start to end ---- */
+
+static void run_task(struct scan_task *t, struct store *st)
+{
+	struct state_actor who = actor(t);
+	struct err e = ERR_INIT;
+	char *id, *url;
+
+	if (atomic_load(&t->cancel)) {
+		finish(t, METRICS_RELEASED);
+		worker_job_complete(t->job, NULL);
+		return;
+	}
+	if (read_payload(t, &id, &url, &e)) {
+		report_invalid(t, e.msg);
+		return;
+	}
+	t->id = id;
+	if (url && state_create(st, &who, id, url, NULL, &e)) {
+		report_state_error(t, &e);
+	} else if (!acquire(t, st, id)) {
+		if (!http_url(t->row.url))
+			end_failed(t, st, "VALIDATION_ERROR",
+				   "the scan's url is not an absolute http(s) URL");
+		else
+			run_container(t, st);
+	}
+	free(url);
+}
+
+/* ---- threads and the pending list ---- */
+
+static struct scan_task *take_task(struct scan_ctx *ctx)
+{
+	struct scan_task *t;
+
+	pthread_mutex_lock(&ctx->lock);
+	while (!ctx->pending_head && !ctx->stopping)
+		pthread_cond_wait(&ctx->wake, &ctx->lock);
+	t = ctx->pending_head;
+	if (t) {
+		ctx->pending_head = t->next;
+		if (!ctx->pending_head)
+			ctx->pending_tail = NULL;
+		t->next_on = ctx->inflight;
+		if (ctx->inflight)
+			ctx->inflight->prev_on = t;
+		ctx->inflight = t;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return t;
+}
+
+static void drop_task(struct scan_ctx *ctx, struct scan_task *t)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (t->prev_on)
+		t->prev_on->next_on = t->next_on;
+	else
+		ctx->inflight = t->next_on;
+	if (t->next_on)
+		t->next_on->prev_on = t->prev_on;
+	pthread_mutex_unlock(&ctx->lock);
+	metrics_in_flight(ctx->metrics, -1);
+	state_job_release(&t->row);
+	free(t->id);
+	free(t);
+}
+
+static void *scan_thread(void *arg)
+{
+	struct scan_ctx *ctx = arg;
+	struct store *st = NULL;
+	struct scan_task *t;
+
+	while ((t = take_task(ctx))) {
+		struct err e = ERR_INIT;
+
+		if (!st && !(st = store_open(ctx->cfg, &e))
+			report_fail(t, "DATABASE_UNAVAILABLE", e.msg,
+				    WORKER_FAIL_RETRY, METRICS_RETRIED);
+		else
+			run_task(t, st);
+		drop_task(ctx, t);
+	}
+	store_close(st);
+	return NULL;
+}
+
+/* ---- the processor ---- */
+
+static void split_args(const char *s, struct strvec *out)
+{
+	const char *p = s;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, " \t");
+		if (n) {
+			char *word = xstrndup(p, n);
+
+			strvec_push(out, word);
+			free(word);
+		}
+		p += n;
+	}
+}
+
+static long long lease_ms(void)
+{
+	long long v = LEASE_MS;
+#ifdef SAFEURL_TEST
+	const char *s = getenv("SAFEURL_TEST_LOCK_MS");
+
+	if (s && config_parse_int(s, 100, LEASE_MS, &v))
+		v = LEASE_MS;
+#endif
+	return v;
+}
+
+static int open_runtime(struct scan_ctx *ctx, struct err *e)
+{
+	struct runtime_opts opts = { ctx->cfg->docker_socket,
+				     ctx->cfg->worker_id, NULL, 0, 0 };
+	int removed = 0;
+
+	if (runtime_open(&ctx->rt, &opts, e) ||
+	    runtime_check_cpu(ctx->rt, ctx->cfg->container_cpu_limit, e) ||
+	    runtime_check_image(ctx->rt, ctx->cfg->fetcher_image, e))
+		return -1;
+	if (runtime_sweep(ctx->rt, &removed, e))
+		return -1;
+	if (removed)
+		log_event(LOG_INFO, NULL, "sweep",
+			  "removed %d container(s) left by earlier runs", removed);
+	return 0;
+}
+
+static void scan_close(void *arg);
+
+static int scan_open(void **arg, const struct config *cfg, struct err *e)
+{
+	struct scan_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	int i;
+
+	*arg = ctx;
+	ctx->cfg = cfg;
+	ctx->lease_ms = lease_ms();
+	strvec_init(&ctx->fetcher_args);
+	split_args(cfg->fetcher_args, &ctx->fetcher_args);
+	ctx->metrics = metrics_new();
+	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->aux_lock, NULL);
+	pthread_cond_init(&ctx->wake, NULL);
+	if (open_runtime(ctx, e) ||
+	    !(ctx->aux_store = store_open(cfg, e)) ||
+	    scan_keeper_start(ctx, e) || scan_health_start(ctx, e)) {
+		scan_close(ctx);
+		*arg = NULL;
+		return -1;
+	}
+	ctx->threads = xcalloc((size_t)cfg->worker_concurrency,
+			       sizeof(*ctx->threads));
+	for (i = 0; i < cfg->worker_concurrency; i++) {
+		if (pthread_create(&ctx->threads[i], NULL, scan_thread, ctx))
+			break;
+		ctx->nthreads++;
+	}
+	if (!ctx->nthreads) {
+		scan_close(ctx);
+		*arg = NULL;
+		return err_set(e, ERR_INTERNAL, "scan: cannot start threads");
+	}
+	return 0;
+}
+
+static void scan_start(void *arg, struct worker_job *job)
+{
+	struct scan_ctx *ctx = arg;
+	struct scan_task *t = xcalloc(1, sizeof(*t));
+
+	t->ctx = ctx;
+	t->job = job;
+	t->started_ms = scan_now_ms();
+	state_job_init(&t->row);
+	metrics_in_flight(ctx->metrics, 1);
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->pending_tail)
+		ctx->pending_tail->next = t;
+	else
+		ctx->pending_head = t;
+	ctx->pending_tail = t;
+	pthread_cond_signal(&ctx->wake);
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+static void scan_cancel(void *arg, struct worker_job *job)
+{
+	struct scan_ctx *ctx = arg;
+	struct scan_task *t;
+
+	pthread_mutex_lock(&ctx->lock);
+	for (t = ctx->pending_head; t; t = t->next)
+		if (t->job == job)
+			atomic_store(&t->cancel, 1);
+	for (t = ctx->inflight; t; t = t->next_on)
+		if (t->job == job)
+			atomic_store(&t->cancel, 1);
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+static void scan_close(void *arg)
+{
+	struct scan_ctx *ctx = arg;
+	int i;
+
+	if (!ctx)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->stopping = 1;
+	pthread_cond_broadcast(&ctx->wake);
+	pthread_mutex_unlock(&ctx->lock);
+	for (i = 0; i < ctx->nthreads; i++)
+		pthread_join(ctx->threads[i], NULL);
+	free(ctx->threads);
+	scan_keeper_stop(ctx);
+	runtime_free(ctx->rt);
+	store_close(ctx->aux_store);
+	if (ctx->aux_redis)
+		redisFree(ctx->aux_redis);
+	metrics_free(ctx->metrics);
+	strvec_clear(&ctx->fetcher_args);
+	pthread_mutex_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->aux_lock);
+	pthread_cond_destroy(&ctx->wake);
+	free(ctx);
+}
+
+static const struct worker_processor processor = {
+	"scan", scan_open, scan_start, scan_cancel, scan_close,
+};
+
+const struct worker_processor *scan_processor(void)
+{
+	return &processor;
+}

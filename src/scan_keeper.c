@@ -1,0 +1,340 @@
+/*
+ * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
+ * flight, the sweep of abandoned rows, and the health probes.
+ *
+ * Runs on its own thread with its own database handle and Redis
+ * connection (aux_store, aux_redis, shared with the health probes under
+ * aux_lock), so a scan thread blocked on its container never delays a
+ * renewal. Not here: moving jobs on the queue, running containers.
+ */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "config.h"
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "runtime.h"
+#include "scan_int.h"
+#include "state.h"
+#include "store.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define SWEEP_LIMIT 64
+#define REDIS_TIMEOUT_MS 2000
+
+/* ---- lease renewal ---- */
+
+static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
+		      long long now)
+{
+	struct state_actor who = { ctx->cfg->worker_id, now, ctx->lease_ms };
+	long long version = atomic_load(&t->version);
+	struct state_job j;
+	struct err e = ERR_INIT;
+	int rc;
+
+	state_job_init(&j);
+	j.id = xstrdup(t->id);
+	j.version = version;
+	j.state = STATE_FETCHING;
+	j.worker_id = xstrdup(ctx->cfg->worker_id);
+	pthread_mutex_lock(&ctx->aux_lock);
+	rc = state_renew(ctx->aux_store, &who, &j, &e);
+	pthread_mutex_unlock(&ctx->aux_lock);
+	if (rc && (e.kind == ERR_CONFLICT || e.kind == ERR_NOT_ALLOWED) &&
+	    atomic_load(&t->renewable) && atomic_load(&t->version) == version) {
+		log_event(LOG_WARN, j.id, "lease",
+			  "lease lost to another worker; stopping the scan");
+		atomic_store(&t->lost, 1);
+		atomic_store(&t->cancel, 1);
+	} else if (rc && e.kind != ERR_CONFLICT && e.kind != ERR_NOT_ALLOWED) {
+		log_event(LOG_WARN, j.id, "lease", "lease renewal failed: %s",
+			  e.msg);
+	}
+	state_job_release(&j);
+}
+
+/*
+ * Renew every published lease. The task list stays locked meanwhile, so
+ * no task is freed under us; t->id is set before a task is renewable.
+ */
+static void renew_all(struct scan_ctx *ctx)
+{
+	long long now = scan_now_ms();
+	struct scan_task *t;
+
+	pthread_mutex_lock(&ctx->lock);
+	for (t = ctx->inflight; t; t = t->next_on)
+		if (atomic_load(&t->renewable))
+			renew_one(ctx, t, now);
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+/* ---- Redis, for the sweep and the health probe ---- */
+
+static int redis_ready(struct scan_ctx *ctx, struct err *e)
+{
+	const struct config *cfg = ctx->cfg;
+	struct timeval tv = { REDIS_TIMEOUT_MS / 1000,
+			      (REDIS_TIMEOUT_MS % 1000) * 1000 };
+	redisReply *r;
+
+	if (ctx->aux_redis && !ctx->aux_redis->err)
+		return 0;
+	if (ctx->aux_redis)
+		redisFree(ctx->aux_redis);
+	ctx->aux_redis = redisConnectWithTimeout(cfg->redis_host,
+						 cfg->redis_port, tv);
+	if (!ctx->aux_redis || ctx->aux_redis->err)
+		return err_set(e, ERR_UNAVAILABLE, "redis %s:%d: %s",
+			       cfg->redis_host, cfg->redis_port,
+			       ctx->aux_redis ? ctx->aux_redis->errstr :
+						"out of memory");
+	redisSetTimeout(ctx->aux_redis, tv);
+	if (!*cfg->redis_password)
+		return 0;
+	r = redisCommand(ctx->aux_redis, "AUTH %s", cfg->redis_password);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(r);
+		redisFree(ctx->aux_redis);
+		ctx->aux_redis = NULL;
+		return err_set(e, ERR_UNAVAILABLE, "redis: authentication failed");
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Where a pending BullMQ job can be: lists and sorted sets. */
+static const struct {
+	const char *suffix;
+	const char *cmd; /* LPOS or ZSCORE */
+} pending_places[] = {
+	{ "wait", "LPOS" },      { "paused", "LPOS" },
+	{ "active", "LPOS" },    { "delayed", "ZSCORE" },
+	{ "prioritized", "ZSCORE" },
+};
+
+#define NPLACES (sizeof(pending_places) / sizeof(pending_places[0]))
+
+int scan_queue_pending(struct scan_ctx *ctx, const char *bull_id)
+{
+	const char *prefix = ctx->cfg->bullmq_prefix;
+	const char *queue = ctx->cfg->queue_name;
+	struct err e = ERR_INIT;
+	int pending = 0, failed = 0;
+	size_t i;
+
+	if (redis_ready(ctx, &e))
+		return -1;
+	for (i = 0; i < NPLACES; i++)
+		redisAppendCommand(ctx->aux_redis, "%s %s:%s:%s %s",
+				   pending_places[i].cmd, prefix, queue,
+				   pending_places[i].suffix, bull_id);
+	for (i = 0; i < NPLACES; i++) {
+		redisReply *r = NULL;
+
+		if (redisGetReply(ctx->aux_redis, (void **)&r) != REDIS_OK) {
+			failed = 1;
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR)
+			failed = 1;
+		else if (r->type != REDIS_REPLY_NIL)
+			pending = 1;
+		freeReplyObject(r);
+	}
+	return failed ? -1 : pending;
+}
+
+/* ---- the sweep of abandoned rows (SPEC §5) ---- */
+
+/* The BullMQ job id of a scan: "<queue>-<id>-<ts>" for automatic ids. */
+static char *bull_id(const struct scan_ctx *ctx, const char *scan_id)
+{
+	size_t qlen = strlen(ctx->cfg->queue_name);
+	const char *p = scan_id + qlen + 1, *dash;
+
+	if (strncmp(scan_id, ctx->cfg->queue_name, qlen) || scan_id[qlen] != '-')
+		return xstrdup(scan_id);
+	dash = strchr(p, '-');
+	if (!dash || dash == p || strspn(p, "0123456789") != (size_t)(dash - p) ||
+	    !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
+		return xstrdup(scan_id);
+	return xstrndup(p, (size_t)(dash - p));
+}
+
+static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
+{
+	struct state_actor who = { ctx->cfg->worker_id, scan_now_ms(),
+				   ctx->lease_ms };
+	char *bid = bull_id(ctx, row->id);
+	struct err e = ERR_INIT;
+	int pending = scan_queue_pending(ctx, bid);
+
+	if (pending == 0) {
+		if (state_fail(ctx->aux_store, &who, row, "ABANDONED",
+			       "no live owner and no queue job left", &e))
+			log_event(LOG_DEBUG, row->id, "sweep",
+				  "not failed as abandoned: %s", e.msg);
+		else
+			log_event(LOG_WARN, row->id, "sweep",
+				  "failed as ABANDONED: owner's lease lapsed "
+				  "and the queue job %s is gone", bid);
+	}
+	free(bid);
+}
+
+static void sweep(struct scan_ctx *ctx)
+{
+	struct state_job_list list = { NULL, 0 };
+	struct err e = ERR_INIT;
+	size_t i;
+
+	pthread_mutex_lock(&ctx->aux_lock);
+	if (state_sweep(ctx->aux_store, scan_now_ms(), ctx->lease_ms,
+			SWEEP_LIMIT, &list, &e))
+		log_event(LOG_WARN, NULL, "sweep", "sweep failed: %s", e.msg);
+	for (i = 0; i < list.nr; i++)
+		sweep_one(ctx, &list.items[i]);
+	pthread_mutex_unlock(&ctx->aux_lock);
+	state_job_list_release(&list);
+}
+
+/* ---- the thread ---- */
+
+static int wait_ms(struct scan_ctx *ctx, long long ms)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	while (!ctx->keeper_stop &&
+	       pthread_cond_timedwait(&ctx->keeper_wake, &ctx->lock, &until) !=
+		       ETIMEDOUT)
+		;
+	stop = ctx->keeper_stop;
+	pthread_mutex_unlock(&ctx->lock);
+	return stop;
+}
+
+static void *keeper_main(void *arg)
+{
+	struct scan_ctx *ctx = arg;
+	long long tick = ctx->lease_ms / 2, next_sweep = 0;
+
+	while (!wait_ms(ctx, tick)) {
+		renew_all(ctx);
+		if (scan_now_ms() >= next_sweep) {
+			sweep(ctx);
+			next_sweep = scan_now_ms() + ctx->lease_ms;
+		}
+	}
+	return NULL;
+}
+
+int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
+{
+	pthread_cond_init(&ctx->keeper_wake, NULL);
+	if (pthread_create(&ctx->keeper, NULL, keeper_main, ctx))
+		return err_set(e, ERR_INTERNAL, "scan: cannot start the keeper");
+	ctx->keeper_started = 1;
+	return 0;
+}
+
+void scan_keeper_stop(struct scan_ctx *ctx)
+{
+	http_stop(ctx->http);
+	ctx->http = NULL;
+	if (!ctx->keeper_started)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->keeper_stop = 1;
+	pthread_cond_broadcast(&ctx->keeper_wake);
+	pthread_mutex_unlock(&ctx->lock);
+	pthread_join(ctx->keeper, NULL);
+	pthread_cond_destroy(&ctx->keeper_wake);
+	ctx->keeper_started = 0;
+}
+
+/* ---- health probes ---- */
+
+static int probe_redis(void *arg, struct err *e)
+{
+	struct scan_ctx *ctx = arg;
+	redisReply *r = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ctx->aux_lock);
+	rc = redis_ready(ctx, e);
+	if (!rc) {
+		r = redisCommand(ctx->aux_redis, "PING");
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			rc = err_set(e, ERR_UNAVAILABLE, "redis: %s",
+				     r ? r->str : ctx->aux_redis->errstr);
+	}
+	freeReplyObject(r);
+	pthread_mutex_unlock(&ctx->aux_lock);
+	return rc;
+}
+
+static int probe_database(void *arg, struct err *e)
+{
+	struct scan_ctx *ctx = arg;
+	struct state_job j;
+	int rc;
+
+	state_job_init(&j);
+	pthread_mutex_lock(&ctx->aux_lock);
+	rc = state_get_job(ctx->aux_store, "", &j, e);
+	pthread_mutex_unlock(&ctx->aux_lock);
+	state_job_release(&j);
+	return rc && e->kind != ERR_NOT_FOUND ? -1 : 0;
+}
+
+static int probe_engine(void *arg, struct err *e)
+{
+	struct scan_ctx *ctx = arg;
+
+	return runtime_ping(ctx->rt, e);
+}
+
+static const struct http_probe probes[] = {
+	{ "redis", probe_redis, NULL },
+	{ "database", probe_database, NULL },
+	{ "engine", probe_engine, NULL },
+};
+
+#define NPROBES (sizeof(probes) / sizeof(probes[0]))
+
+int scan_health_start(struct scan_ctx *ctx, struct err *e)
+{
+	size_t i;
+
+	if (!ctx->cfg->health_port)
+		return 0;
+	for (i = 0; i < NPROBES; i++) {
+		ctx->probes[i] = probes[i];
+		ctx->probes[i].ctx = ctx;
+	}
+	ctx->http = http_start(ctx->cfg->health_addr, ctx->cfg->health_port,
+			       ctx->probes, NPROBES, ctx->metrics, e);
+	if (!ctx->http)
+		return -1;
+	log_event(LOG_INFO, NULL, "http", "serving /healthz and /metrics on %s port %d",
+		  ctx->cfg->health_addr, ctx->cfg->health_port);
+	return 0;
+}
