@@ -135,6 +135,7 @@ const char *worker_job_data(const struct worker_job *job) { return job->q.data; 
 long long worker_job_timestamp(const struct worker_job *job) { return job->q.timestamp; }
 int worker_job_attempts_made(const struct worker_job *job) { return job->q.attempts_made; }
 int worker_job_attempts(const struct worker_job *job) { return job->q.attempts; }
+int worker_job_attempts_started(const struct worker_job *job) { return job->q.attempts_started; }
 
 int worker_job_cancelled(const struct worker_job *job)
 {

@@ -29,6 +29,7 @@ const char *worker_job_data(const struct worker_job *job); /* JSON text */
 long long worker_job_timestamp(const struct worker_job *job);
 int worker_job_attempts_made(const struct worker_job *job); /* before this */
 int worker_job_attempts(const struct worker_job *job);      /* opts.attempts */
+int worker_job_attempts_started(const struct worker_job *job); /* with this */
 /* 1 once the worker asked the processor to stop (any thread). */
 int worker_job_cancelled(const struct worker_job *job);
 

@@ -5,9 +5,10 @@
  * touches neither the database nor the engine and serves the queue tests
  * and benchmarks. Builds with -DSAFEURL_TEST also have "test", for the
  * integration tests only: it reads the job data
- *   {"sleepMs": N, "fail": "reason", "failUntilAttempt": K,
- *    "unrecoverable": true}
- * sleeps N ms on its own thread (stopping early when cancelled), then
+ *   {"sleepMs": N, "sleepFirstMs": M, "fail": "reason",
+ *    "failUntilAttempt": K, "unrecoverable": true}
+ * sleeps N ms (M ms instead on the job's first start) on its own thread,
+ * stopping early when cancelled, then
  * fails with "reason" (while the attempt number is below K, when K is
  * given) or completes like noop.
  */
@@ -81,7 +82,11 @@ static void test_plan_read(struct test_plan *t, json_t *d)
 	json_t *fail = json_object_get(d, "fail");
 	json_t *until = json_object_get(d, "failUntilAttempt");
 
+	json_t *first = json_object_get(d, "sleepFirstMs");
+
 	t->sleep_ms = (long)json_integer_value(json_object_get(d, "sleepMs"));
+	if (first && worker_job_attempts_started(t->job) == 1)
+		t->sleep_ms = (long)json_integer_value(first);
 	t->unrecoverable = json_is_true(json_object_get(d, "unrecoverable"));
 	if (json_is_string(fail) &&
 	    (!until || worker_job_attempts_made(t->job) + 1 <
