@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "strvec.h"
+#include "worker.h"
 #include "banned.h"
 
 extern char **environ;
@@ -25,18 +26,23 @@ static volatile sig_atomic_t stop_requested;
 static void on_stop_signal(int sig)
 {
 	stop_requested = sig;
+	worker_request_stop();
 }
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: safeurl-worker [--check-config] [--help] [--version]\n"
+		"usage: safeurl-worker [--processor=NAME] [--check-config] [--help]\n"
+		"                      [--version]\n"
 		"\n"
 		"Consumes scan jobs from the BullMQ queue QUEUE_NAME on Redis, runs\n"
 		"each scan in a locked-down fetcher container and stores the result.\n"
 		"Configuration comes from the environment and ./.env (see\n"
 		"docs/configuration.md).\n"
 		"\n"
+		"  --processor=NAME  what to do with each job: scan (default),\n"
+		"                  noop (complete each job at once, for queue\n"
+		"                  tests and benchmarks)\n"
 		"  --check-config  print the effective configuration (secrets\n"
 		"                  masked) and exit\n"
 		"  --help          show this help\n"
@@ -72,16 +78,23 @@ static void log_config(const struct config *cfg)
 	buf_release(&dump);
 }
 
-static void wait_for_stop(void)
+static void catch_stop_signals(void)
 {
 	struct sigaction sa;
-	sigset_t block, old;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* No processor to run (the scan pipeline is not in this build): idle. */
+static void wait_for_stop(void)
+{
+	sigset_t block, old;
+
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -93,8 +106,11 @@ static void wait_for_stop(void)
 
 int main(int argc, char **argv)
 {
+	const struct worker_processor *proc;
+	const char *proc_name = "scan";
+	struct err e = ERR_INIT;
 	struct config cfg;
-	int check_only = 0, i;
+	int check_only = 0, i, rc = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help")) {
@@ -103,6 +119,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("safeurl-worker %s\n", SAFEURL_VERSION);
 			return 0;
+		} else if (!strncmp(argv[i], "--processor=", 12)) {
+			proc_name = argv[i] + 12;
 		} else if (!strcmp(argv[i], "--check-config")) {
 			check_only = 1;
 		} else {
@@ -111,6 +129,11 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EX_USAGE;
 		}
+	}
+	if (strcmp(proc_name, "scan") && !worker_processor_find(proc_name)) {
+		fprintf(stderr, "safeurl-worker: --processor='%s': unknown "
+			"processor\n", proc_name);
+		return EX_USAGE;
 	}
 	if (load_config(&cfg)) {
 		config_release(&cfg);
@@ -129,10 +152,23 @@ int main(int argc, char **argv)
 	log_event(LOG_INFO, NULL, "start", "safeurl-worker %s starting",
 		  SAFEURL_VERSION);
 	log_config(&cfg);
-	wait_for_stop();
-	log_event(LOG_INFO, NULL, "stop", "received %s, shutting down",
-		  stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
+	catch_stop_signals();
+	proc = worker_processor_find(proc_name);
+	if (proc) {
+		if (worker_run(&cfg, proc, &e)) {
+			log_event(LOG_ERROR, NULL, "stop", "%s", e.msg);
+			rc = e.kind == ERR_UNAVAILABLE ? EX_UNAVAILABLE
+						       : EX_SOFTWARE;
+		}
+	} else {
+		log_event(LOG_WARN, NULL, "start",
+			  "processor '%s' is not part of this build; idle",
+			  proc_name);
+		wait_for_stop();
+		log_event(LOG_INFO, NULL, "stop", "received %s, shutting down",
+			  stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
+	}
 	config_release(&cfg);
 	log_shutdown();
-	return 0;
+	return rc;
 }

@@ -1,0 +1,864 @@
+/*
+ * queue.c - the BullMQ consumer and producer over hiredis 0.14.
+ *
+ * The consumer holds two non-blocking connections: one for script calls,
+ * one that only blocks in BZPOPMIN on the marker key (so a waiting worker
+ * never delays a completion). hiredis is driven through a tiny adapter of
+ * our own: its add/del read/write hooks only record which poll events a
+ * connection wants; the caller's poll loop asks for them with
+ * queue_pollfds() and hands the results back with queue_handle(). Each
+ * connection reconnects by itself, with backoff, from queue_tick(); on
+ * (re)connect the command connection loads the scripts (SCRIPT LOAD) and
+ * is ready once every SHA is known. A NOSCRIPT reply (Redis restarted or
+ * flushed its cache) re-sends that call once as EVAL with the source.
+ *
+ * What this file does not do: decide when to take, renew or check stalled
+ * jobs (worker.c), or interpret job payloads (the processors).
+ */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "queue.h"
+#include "queue_int.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define WAIT_MAX_MS 10000
+#define WAIT_SLACK_MS 3000
+
+enum conn_role { CONN_COMMAND, CONN_BLOCKING };
+
+struct conn {
+	struct queue *q;
+	enum conn_role role;
+	redisAsyncContext *ac;
+	short events;
+	int ready;
+	int was_up; /* reached ready since the last drop (for the log line) */
+	long long retry_at;
+	long backoff_ms;
+	int scripts_pending;
+};
+
+struct queue {
+	struct queue_params p; /* strings point at the copies below */
+	char *host, *password, *prefix, *name, *worker_name;
+	struct queue_keys keys;
+	struct conn cmd, blk;
+	char sha[QS_COUNT][41];
+	char *token_base;
+	unsigned long long token_seq;
+	unsigned generation;
+	long long now_ms;
+	long long wait_deadline; /* 0: no BZPOPMIN outstanding */
+	int closing;
+};
+
+struct request {
+	struct queue *q;
+	enum queue_script_id id;
+	struct queue_argv argv;
+	int retried;
+	void (*on_reply)(struct request *r, redisReply *reply, int ok);
+	void *cb;
+	void *arg;
+	struct queue_outcome *outs;
+	size_t nout;
+	int take;
+	long long now;
+};
+
+static long long wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- the poll adapter ---- */
+
+static void ev_add_read(void *d) { ((struct conn *)d)->events |= POLLIN; }
+static void ev_del_read(void *d) { ((struct conn *)d)->events &= ~POLLIN; }
+static void ev_add_write(void *d) { ((struct conn *)d)->events |= POLLOUT; }
+static void ev_del_write(void *d) { ((struct conn *)d)->events &= ~POLLOUT; }
+
+static const char *role_name(const struct conn *c)
+{
+	return c->role == CONN_COMMAND ? "command" : "blocking";
+}
+
+/* hiredis frees the context after this: forget it, plan a reconnect. */
+static void ev_cleanup(void *d)
+{
+	struct conn *c = d;
+
+	c->ac = NULL;
+	c->events = 0;
+	c->ready = 0;
+	c->retry_at = c->q->now_ms + c->backoff_ms;
+	if (c->was_up && !c->q->closing)
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s connection lost, reconnecting in %ld ms",
+			  role_name(c), c->backoff_ms);
+	c->was_up = 0;
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+							   : c->backoff_ms * 2;
+	if (c->role == CONN_BLOCKING)
+		c->q->wait_deadline = 0;
+}
+
+static void mark_up(struct conn *c)
+{
+	c->ready = 1;
+	c->was_up = 1;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	log_event(LOG_INFO, NULL, "connect", "redis %s connection ready",
+		  role_name(c));
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct conn *c = ac->ev.data;
+
+	if (status == REDIS_OK && c->role == CONN_BLOCKING)
+		mark_up(c);
+	else if (status != REDIS_OK)
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s connection to %s:%d failed: %s",
+			  role_name(c), c->q->p.host, c->q->p.port,
+			  ac->errstr[0] ? ac->errstr : "error");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)ac;
+	(void)status;
+}
+
+static void on_auth(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply *reply = r;
+
+	(void)priv;
+	if (reply && reply->type == REDIS_REPLY_ERROR) {
+		log_event(LOG_ERROR, NULL, "reconnect",
+			  "redis rejected the password: %s", reply->str);
+		redisAsyncDisconnect(ac);
+	}
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct conn *c = ac->ev.data;
+	redisReply *reply = r;
+	size_t id = (size_t)(unsigned long)priv;
+
+	if (!reply)
+		return;
+	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+		log_event(LOG_ERROR, NULL, "reconnect",
+			  "redis refused script '%s': %s",
+			  queue_scripts[id].name,
+			  reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	memcpy(c->q->sha[id], reply->str, 40);
+	c->q->sha[id][40] = '\0';
+	if (--c->scripts_pending == 0) {
+		c->q->generation++;
+		mark_up(c);
+	}
+}
+
+static void load_scripts(struct conn *c)
+{
+	size_t i;
+
+	c->scripts_pending = QS_COUNT;
+	for (i = 0; i < QS_COUNT; i++) {
+		const char *argv[3] = { "SCRIPT", "LOAD", queue_scripts[i].src };
+		size_t len[3] = { 6, 4, queue_scripts[i].len };
+
+		redisAsyncCommandArgv(c->ac, on_script_loaded,
+				      (void *)(unsigned long)i, 3, argv, len);
+	}
+}
+
+static void conn_open(struct conn *c)
+{
+	redisAsyncContext *ac = redisAsyncConnect(c->q->p.host, c->q->p.port);
+
+	if (!ac || ac->err) {
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s connection to %s:%d failed: %s",
+			  role_name(c), c->q->p.host, c->q->p.port,
+			  ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		c->retry_at = c->q->now_ms + c->backoff_ms;
+		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS
+					? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		return;
+	}
+	c->ac = ac;
+	c->events = POLLOUT;
+	ac->ev.data = c;
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	ac->ev.cleanup = ev_cleanup;
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (c->q->p.password && *c->q->p.password)
+		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s",
+				  c->q->p.password);
+	if (c->role == CONN_COMMAND)
+		load_scripts(c);
+}
+
+/* ---- consumer lifecycle ---- */
+
+static char *random_hex(void)
+{
+	unsigned char raw[8] = { 0 };
+	char hex[17];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), i;
+	unsigned long long mix = (unsigned long long)wall_ms() ^
+				 ((unsigned long long)getpid() << 32);
+
+	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
+		memcpy(raw, &mix, sizeof(raw));
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return xstrdup(hex);
+}
+
+struct queue *queue_new(const struct queue_params *params)
+{
+	struct queue *q = xcalloc(1, sizeof(*q));
+	struct buf b = BUF_INIT;
+
+	q->p = *params;
+	q->p.host = q->host = xstrdup(params->host);
+	q->p.password = q->password =
+		xstrdup(params->password ? params->password : "");
+	q->p.prefix = q->prefix = xstrdup(params->prefix);
+	q->p.name = q->name = xstrdup(params->name);
+	q->p.worker_name = q->worker_name = xstrdup(params->worker_name);
+	queue_keys_init(&q->keys, params->prefix, params->name);
+	q->token_base = random_hex();
+	buf_addf(&b, NULL, "%s:%s", params->worker_name, q->token_base);
+	free(q->token_base);
+	q->token_base = buf_detach(&b, NULL);
+	q->cmd.q = q->blk.q = q;
+	q->cmd.role = CONN_COMMAND;
+	q->blk.role = CONN_BLOCKING;
+	q->cmd.backoff_ms = q->blk.backoff_ms = BACKOFF_MIN_MS;
+	return q;
+}
+
+void queue_free(struct queue *q)
+{
+	if (!q)
+		return;
+	q->closing = 1;
+	if (q->cmd.ac)
+		redisAsyncFree(q->cmd.ac);
+	if (q->blk.ac)
+		redisAsyncFree(q->blk.ac);
+	queue_keys_release(&q->keys);
+	free(q->host);
+	free(q->password);
+	free(q->prefix);
+	free(q->name);
+	free(q->worker_name);
+	free(q->token_base);
+	free(q);
+}
+
+int queue_pollfds(struct queue *q, struct pollfd *pfd, int max)
+{
+	struct conn *conns[2] = { &q->cmd, &q->blk };
+	int i, n = 0;
+
+	for (i = 0; i < 2 && n < max; i++) {
+		if (!conns[i]->ac)
+			continue;
+		pfd[n].fd = conns[i]->ac->c.fd;
+		pfd[n].events = conns[i]->events;
+		pfd[n].revents = 0;
+		n++;
+	}
+	return n;
+}
+
+static void conn_handle(struct conn *c, short revents)
+{
+	if (c->ac && (revents & (POLLIN | POLLHUP | POLLERR)))
+		redisAsyncHandleRead(c->ac);
+	if (c->ac && (revents & (POLLOUT | POLLERR)))
+		redisAsyncHandleWrite(c->ac);
+}
+
+void queue_handle(struct queue *q, const struct pollfd *pfd, int n)
+{
+	int i;
+
+	q->now_ms = wall_ms();
+	for (i = 0; i < n; i++) {
+		if (!pfd[i].revents)
+			continue;
+		if (q->cmd.ac && pfd[i].fd == q->cmd.ac->c.fd)
+			conn_handle(&q->cmd, pfd[i].revents);
+		else if (q->blk.ac && pfd[i].fd == q->blk.ac->c.fd)
+			conn_handle(&q->blk, pfd[i].revents);
+	}
+}
+
+static long conn_tick(struct conn *c, long long now)
+{
+	if (c->ac)
+		return WAIT_MAX_MS;
+	if (now < c->retry_at)
+		return (long)(c->retry_at - now);
+	conn_open(c);
+	return c->ac ? WAIT_MAX_MS : c->backoff_ms;
+}
+
+long queue_tick(struct queue *q, long long now_ms)
+{
+	long a, b;
+
+	(void)now_ms;
+	q->now_ms = wall_ms();
+	if (q->wait_deadline && q->now_ms > q->wait_deadline && q->blk.ac) {
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis BZPOPMIN overran its timeout, reconnecting");
+		q->wait_deadline = 0;
+		redisAsyncDisconnect(q->blk.ac);
+	}
+	a = conn_tick(&q->cmd, q->now_ms);
+	b = conn_tick(&q->blk, q->now_ms);
+	return a < b ? a : b;
+}
+
+int queue_ready(const struct queue *q)
+{
+	return q->cmd.ac && q->cmd.ready;
+}
+
+unsigned queue_generation(const struct queue *q)
+{
+	return q->generation;
+}
+
+/* ---- script calls ---- */
+
+static void on_script_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static int request_send(struct request *req)
+{
+	struct conn *c = &req->q->cmd;
+
+	if (!c->ac || !c->ready)
+		return -1;
+	if (redisAsyncCommandArgv(c->ac, on_script_reply, req,
+				  (int)req->argv.n,
+				  req->argv.argv,
+				  req->argv.len) != REDIS_OK)
+		return -1;
+	return 0;
+}
+
+static void request_free(struct request *req)
+{
+	queue_argv_release(&req->argv);
+	free(req);
+}
+
+static void on_script_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct request *req = priv;
+	redisReply *reply = r;
+	int ok = 1;
+
+	(void)ac;
+	if (reply && reply->type == REDIS_REPLY_ERROR &&
+	    !strncmp(reply->str, "NOSCRIPT", 8) && !req->retried) {
+		req->retried = 1;
+		queue_argv_use_source(&req->argv, req->id);
+		if (!request_send(req))
+			return;
+		reply = NULL;
+	}
+	if (!reply) {
+		req->q->cmd.ready = 0;
+		ok = 0;
+	} else if (reply->type == REDIS_REPLY_ERROR) {
+		log_event(LOG_ERROR, NULL, "queue", "script '%s' failed: %s",
+			  queue_scripts[req->id].name, reply->str);
+		ok = -1;
+	}
+	req->q->now_ms = wall_ms();
+	req->on_reply(req, reply, ok);
+	request_free(req);
+}
+
+static struct request *request_new(struct queue *q, enum queue_script_id id)
+{
+	struct request *req = xcalloc(1, sizeof(*req));
+
+	req->q = q;
+	req->id = id;
+	req->now = wall_ms();
+	queue_argv_init(&req->argv, id, q->sha[id], &q->keys,
+			queue_script_keys[id]);
+	return req;
+}
+
+static int request_start(struct request *req)
+{
+	if (request_send(req)) {
+		request_free(req);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- step: settle outcomes, take jobs ---- */
+
+static const char op_code[] = { 'c', 'f', 'd', 'w', 'r' };
+
+static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
+{
+	const struct queue_job *job = o->job;
+	const struct queue_keep *keep = o->op == QUEUE_COMPLETE
+						? &job->keep_completed
+						: &job->keep_failed;
+
+	queue_argv_addstr(a, job->id);
+	queue_argv_addstr(a, job->token ? job->token : "");
+	queue_argv_add(a, &op_code[o->op], 1);
+	queue_argv_addstr(a, o->value ? o->value : "");
+	queue_argv_addstr(a, o->stacktrace ? o->stacktrace : "[]");
+	queue_argv_addll(a, keep->count);
+	if (keep->age_s >= 0)
+		queue_argv_addll(a, keep->age_s);
+	else
+		queue_argv_addstr(a, "");
+	queue_argv_addll(a, job->attempts);
+	queue_argv_addll(a, o->delay_ms);
+}
+
+static int reply_int(const redisReply *r, long long *out)
+{
+	if (!r || r->type != REDIS_REPLY_INTEGER)
+		return -1;
+	*out = r->integer;
+	return 0;
+}
+
+static void job_from_reply(struct queue *q, struct queue_job *job,
+			   const redisReply *id, const redisReply *fields,
+			   long long now)
+{
+	const char **f = xcalloc(fields->elements + 1, sizeof(*f));
+	size_t *len = xcalloc(fields->elements + 1, sizeof(*len));
+	struct buf tok = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < fields->elements; i++) {
+		const redisReply *e = fields->element[i];
+
+		f[i] = e->type == REDIS_REPLY_STRING ? e->str : "";
+		len[i] = e->type == REDIS_REPLY_STRING ? e->len : 0;
+	}
+	queue_job_init(job);
+	queue_job_parse(job, id->str, f, len, fields->elements);
+	job->attempts_started++;
+	job->processed_on = now;
+	buf_addf(&tok, NULL, "%s:%llu", q->token_base, q->token_seq++);
+	job->token = buf_detach(&tok, NULL);
+	free(f);
+	free(len);
+}
+
+static int parse_step(struct request *req, const redisReply *r,
+		      struct queue_job **jobs, size_t *njobs,
+		      long long *next, int *paused)
+{
+	const redisReply *codes;
+	long long p = 0;
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY ||
+	    r->element[0]->elements != req->nout ||
+	    reply_int(r->element[1], next) || reply_int(r->element[2], &p))
+		return -1;
+	*paused = (int)p;
+	codes = r->element[0];
+	for (i = 0; i < req->nout; i++)
+		if (reply_int(codes->element[i], &p) == 0)
+			req->outs[i].code = (int)p;
+	*njobs = (r->elements - 3) / 2;
+	*jobs = xcalloc(*njobs + 1, sizeof(**jobs));
+	for (i = 0; i < *njobs; i++) {
+		const redisReply *id = r->element[3 + 2 * i];
+		const redisReply *fields = r->element[4 + 2 * i];
+
+		if (id->type != REDIS_REPLY_STRING ||
+		    fields->type != REDIS_REPLY_ARRAY) {
+			*njobs = i;
+			return -1;
+		}
+		job_from_reply(req->q, &(*jobs)[i], id, fields, req->now);
+	}
+	return 0;
+}
+
+static void step_reply(struct request *req, redisReply *reply, int ok)
+{
+	queue_step_cb *cb = (queue_step_cb *)req->cb;
+	struct queue_job *jobs = NULL;
+	size_t njobs = 0;
+	long long next = 0;
+	int paused = 0;
+
+	if (ok == 1 && parse_step(req, reply, &jobs, &njobs, &next, &paused)) {
+		log_event(LOG_ERROR, NULL, "queue", "unexpected reply to step");
+		ok = -1;
+	}
+	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, ok);
+}
+
+int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
+	       int take, queue_step_cb *cb, void *arg)
+{
+	struct request *req;
+	size_t i;
+
+	if (!queue_ready(q))
+		return -1;
+	req = request_new(q, QS_STEP);
+	req->on_reply = step_reply;
+	req->cb = (void *)cb;
+	req->arg = arg;
+	req->outs = outs;
+	req->nout = nout;
+	queue_argv_addstr(&req->argv, q->keys.base);
+	queue_argv_addll(&req->argv, req->now);
+	queue_argv_addstr(&req->argv, q->p.worker_name);
+	queue_argv_addll(&req->argv, q->p.lock_ms);
+	queue_argv_addstr(&req->argv, q->token_base);
+	queue_argv_addll(&req->argv, (long long)q->token_seq);
+	queue_argv_addll(&req->argv, take);
+	queue_argv_addll(&req->argv, (long long)nout);
+	for (i = 0; i < nout; i++) {
+		outs[i].code = 0;
+		add_outcome(&req->argv, &outs[i]);
+	}
+	return request_start(req);
+}
+
+/* ---- renew and stalled: both answer with a list of ids ---- */
+
+void queue_ids_free(char **ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static void ids_reply(struct request *req, redisReply *reply, int ok)
+{
+	queue_ids_cb *cb = (queue_ids_cb *)req->cb;
+	char **ids = NULL;
+	size_t i, n = 0;
+
+	if (ok == 1 && reply->type == REDIS_REPLY_ARRAY) {
+		ids = xcalloc(reply->elements + 1, sizeof(*ids));
+		for (i = 0; i < reply->elements; i++)
+			if (reply->element[i]->type == REDIS_REPLY_STRING)
+				ids[n++] = xstrdup(reply->element[i]->str);
+	} else if (ok == 1) {
+		ok = -1;
+	}
+	cb(req->arg, ids, n, ok == 1);
+}
+
+static struct request *ids_request(struct queue *q, enum queue_script_id id,
+				   queue_ids_cb *cb, void *arg)
+{
+	struct request *req = request_new(q, id);
+
+	req->on_reply = ids_reply;
+	req->cb = (void *)cb;
+	req->arg = arg;
+	return req;
+}
+
+int queue_renew(struct queue *q, struct queue_job *const *jobs, size_t n,
+		queue_ids_cb *cb, void *arg)
+{
+	struct request *req;
+	size_t i;
+
+	if (!queue_ready(q))
+		return -1;
+	req = ids_request(q, QS_RENEW, cb, arg);
+	queue_argv_addstr(&req->argv, q->keys.base);
+	queue_argv_addll(&req->argv, q->p.lock_ms);
+	for (i = 0; i < n; i++) {
+		queue_argv_addstr(&req->argv, jobs[i]->id);
+		queue_argv_addstr(&req->argv, jobs[i]->token);
+	}
+	return request_start(req);
+}
+
+int queue_check_stalled(struct queue *q, queue_ids_cb *cb, void *arg)
+{
+	struct request *req;
+
+	if (!queue_ready(q))
+		return -1;
+	req = ids_request(q, QS_STALLED, cb, arg);
+	queue_argv_addll(&req->argv, q->p.max_stalled);
+	queue_argv_addstr(&req->argv, q->keys.base);
+	queue_argv_addll(&req->argv, req->now);
+	queue_argv_addll(&req->argv, q->p.stalled_ms);
+	return request_start(req);
+}
+
+/* ---- waiting on the marker ---- */
+
+struct waiter {
+	struct queue *q;
+	queue_wait_cb *cb;
+	void *arg;
+};
+
+static void on_bzpopmin(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct waiter *w = priv;
+	redisReply *reply = r;
+
+	(void)ac;
+	w->q->wait_deadline = 0;
+	w->q->now_ms = wall_ms();
+	w->cb(w->arg, reply && reply->type == REDIS_REPLY_ARRAY);
+	free(w);
+}
+
+int queue_wait(struct queue *q, long timeout_ms, queue_wait_cb *cb, void *arg)
+{
+	struct waiter *w;
+	char secs[32];
+
+	if (!q->blk.ac || !q->blk.ready || q->wait_deadline)
+		return -1;
+	if (timeout_ms > WAIT_MAX_MS)
+		timeout_ms = WAIT_MAX_MS;
+	if (timeout_ms < 10)
+		timeout_ms = 10;
+	snprintf(secs, sizeof(secs), "%.2f", (double)timeout_ms / 1000.0);
+	w = xcalloc(1, sizeof(*w));
+	w->q = q;
+	w->cb = cb;
+	w->arg = arg;
+	if (redisAsyncCommand(q->blk.ac, on_bzpopmin, w, "BZPOPMIN %s %s",
+			      q->keys.key[QK_MARKER], secs) != REDIS_OK) {
+		free(w);
+		return -1;
+	}
+	q->wait_deadline = wall_ms() + timeout_ms + WAIT_SLACK_MS;
+	return 0;
+}
+
+int queue_waiting(const struct queue *q)
+{
+	return q->wait_deadline != 0;
+}
+
+/* ---- the producer ---- */
+
+struct queue_producer {
+	redisContext *c;
+	struct queue_keys keys;
+	char sha[41];
+};
+
+static int producer_error(redisReply *reply, redisContext *c, struct err *e,
+			  const char *what)
+{
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		err_set(e, ERR_UNAVAILABLE, "redis: %s: %s", what, reply->str);
+	else
+		err_set(e, ERR_UNAVAILABLE, "redis: %s: %s", what,
+			c->errstr[0] ? c->errstr : "unexpected reply");
+	if (reply)
+		freeReplyObject(reply);
+	return -1;
+}
+
+static int producer_prepare(struct queue_producer *p, const char *password,
+			    struct err *e)
+{
+	redisReply *r;
+
+	if (password && *password) {
+		r = redisCommand(p->c, "AUTH %s", password);
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			return producer_error(r, p->c, e, "AUTH failed");
+		freeReplyObject(r);
+	}
+	r = redisCommand(p->c, "SCRIPT LOAD %b", queue_scripts[QS_ADD].src,
+			 queue_scripts[QS_ADD].len);
+	if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
+		return producer_error(r, p->c, e, "SCRIPT LOAD failed");
+	memcpy(p->sha, r->str, 41);
+	freeReplyObject(r);
+	return 0;
+}
+
+int queue_producer_open(struct queue_producer **out,
+			const struct queue_params *params, struct err *e)
+{
+	struct timeval tv = { 5, 0 };
+	struct queue_producer *p = xcalloc(1, sizeof(*p));
+
+	p->c = redisConnectWithTimeout(params->host, params->port, tv);
+	if (!p->c || p->c->err) {
+		err_set(e, ERR_UNAVAILABLE, "redis: cannot connect to '%s:%d': %s",
+			params->host, params->port,
+			p->c ? p->c->errstr : "out of memory");
+		queue_producer_close(p);
+		return -1;
+	}
+	redisSetTimeout(p->c, tv);
+	queue_keys_init(&p->keys, params->prefix, params->name);
+	if (producer_prepare(p, params->password, e)) {
+		queue_producer_close(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+void queue_producer_close(struct queue_producer *p)
+{
+	if (!p)
+		return;
+	if (p->c)
+		redisFree(p->c);
+	queue_keys_release(&p->keys);
+	free(p);
+}
+
+static const char *const backoff_names[] = { NULL, "fixed", "exponential",
+					     NULL };
+
+/* The opts JSON BullMQ's Queue.add would store for these options. */
+static char *add_opts_json(const struct queue_add *job)
+{
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, "attempts", json_integer(job->attempts));
+	if (job->delay > 0)
+		json_object_set_new(o, "delay", json_integer(job->delay));
+	if (job->priority > 0)
+		json_object_set_new(o, "priority", json_integer(job->priority));
+	if (backoff_names[job->backoff])
+		json_object_set_new(o, "backoff",
+			json_pack("{s:s,s:I}", "type",
+				  backoff_names[job->backoff],
+				  (json_int_t)job->backoff_delay));
+	if (job->job_id)
+		json_object_set_new(o, "jobId", json_string(job->job_id));
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static void add_argv(struct queue_argv *a, const struct queue_add *job,
+		     const struct queue_producer *p)
+{
+	char *opts = add_opts_json(job);
+
+	queue_argv_init(a, QS_ADD, p->sha, &p->keys, queue_script_keys[QS_ADD]);
+	queue_argv_addstr(a, p->keys.base);
+	queue_argv_addstr(a, job->job_id ? job->job_id : "");
+	queue_argv_addstr(a, job->name);
+	queue_argv_addll(a, wall_ms());
+	queue_argv_addstr(a, job->data);
+	queue_argv_addstr(a, opts ? opts : "{}");
+	queue_argv_addll(a, job->delay > 0 ? job->delay : 0);
+	queue_argv_addll(a, job->priority > 0 ? job->priority : 0);
+	free(opts);
+}
+
+static redisReply *producer_call(struct queue_producer *p,
+				 struct queue_argv *a)
+{
+	redisReply *r = redisCommandArgv(p->c, (int)a->n,
+					 a->argv, a->len);
+
+	if (r && r->type == REDIS_REPLY_ERROR &&
+	    !strncmp(r->str, "NOSCRIPT", 8)) {
+		freeReplyObject(r);
+		queue_argv_use_source(a, QS_ADD);
+		r = redisCommandArgv(p->c, (int)a->n, a->argv,
+				     a->len);
+	}
+	return r;
+}
+
+int queue_add_job(struct queue_producer *p, const struct queue_add *job,
+		  int *added, char **id_out, struct err *e)
+{
+	struct queue_argv a;
+	redisReply *r;
+
+	if (job->job_id && (!*job->job_id || strchr(job->job_id, ':')))
+		return err_set(e, ERR_INVALID,
+			       "queue: job id '%s': expected a non-empty id "
+			       "without ':'", job->job_id);
+	add_argv(&a, job, p);
+	r = producer_call(p, &a);
+	queue_argv_release(&a);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER)
+		return producer_error(r, p->c, e, "adding a job failed");
+	if (added)
+		*added = r->element[1]->integer == 1;
+	if (id_out)
+		*id_out = xstrdup(r->element[0]->str);
+	freeReplyObject(r);
+	return 0;
+}

@@ -1,0 +1,650 @@
+/*
+ * worker.c - the loop: one thread, poll(2), the Redis connections, slots.
+ *
+ * Each pass of the loop:
+ *   1. picks up outcomes processors reported (from any thread, through a
+ *      mutex-protected list and an eventfd that wakes poll);
+ *   2. when no script call is in flight, sends one "step" that settles
+ *      every reported outcome and takes as many jobs as there are free
+ *      slots (none once stopping); while it is in flight new outcomes
+ *      gather, so batches grow with the load;
+ *   3. when the queue had fewer jobs than free slots, blocks on the marker
+ *      (BZPOPMIN on the second connection) until a job is added or the
+ *      earliest delayed job is due (at most 5 s, BullMQ's drainDelay);
+ *   4. runs the timers: lock renewal for every job in flight, the stalled
+ *      check, reconnection (queue_tick) and the shutdown deadline.
+ *
+ * Redis going away: the connections reconnect with backoff. Outcomes whose
+ * reply was lost are sent again (settling is idempotent: a repeat finds no
+ * lock and is dropped). Jobs a lost reply had taken are locked but unknown
+ * to us; their lock expires and the stalled check (ours or any worker's)
+ * moves them back to wait, so nothing is lost or stuck in active. Jobs in
+ * flight keep running; if the outage outlives their lock, the stalled
+ * check hands them to another worker and our late outcome is dropped.
+ */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "worker.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define DRAIN_DELAY_MS 5000
+#define CANCEL_WAIT_MS 5000
+#define LOCK_MS 30000
+#define STALLED_MS 30000
+#define MAX_STALLED 1
+
+struct worker_job {
+	struct worker *w;
+	struct queue_job q;
+	atomic_int cancelled;
+	int reported;       /* processor reported (under the list lock) */
+	int released;       /* released at shutdown before the report came */
+	int settled;        /* released job: the release step is done */
+	int report_seen;    /* released job: its late report was collected */
+	int failed;         /* report: failure */
+	enum err_kind kind;
+	enum worker_fail_mode mode;
+	char *value;        /* report: return value JSON or failure message */
+	struct worker_job *next;
+};
+
+struct worker {
+	const struct config *cfg;
+	const struct worker_processor *proc;
+	void *ctx;
+	struct queue *q;
+	pthread_t loop_thread;
+	int wake_fd;
+
+	struct worker_job **slots; /* jobs held: running or awaiting settle */
+	int nslots, cap;
+
+	pthread_mutex_t mu;
+	struct worker_job *reported; /* LIFO from processors */
+
+	struct worker_job **pending; /* reported, to settle */
+	size_t npending, pending_cap;
+
+	struct queue_outcome *batch; /* in flight with a step */
+	size_t nbatch;
+	int step_busy, renew_busy, stalled_busy;
+	int asked; /* jobs the step in flight asked for */
+
+	int want_take;
+	long long next_delayed; /* wall ms of the earliest delayed job, 0 none */
+	unsigned generation;
+	long lock_ms, stalled_ms;
+	long long renew_at, stalled_at;
+
+	int stopping;
+	long long deadline, cancel_deadline;
+	int unreported; /* released jobs whose report has not come */
+};
+
+static volatile sig_atomic_t stop_flag;
+static int stop_fd = -1;
+
+void worker_request_stop(void)
+{
+	uint64_t one = 1;
+	int saved = errno;
+
+	stop_flag = 1;
+	if (stop_fd >= 0 && write(stop_fd, &one, sizeof(one)) < 0) {
+		/* nothing to do: the flag is set */
+	}
+	errno = saved;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the processor-facing side ---- */
+
+const char *worker_job_id(const struct worker_job *job) { return job->q.id; }
+const char *worker_job_name(const struct worker_job *job) { return job->q.name; }
+const char *worker_job_data(const struct worker_job *job) { return job->q.data; }
+long long worker_job_timestamp(const struct worker_job *job) { return job->q.timestamp; }
+int worker_job_attempts_made(const struct worker_job *job) { return job->q.attempts_made; }
+int worker_job_attempts(const struct worker_job *job) { return job->q.attempts; }
+int worker_job_attempts_started(const struct worker_job *job) { return job->q.attempts_started; }
+
+int worker_job_cancelled(const struct worker_job *job)
+{
+	return atomic_load(&job->cancelled);
+}
+
+static void report(struct worker_job *job)
+{
+	struct worker *w = job->w;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->mu);
+	job->reported = 1;
+	job->next = w->reported;
+	w->reported = job;
+	pthread_mutex_unlock(&w->mu);
+	if (!pthread_equal(pthread_self(), w->loop_thread) &&
+	    write(w->wake_fd, &one, sizeof(one)) < 0)
+		log_warn_errno("worker: cannot wake the loop");
+}
+
+void worker_job_complete(struct worker_job *job, const char *return_json)
+{
+	job->value = xstrdup(return_json ? return_json : "null");
+	report(job);
+}
+
+void worker_job_fail(struct worker_job *job, enum err_kind kind,
+		     const char *msg, enum worker_fail_mode mode)
+{
+	job->failed = 1;
+	job->kind = kind;
+	job->mode = mode;
+	job->value = xstrdup(msg ? msg : "error");
+	report(job);
+}
+
+/* ---- slots ---- */
+
+static void job_free(struct worker_job *job)
+{
+	queue_job_release(&job->q);
+	free(job->value);
+	free(job);
+}
+
+static void slot_remove(struct worker *w, struct worker_job *job)
+{
+	int i;
+
+	for (i = 0; i < w->nslots; i++) {
+		if (w->slots[i] == job) {
+			w->slots[i] = w->slots[--w->nslots];
+			return;
+		}
+	}
+}
+
+static void pending_push(struct worker *w, struct worker_job *job)
+{
+	if (w->npending == w->pending_cap) {
+		w->pending_cap = w->pending_cap ? 2 * w->pending_cap : 64;
+		w->pending = xrealloc(w->pending,
+				      w->pending_cap * sizeof(*w->pending));
+	}
+	w->pending[w->npending++] = job;
+}
+
+/* Move reported jobs to the pending list (released ones are freed). */
+static void collect_reports(struct worker *w)
+{
+	struct worker_job *job, *next, *prev;
+
+	pthread_mutex_lock(&w->mu);
+	job = w->reported;
+	w->reported = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (prev = NULL; job; job = next) { /* reverse: report order */
+		next = job->next;
+		job->next = prev;
+		prev = job;
+	}
+	for (job = prev; job; job = next) {
+		next = job->next;
+		if (job->released && job->settled) {
+			w->unreported--;
+			job_free(job);
+		} else if (job->released) {
+			job->report_seen = 1;
+		} else {
+			pending_push(w, job);
+		}
+	}
+}
+
+/* ---- settling ---- */
+
+static void build_outcome(struct queue_outcome *o, struct worker_job *job)
+{
+	memset(o, 0, sizeof(*o));
+	o->job = &job->q;
+	if (job->released) {
+		o->op = QUEUE_RELEASE;
+		return;
+	}
+	if (!job->failed) {
+		o->op = QUEUE_COMPLETE;
+		o->value = xstrdup(job->value);
+		return;
+	}
+	o->op = queue_job_on_failure(&job->q,
+				     job->mode == WORKER_FAIL_UNRECOVERABLE,
+				     drand48(), &o->delay_ms);
+	o->value = xstrdup(job->value);
+	o->stacktrace = queue_job_stacktrace(&job->q, job->value);
+}
+
+static const char *const op_event[] = { "complete", "fail", "retry", "retry",
+					"release" };
+
+static void log_settled(const struct queue_outcome *o,
+			const struct worker_job *job)
+{
+	if (o->code < 0) {
+		log_event(LOG_WARN, job->q.id, "lock-lost",
+			  "outcome dropped: the job is no longer ours (code %d)",
+			  o->code);
+		return;
+	}
+	switch (o->op) {
+	case QUEUE_COMPLETE:
+	case QUEUE_RELEASE:
+		log_event(LOG_INFO, job->q.id, op_event[o->op], "%s",
+			  o->op == QUEUE_COMPLETE ? "completed"
+						  : "released to wait");
+		break;
+	case QUEUE_FAIL:
+		log_event(LOG_INFO, job->q.id, "fail", "failed (%s): %s",
+			  err_kind_name(job->kind), job->value);
+		break;
+	default:
+		log_event(LOG_INFO, job->q.id, "retry",
+			  "attempt %d failed, retry in %lld ms: %s",
+			  job->q.attempts_made + 1, o->delay_ms, job->value);
+	}
+}
+
+static void outcome_release(struct queue_outcome *o)
+{
+	free(o->value);
+	free(o->stacktrace);
+}
+
+/* A job that cannot run is failed without calling the processor. */
+static void start_job(struct worker *w, struct worker_job *job)
+{
+	log_event(LOG_INFO, job->q.id, "active",
+		  "claimed (attempt %d of %d)", job->q.attempts_made + 1,
+		  job->q.attempts > 0 ? job->q.attempts : 1);
+	if (job->q.malformed || job->q.deferred)
+		worker_job_fail(job, ERR_INVALID,
+				job->q.malformed ? job->q.malformed
+						 : job->q.deferred,
+				WORKER_FAIL_UNRECOVERABLE);
+	else
+		w->proc->start(w->ctx, job);
+}
+
+static void adopt_jobs(struct worker *w, struct queue_job *jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct worker_job *job = xcalloc(1, sizeof(*job));
+
+		job->w = w;
+		job->q = jobs[i];
+		w->slots[w->nslots++] = job;
+		start_job(w, job);
+	}
+	free(jobs);
+}
+
+static void finish_batch(struct worker *w, int ok)
+{
+	size_t i;
+
+	for (i = 0; i < w->nbatch; i++) {
+		struct queue_outcome *o = &w->batch[i];
+		struct worker_job *job = (struct worker_job *)
+			((char *)o->job - offsetof(struct worker_job, q));
+
+		if (ok == 0) {
+			pending_push(w, job); /* lost: send again */
+		} else {
+			if (ok == 1)
+				log_settled(o, job);
+			slot_remove(w, job);
+			job->settled = 1;
+			if (job->released && !job->report_seen)
+				w->unreported++; /* freed when it reports */
+			else
+				job_free(job);
+		}
+		outcome_release(o);
+	}
+	w->nbatch = 0;
+}
+
+static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
+		    struct queue_job *jobs, size_t njobs, long long next,
+		    int paused, int ok)
+{
+	struct worker *w = arg;
+
+	(void)outs;
+	(void)nout;
+	w->step_busy = 0;
+	finish_batch(w, ok);
+	if (ok != 1) {
+		w->want_take = ok == 0;
+		return;
+	}
+	w->next_delayed = next;
+	if (paused || (int)njobs < w->asked)
+		w->want_take = 0; /* drained: wait for the marker */
+	adopt_jobs(w, jobs, njobs);
+}
+
+static void send_step(struct worker *w)
+{
+	int take = w->stopping ? 0 : w->cap - w->nslots;
+	size_t i;
+
+	if (w->step_busy || !queue_ready(w->q))
+		return;
+	if (!w->npending && (!w->want_take || take <= 0))
+		return;
+	w->batch = xrealloc(w->batch, (w->npending + 1) * sizeof(*w->batch));
+	for (i = 0; i < w->npending; i++)
+		build_outcome(&w->batch[i], w->pending[i]);
+	w->nbatch = w->npending;
+	w->npending = 0;
+	if (!w->want_take)
+		take = 0;
+	w->asked = take;
+	if (queue_step(w->q, w->batch, w->nbatch, take, on_step, w)) {
+		finish_batch(w, 0);
+		return;
+	}
+	w->step_busy = 1;
+}
+
+/* ---- waiting, timers ---- */
+
+static void on_marker(void *arg, int woke)
+{
+	struct worker *w = arg;
+
+	(void)woke;
+	w->want_take = 1; /* on timeout too: delayed jobs may be due */
+}
+
+static void maybe_wait(struct worker *w)
+{
+	long long timeout = DRAIN_DELAY_MS;
+
+	if (w->stopping || w->want_take || w->nslots >= w->cap ||
+	    queue_waiting(w->q))
+		return;
+	if (w->next_delayed) {
+		timeout = w->next_delayed - wall_ms();
+		if (timeout <= 0) {
+			w->want_take = 1;
+			return;
+		}
+		if (timeout > DRAIN_DELAY_MS)
+			timeout = DRAIN_DELAY_MS;
+	}
+	queue_wait(w->q, (long)timeout, on_marker, w);
+}
+
+static void on_renewed(void *arg, char **ids, size_t n, int ok)
+{
+	struct worker *w = arg;
+	size_t i;
+
+	w->renew_busy = 0;
+	for (i = 0; ok && i < n; i++)
+		log_event(LOG_WARN, ids[i], "lock-lost",
+			  "lock could not be renewed; another worker may "
+			  "take the job");
+	queue_ids_free(ids, n);
+}
+
+static void on_stalled(void *arg, char **ids, size_t n, int ok)
+{
+	struct worker *w = arg;
+	size_t i;
+
+	w->stalled_busy = 0;
+	for (i = 0; ok && i < n; i++)
+		log_event(LOG_WARN, ids[i], "stalled",
+			  "stalled job moved back to wait");
+	if (ok && n)
+		w->want_take = 1;
+	queue_ids_free(ids, n);
+}
+
+static void run_timers(struct worker *w, long long now)
+{
+	if (!queue_ready(w->q))
+		return;
+	if (now >= w->renew_at && !w->renew_busy) {
+		struct queue_job **jobs = xcalloc(w->nslots + 1, sizeof(*jobs));
+		int i;
+
+		w->renew_at = now + w->lock_ms / 2;
+		for (i = 0; i < w->nslots; i++)
+			jobs[i] = &w->slots[i]->q;
+		if (w->nslots > 0 &&
+		    !queue_renew(w->q, jobs, (size_t)w->nslots, on_renewed, w))
+			w->renew_busy = 1;
+		free(jobs);
+	}
+	if (now >= w->stalled_at && !w->stalled_busy) {
+		w->stalled_at = now + w->stalled_ms;
+		if (!queue_check_stalled(w->q, on_stalled, w))
+			w->stalled_busy = 1;
+	}
+}
+
+/* ---- shutdown ---- */
+
+static void begin_stop(struct worker *w, long long now)
+{
+	w->stopping = 1;
+	w->deadline = now + w->cfg->shutdown_grace_ms;
+	log_event(LOG_INFO, NULL, "stop",
+		  "stopping: no new jobs; %d in flight get %d ms to finish",
+		  w->nslots, w->cfg->shutdown_grace_ms);
+}
+
+/* Grace is over: cancel what still runs and release it to the queue. */
+static void release_running(struct worker *w, long long now)
+{
+	int i;
+
+	w->cancel_deadline = now + CANCEL_WAIT_MS;
+	for (i = 0; i < w->nslots; i++) {
+		struct worker_job *job = w->slots[i];
+		int release;
+
+		pthread_mutex_lock(&w->mu);
+		release = !job->reported && !job->released;
+		if (release)
+			job->released = 1;
+		pthread_mutex_unlock(&w->mu);
+		if (!release)
+			continue;
+		atomic_store(&job->cancelled, 1);
+		if (w->proc->cancel)
+			w->proc->cancel(w->ctx, job);
+		pending_push(w, job);
+	}
+}
+
+static int finished(const struct worker *w, long long now)
+{
+	if (!w->stopping || w->nslots || w->npending || w->step_busy)
+		return 0;
+	return w->unreported == 0 || now >= w->cancel_deadline;
+}
+
+/* ---- the loop ---- */
+
+static long long next_wakeup(struct worker *w, long long now, long tick)
+{
+	long long t = tick;
+
+	if (w->renew_at - now < t)
+		t = w->renew_at - now;
+	if (w->stalled_at - now < t)
+		t = w->stalled_at - now;
+	if (w->stopping && w->deadline > now && w->deadline - now < t)
+		t = w->deadline - now;
+	return t < 0 ? 0 : t;
+}
+
+static void loop_once(struct worker *w)
+{
+	struct pollfd pfd[3];
+	long long now = mono_ms();
+	long tick = queue_tick(w->q, now);
+	int n;
+
+	if (queue_generation(w->q) != w->generation) {
+		w->generation = queue_generation(w->q);
+		w->want_take = 1;
+	}
+	if (stop_flag && !w->stopping)
+		begin_stop(w, now);
+	if (w->stopping && now >= w->deadline && !w->cancel_deadline)
+		release_running(w, now);
+	collect_reports(w);
+	send_step(w);
+	maybe_wait(w);
+	run_timers(w, now);
+	pfd[0].fd = w->wake_fd;
+	pfd[0].events = POLLIN;
+	n = 1 + queue_pollfds(w->q, pfd + 1, 2);
+	if (poll(pfd, (nfds_t)n, (int)next_wakeup(w, now, tick)) < 0 &&
+	    errno != EINTR)
+		log_warn_errno("worker: poll");
+	if (pfd[0].revents & POLLIN) {
+		uint64_t count;
+
+		if (read(w->wake_fd, &count, sizeof(count)) < 0 &&
+		    errno != EAGAIN)
+			log_warn_errno("worker: reading the wake-up counter");
+	}
+	queue_handle(w->q, pfd + 1, n - 1);
+}
+
+static void settings(struct worker *w)
+{
+	w->lock_ms = LOCK_MS;
+	w->stalled_ms = STALLED_MS;
+#ifdef SAFEURL_TEST
+	/* Test-only: shorter lock and stalled interval to keep tests fast. */
+	{
+		const char *s;
+		long long v;
+
+		if ((s = getenv("SAFEURL_TEST_LOCK_MS")) &&
+		    !config_parse_int(s, 100, LOCK_MS, &v))
+			w->lock_ms = (long)v;
+		if ((s = getenv("SAFEURL_TEST_STALLED_MS")) &&
+		    !config_parse_int(s, 100, STALLED_MS, &v))
+			w->stalled_ms = (long)v;
+	}
+#endif
+}
+
+static void worker_init(struct worker *w, const struct config *cfg,
+			const struct worker_processor *proc)
+{
+	struct queue_params p;
+
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->proc = proc;
+	w->cap = cfg->worker_concurrency;
+	w->slots = xcalloc((size_t)w->cap + 1, sizeof(*w->slots));
+	w->loop_thread = pthread_self();
+	w->want_take = 1;
+	pthread_mutex_init(&w->mu, NULL);
+	settings(w);
+	memset(&p, 0, sizeof(p));
+	p.host = cfg->redis_host;
+	p.port = cfg->redis_port;
+	p.password = cfg->redis_password;
+	p.prefix = cfg->bullmq_prefix;
+	p.name = cfg->queue_name;
+	p.worker_name = cfg->worker_id;
+	p.lock_ms = w->lock_ms;
+	p.stalled_ms = w->stalled_ms;
+	p.max_stalled = MAX_STALLED;
+	w->q = queue_new(&p);
+	srand48((long)wall_ms() ^ (long)getpid());
+}
+
+static void worker_release(struct worker *w)
+{
+	queue_free(w->q);
+	free(w->slots);
+	free(w->pending);
+	free(w->batch);
+	pthread_mutex_destroy(&w->mu);
+}
+
+int worker_run(const struct config *cfg, const struct worker_processor *proc,
+	       struct err *e)
+{
+	struct worker w;
+
+	worker_init(&w, cfg, proc);
+	w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w.wake_fd < 0) {
+		worker_release(&w);
+		return err_set_errno(e, ERR_INTERNAL, errno, "worker: eventfd");
+	}
+	if (proc->open && proc->open(&w.ctx, cfg, e)) {
+		close(w.wake_fd);
+		worker_release(&w);
+		return -1;
+	}
+	stop_fd = w.wake_fd;
+	log_event(LOG_INFO, NULL, "start",
+		  "consuming queue '%s' (prefix '%s') with processor '%s', "
+		  "concurrency %d", cfg->queue_name, cfg->bullmq_prefix,
+		  proc->name, w.cap);
+	while (!finished(&w, mono_ms()))
+		loop_once(&w);
+	stop_fd = -1;
+	if (proc->close)
+		proc->close(w.ctx);
+	worker_release(&w);
+	close(w.wake_fd);
+	log_event(LOG_INFO, NULL, "stop", "worker stopped");
+	return 0;
+}

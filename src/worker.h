@@ -1,0 +1,88 @@
+/*
+ * worker - the consuming loop: slots, processors, timers, shutdown.
+ *
+ * One thread runs the loop and owns the Redis connections (see queue.h).
+ * It takes up to WORKER_CONCURRENCY jobs, hands each to the processor, and
+ * settles the outcomes processors report, from any thread, in batched
+ * script calls that also take the next jobs. Timers renew the locks of all
+ * jobs in flight (every lockDuration / 2) and run the stalled check
+ * (every stalledInterval). On a stop request it takes no more jobs, lets
+ * the ones in flight finish within SHUTDOWN_GRACE_MS, then cancels the
+ * rest and releases them to the queue without counting an attempt.
+ *
+ * What a processor does with a job (scan it, store results) is not here.
+ */
+#ifndef SAFEURL_WORKER_H
+#define SAFEURL_WORKER_H
+
+#include "err.h"
+
+struct config;
+
+/* A job in flight, as a processor sees it. Owned by the worker. */
+struct worker_job;
+
+/* Accessors; strings are borrowed until the job is reported. */
+const char *worker_job_id(const struct worker_job *job);
+const char *worker_job_name(const struct worker_job *job);
+const char *worker_job_data(const struct worker_job *job); /* JSON text */
+long long worker_job_timestamp(const struct worker_job *job);
+int worker_job_attempts_made(const struct worker_job *job); /* before this */
+int worker_job_attempts(const struct worker_job *job);      /* opts.attempts */
+int worker_job_attempts_started(const struct worker_job *job); /* with this */
+/* 1 once the worker asked the processor to stop (any thread). */
+int worker_job_cancelled(const struct worker_job *job);
+
+/*
+ * Report the outcome, exactly once per job, from any thread; the job must
+ * not be touched afterwards. return_json is copied (NULL = null).
+ */
+void worker_job_complete(struct worker_job *job, const char *return_json);
+
+enum worker_fail_mode {
+	WORKER_FAIL_RETRY,         /* retried per the job's attempts/backoff */
+	WORKER_FAIL_UNRECOVERABLE, /* failed at once, no retry */
+};
+
+/* msg becomes BullMQ's failedReason (copied); kind is logged. */
+void worker_job_fail(struct worker_job *job, enum err_kind kind,
+		     const char *msg, enum worker_fail_mode mode);
+
+struct worker_processor {
+	const char *name;
+	/* Optional: set up *ctx before the loop starts. */
+	int (*open)(void **ctx, const struct config *cfg, struct err *e);
+	/*
+	 * Start one job. Called on the loop thread: must not block. The job
+	 * is reported later (or before returning) with worker_job_complete
+	 * or worker_job_fail from any thread.
+	 */
+	void (*start)(void *ctx, struct worker_job *job);
+	/*
+	 * Optional: the shutdown grace ran out; stop the job and report it
+	 * soon (the outcome is discarded: the job is released to the queue).
+	 */
+	void (*cancel)(void *ctx, struct worker_job *job);
+	/* Optional: tear down ctx after the loop ended. */
+	void (*close)(void *ctx);
+};
+
+/*
+ * Built-in processors by name: "noop" (completes each job at once with
+ * {"ok":true,"jobId":...}); in -DSAFEURL_TEST builds also "test", driven
+ * by the job data (see worker_processors.c). NULL when unknown.
+ */
+const struct worker_processor *worker_processor_find(const char *name);
+
+/*
+ * Run until a stop is requested, then shut down as described above.
+ * Returns 0 after a clean shutdown, -1 with e filled when the processor
+ * could not be set up.
+ */
+int worker_run(const struct config *cfg, const struct worker_processor *proc,
+	       struct err *e);
+
+/* Ask worker_run to stop. Async-signal-safe. */
+void worker_request_stop(void);
+
+#endif

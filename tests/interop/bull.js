@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// bull.js - the stock bullmq package (pinned in package.json) as a command
+// line tool for the queue tests and the benchmark. Every command talks to
+// REDIS_HOST:REDIS_PORT, queue QUEUE_NAME, prefix BULLMQ_PREFIX.
+//
+//   add JSON           addBulk([{name, data, opts}...]); prints the ids
+//   counts             getJobCounts() as JSON
+//   job ID             Job.fromId() fields as JSON (null when missing)
+//   events [MS]        every event on the stream, read with QueueEvents
+//                      from the start, one JSON line each, until MS ms
+//                      pass without a new one (default 700)
+//   pause | resume     Queue.pause() / Queue.resume()
+//   worker C N [FILE]  a BullMQ Worker at concurrency C with a no-op
+//                      processor ({"ok":true,"jobId":id}) until N jobs
+//                      completed here; appends each id to FILE; prints
+//                      {jobs, seconds, cpuUs, maxRssKb} as JSON
+//   fill N             add N small jobs with addBulk (benchmark preload)
+//   worker-test N FILE a BullMQ Worker (concurrency 4) with the same rules
+//                      as safeurl-worker's test processor, until N jobs
+//                      completed or failed for good; appends ids to FILE
+'use strict';
+const fs = require('fs');
+const { Queue, QueueEvents, Worker, Job, UnrecoverableError } = require('bullmq');
+
+const connection = {
+  host: process.env.REDIS_HOST || '127.0.0.1',
+  port: Number(process.env.REDIS_PORT || 6379),
+  maxRetriesPerRequest: null,
+};
+const name = process.env.QUEUE_NAME || 'scan-jobs';
+const prefix = process.env.BULLMQ_PREFIX || 'bull';
+const opts = { connection, prefix };
+
+async function withQueue(fn) {
+  const q = new Queue(name, opts);
+  try {
+    return await fn(q);
+  } finally {
+    await q.close();
+  }
+}
+
+const commands = {
+  async add(spec) {
+    const jobs = await withQueue(q => q.addBulk(JSON.parse(spec)));
+    for (const j of jobs) console.log(j.id);
+  },
+  async fill(n) {
+    await withQueue(async q => {
+      for (let i = 0; i < Number(n); i += 1000) {
+        const batch = [];
+        for (let k = i; k < Math.min(i + 1000, Number(n)); k++)
+          batch.push({ name: 'scan', data: { url: `http://127.0.0.1/${k}` } });
+        await q.addBulk(batch);
+      }
+    });
+  },
+  async counts() {
+    console.log(JSON.stringify(await withQueue(q => q.getJobCounts())));
+  },
+  async job(id) {
+    const [j, state] = await withQueue(async q => {
+      const job = await Job.fromId(q, id);
+      return [job, job && await job.getState()];
+    });
+    console.log(JSON.stringify(j ? {
+      id: j.id, name: j.name, data: j.data, returnvalue: j.returnvalue,
+      failedReason: j.failedReason, attemptsMade: j.attemptsMade,
+      attemptsStarted: j.attemptsStarted, processedOn: j.processedOn,
+      finishedOn: j.finishedOn, stacktrace: j.stacktrace, delay: j.delay,
+      stalledCounter: j.stalledCounter, processedBy: j.processedBy,
+      state,
+    } : null));
+  },
+  async events(ms) {
+    const idle = Number(ms || 700);
+    const qe = new QueueEvents(name, { ...opts, lastEventId: '0-0' });
+    let last = Date.now();
+    const names = ['added', 'waiting', 'active', 'completed', 'failed',
+      'delayed', 'stalled', 'retries-exhausted', 'drained', 'duplicated',
+      'paused', 'resumed'];
+    for (const ev of names)
+      qe.on(ev, (args, id) => {
+        last = Date.now();
+        console.log(JSON.stringify({ event: ev, ...(typeof args === 'object' ? args : {}), id }));
+      });
+    await qe.waitUntilReady();
+    while (Date.now() - last < idle)
+      await new Promise(r => setTimeout(r, 50));
+    await qe.close();
+  },
+  async pause() { await withQueue(q => q.pause()); },
+  async resume() { await withQueue(q => q.resume()); },
+  // Mirrors src/worker_processors.c "test": same data, same outcomes.
+  async 'worker-test'(n, file) {
+    let done = 0;
+    let finish;
+    const finished = new Promise(r => (finish = r));
+    const w = new Worker(name, async job => {
+      const d = job.data || {};
+      let ms = d.sleepMs || 0;
+      if (d.sleepFirstMs !== undefined && job.attemptsStarted === 1) ms = d.sleepFirstMs;
+      if (ms) await new Promise(r => setTimeout(r, ms));
+      if (typeof d.fail === 'string' &&
+          (d.failUntilAttempt === undefined || job.attemptsMade + 1 < d.failUntilAttempt))
+        throw d.unrecoverable ? new UnrecoverableError(d.fail) : new Error(d.fail);
+      return { ok: true, jobId: job.id };
+    }, { ...opts, concurrency: 4 });
+    const settled = job => {
+      if (file) fs.appendFileSync(file, job.id + '\n');
+      if (++done >= Number(n)) finish();
+    };
+    w.on('completed', settled);
+    w.on('failed', (job, err) => {
+      if (job && job.finishedOn) settled(job);
+    });
+    await finished;
+    await w.close();
+  },
+  async worker(c, n, file) {
+    const want = Number(n);
+    let done = 0;
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    let finish;
+    const finished = new Promise(r => (finish = r));
+    const w = new Worker(name, async job => ({ ok: true, jobId: job.id }),
+      { ...opts, concurrency: Number(c) });
+    w.on('completed', job => {
+      if (file) fs.appendFileSync(file, job.id + '\n');
+      if (++done >= want) finish();
+    });
+    await finished;
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    await w.close();
+    console.log(JSON.stringify({ jobs: done, seconds: secs,
+      cpuUs: cpu.user + cpu.system, maxRssKb: process.resourceUsage().maxRSS }));
+  },
+};
+
+const [cmd, ...args] = process.argv.slice(2);
+if (!commands[cmd]) {
+  console.error(`usage: bull.js ${Object.keys(commands).join('|')} ...`);
+  process.exit(64);
+}
+commands[cmd](...args).then(() => process.exit(0), err => {
+  console.error(err && err.stack || err);
+  process.exit(1);
+});
