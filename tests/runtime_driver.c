@@ -7,7 +7,8 @@
  *   runtime_driver ... sweep
  *   runtime_driver ... run [--image I] [--job J] [--timeout-ms N]
  *        [--memory-mb N] [--pids N] [--max-out N] [--network M]
- *        [--cancel-after-ms N] [--cancel-all-after-ms N] -- CMD...
+ *        [--cancel-after-ms N] [--cancel-all-after-ms N] [--parallel N]
+ *        -- CMD...
  *
  * Settings not given come from the environment as the worker reads them
  * (DOCKER_SOCKET_PATH, CONTAINER_*, FETCHER_MAX_OUTPUT_BYTES...). Exit
@@ -35,7 +36,7 @@ struct opts {
 	struct runtime_opts ro;
 	struct runtime_spec spec;
 	char worker[300];
-	int cancel_after_ms, cancel_all_after_ms;
+	int cancel_after_ms, cancel_all_after_ms, parallel;
 	double cpus;
 	int have_cpus;
 };
@@ -91,14 +92,31 @@ static json_t *result_json(const struct runtime_result *res)
 			 "spawn_ms", res->spawn_ms, "total_ms", res->total_ms);
 }
 
+struct job {
+	struct runtime *rt;
+	struct runtime_spec spec;
+	struct runtime_result res;
+	struct err e;
+	int rc;
+	pthread_t th;
+};
+
+static void *run_job(void *arg)
+{
+	struct job *j = arg;
+
+	j->rc = runtime_run(j->rt, &j->spec, &j->res, &j->e);
+	return NULL;
+}
+
+/* Run --parallel copies of the spec at once, each on its own thread. */
 static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 {
-	struct runtime_result res;
-	struct err e = ERR_INIT;
-	atomic_int flag;
+	int i, n = o->parallel > 0 ? o->parallel : 1, rc = 0, threaded = 0;
+	struct job *jobs = calloc((size_t)n, sizeof(*jobs));
 	struct canceller c = { rt, NULL, 0 };
+	atomic_int flag;
 	pthread_t th;
-	int rc, threaded = 0;
 
 	atomic_init(&flag, 0);
 	o->spec.cmd = (const char *const *)cmd;
@@ -108,12 +126,21 @@ static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 		c.after_ms = o->cancel_after_ms ? o->cancel_after_ms : o->cancel_all_after_ms;
 		threaded = !pthread_create(&th, NULL, cancel_later, &c);
 	}
-	runtime_result_init(&res);
-	rc = runtime_run(rt, &o->spec, &res, &e);
+	for (i = 0; i < n; i++) {
+		jobs[i].rt = rt;
+		jobs[i].spec = o->spec;
+		runtime_result_init(&jobs[i].res);
+		pthread_create(&jobs[i].th, NULL, run_job, &jobs[i]);
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(jobs[i].th, NULL);
+		rc |= jobs[i].rc ? fail(result_json(&jobs[i].res), &jobs[i].e) :
+			print(result_json(&jobs[i].res), 1);
+		runtime_result_release(&jobs[i].res);
+	}
 	if (threaded)
 		pthread_join(th, NULL);
-	rc = rc ? fail(result_json(&res), &e) : print(result_json(&res), 1);
-	runtime_result_release(&res);
+	free(jobs);
 	return rc;
 }
 
@@ -146,10 +173,11 @@ static int take(struct opts *o, const char *name, const char *v)
 {
 	static const char *const ints[] = { "--timeout-ms", "--memory-mb", "--pids",
 					    "--pid", "--cancel-after-ms",
-					    "--cancel-all-after-ms", "--max-out" };
+					    "--cancel-all-after-ms", "--parallel",
+					    "--max-out" };
 	int *const slots[] = { &o->spec.timeout_ms, &o->spec.memory_mb,
 			       &o->spec.pids_limit, &o->ro.pid, &o->cancel_after_ms,
-			       &o->cancel_all_after_ms, NULL };
+			       &o->cancel_all_after_ms, &o->parallel, NULL };
 	size_t i;
 
 	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
