@@ -35,7 +35,14 @@ remove_ours() {
 at_exit remove_ours
 
 # drv ARGS...: run the driver, print its JSON whatever its exit status.
-drv() { "$DRV" "$@" || true; }
+# Its stderr is kept; sanitizer reports fail the script at sanitizer_clean.
+drv() {
+  "$DRV" "$@" 2>>"$T/driver.err" || true
+}
+sanitizer_clean() {
+  ! grep -qE "Sanitizer|runtime error:" "$T/driver.err" 2>/dev/null ||
+    { cat "$T/driver.err" >&2; return 1; }
+}
 
 # jget JSON KEY: a top-level field of a JSON object (booleans as true/false).
 jget() {

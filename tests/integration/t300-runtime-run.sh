@@ -91,4 +91,5 @@ check "container created with every SPEC section 6 setting and label" check_insp
 expect_eq "a container killed from outside is a crash" crash "$(jget "$(cat "$T/live.json")" kind)"
 
 expect_eq "no container of ours is left" 0 "$(ours_left)"
+check "driver ran clean under the sanitizers" sanitizer_clean
 finish

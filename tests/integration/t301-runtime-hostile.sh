@@ -46,4 +46,5 @@ expect_eq "invalid JSON is passed through with exit 0" true "$(jget "$out" ok)"
 expect_eq "invalid JSON kept byte for byte" '{"ok": tru' "$(jget "$out" stdout)"
 
 expect_eq "no container of ours is left" 0 "$(ours_left)"
+check "driver ran clean under the sanitizers" sanitizer_clean
 finish

@@ -52,4 +52,5 @@ out=$(drv --host "$host" sweep)
 expect_eq "a second sweep finds nothing" 0 "$(jget "$out" removed)"
 
 expect_eq "no container of ours is left" 0 "$(ours_left)"
+check "driver ran clean under the sanitizers" sanitizer_clean
 finish
