@@ -1,0 +1,137 @@
+/*
+ * runtime_int.h - declarations shared only by runtime.c, runtime_http.c
+ * and runtime_json.c (and their tests).
+ */
+#ifndef SAFEURL_RUNTIME_INT_H
+#define SAFEURL_RUNTIME_INT_H
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct runtime_spec;
+struct runtime_stream;
+
+/* API versions as major * 1000 + minor: 1.41 -> 1041. */
+#define RT_API_WANT 1041 /* the newest we speak (Engine 20.10) */
+#define RT_API_NEED 1030 /* wait?condition=next-exit */
+
+#define RT_REPLY_MAX (4 << 20) /* cap on a JSON reply */
+
+struct runtime {
+	char *socket_path;
+	char *worker_id;
+	char *host;
+	int pid;
+	int ncpu;
+	int api;              /* negotiated, 0 before /version */
+	char api_str[16];     /* "1.41" */
+	char prefix[24];      /* "/v1.41", "" before negotiation */
+	int request_timeout_ms;
+	atomic_int cancel_all;
+};
+
+/* ---- runtime_http.c: one HTTP exchange with the engine ---- */
+
+struct rt_req {
+	CURL *h;
+	struct curl_slist *hdrs;
+	char *payload;                 /* copied request body */
+	struct buf reply;              /* reply body, capped */
+	struct runtime_stream *stream; /* borrowed: frames fed here instead */
+	struct err werr;               /* why a callback stopped the transfer */
+	long status;
+	int headers_done;
+	int done;
+	CURLcode rc;
+};
+
+/* Outcomes of rt_drive besides -1. */
+enum { RT_MET, RT_DEADLINE, RT_CANCELLED };
+
+/*
+ * Prepare r for `method path` (path without the version prefix; payload
+ * copied, may be NULL). Does not send anything.
+ */
+void rt_req_init(struct rt_req *r, const struct runtime *rt,
+		 const char *method, const char *path, const char *payload);
+void rt_req_release(struct rt_req *r);
+
+/*
+ * Blocking request within the request timeout. Fills *status and reply
+ * (borrowed, caller's buffer, appended). -1 with ERR_UNAVAILABLE when the
+ * engine cannot be reached or the exchange breaks.
+ */
+int rt_call(const struct runtime *rt, const char *method, const char *path,
+	    const char *payload, struct buf *reply, long *status,
+	    struct err *e);
+
+/*
+ * Run the transfers of multi until met(arg) is true (RT_MET), the
+ * monotonic deadline_ms passes (RT_DEADLINE; 0 = none) or a cancel flag
+ * (either may be NULL) is set (RT_CANCELLED). -1 on a curl failure.
+ */
+int rt_drive(CURLM *multi, int (*met)(void *), void *arg, double deadline_ms,
+	     const atomic_int *cancel1, const atomic_int *cancel2,
+	     struct err *e);
+
+/* Turn an engine failure reply into e: kind by status, engine's message. */
+int rt_engine_error(long status, const struct buf *reply, const char *what,
+		    struct err *e);
+/* Curl failure of r (transport) into e as ERR_UNAVAILABLE. */
+int rt_transport_error(const struct runtime *rt, const struct rt_req *r,
+		       const char *what, struct err *e);
+
+/* Monotonic clock in milliseconds. */
+double rt_now_ms(void);
+
+/* ---- runtime_json.c: pure parsers and builders of engine JSON ---- */
+
+/* One container of a GET /containers/json reply; strings owned. */
+struct rt_listed {
+	char *id;
+	char *worker; /* label values, NULL when absent */
+	char *host;
+	long pid;     /* 0 when absent or not a number */
+};
+
+/* Parse "1.41" into 1041; -1 when malformed. */
+int runtime_json_api_number(const char *s);
+/* GET /version: ApiVersion and MinAPIVersion (0 when absent). */
+int runtime_json_version(const char *text, size_t len, int *api_max,
+			 int *api_min, struct err *e);
+/* GET /info: NCPU. */
+int runtime_json_info(const char *text, size_t len, int *ncpu,
+		      struct err *e);
+/* POST /containers/create: Id copied into id (size bytes). */
+int runtime_json_created(const char *text, size_t len, char *id, size_t size,
+			 struct err *e);
+/* POST /containers/{id}/wait: StatusCode; an Error.Message fails. */
+int runtime_json_wait(const char *text, size_t len, int *status_code,
+		      struct err *e);
+/* GET /containers/{id}/json: State.OOMKilled and State.ExitCode. */
+int runtime_json_inspect(const char *text, size_t len, int *oom_killed,
+			 int *exit_code, struct err *e);
+/*
+ * GET /containers/json: *list is new (caller frees with
+ * runtime_json_listed_free), *n entries.
+ */
+int runtime_json_containers(const char *text, size_t len,
+			    struct rt_listed **list, size_t *n,
+			    struct err *e);
+void runtime_json_listed_free(struct rt_listed *list, size_t n);
+/* An engine error reply's "message" into out (size bytes), or "". */
+void runtime_json_message(const char *text, size_t len, char *out,
+			  size_t size);
+/*
+ * POST /containers/create body for spec (borrowed) with rt's labels,
+ * appended to out.
+ */
+int runtime_json_create_body(const struct runtime *rt,
+			     const struct runtime_spec *spec, struct buf *out,
+			     struct err *e);
+
+#endif

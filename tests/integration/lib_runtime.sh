@@ -1,0 +1,53 @@
+# lib_runtime.sh - shared by the t3NN runtime scripts (source after lib.sh).
+#
+# Needs the real engine and builds the testbox image (offline, FROM
+# scratch). Every container a script makes carries WORKER_ID, unique per
+# script run, so `ours_left` can prove nothing of ours is left and the exit
+# trap can clean up after a failed assertion.
+require_docker
+"$S/tests/fixtures/testbox/build.sh" >/dev/null || die "cannot build the testbox image"
+
+SOCK=${DOCKER_SOCKET_PATH:-/var/run/docker.sock}
+DRV=$B/tests/runtime_driver
+[ -x "$DRV" ] || die "runtime_driver is not built ($DRV)"
+export FETCHER_IMAGE=safeurl-testbox:latest CONTAINER_NETWORK_MODE=none
+export WORKER_ID="t3-$(basename "$0" .sh)-$$"
+
+# api METHOD PATH: one request to the engine, reply on stdout.
+api() { curl -sS --unix-socket "$SOCK" -X "$1" "http://docker/v1.41$2"; }
+
+# containers_with LABEL=VALUE: ids of containers (any state) with it.
+containers_with() {
+  local f
+  f=$(python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.dumps({"label":[sys.argv[1]]})))' "$1")
+  api GET "/containers/json?all=1&filters=$f" |
+    python3 -c 'import json,sys; [print(c["Id"]) for c in json.load(sys.stdin)]'
+}
+
+ours_left() { containers_with "safeurl.worker=$WORKER_ID" | wc -l; }
+
+remove_ours() {
+  local id
+  for id in $(containers_with "safeurl.worker=$WORKER_ID"); do
+    api DELETE "/containers/$id?force=1" >/dev/null
+  done
+}
+at_exit remove_ours
+
+# drv ARGS...: run the driver, print its JSON whatever its exit status.
+# Its stderr is kept; sanitizer reports fail the script at sanitizer_clean.
+drv() {
+  "$DRV" "$@" 2>>"$T/driver.err" || true
+}
+sanitizer_clean() {
+  ! grep -qE "Sanitizer|runtime error:" "$T/driver.err" 2>/dev/null ||
+    { cat "$T/driver.err" >&2; return 1; }
+}
+
+# jget JSON KEY: a top-level field of a JSON object (booleans as true/false).
+jget() {
+  python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v,(bool,dict,list)) or v is None else v)' "$1" "$2"
+}
+
+# jlen JSON KEY: length of a string field.
+jlen() { python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"; }

@@ -1,0 +1,253 @@
+/*
+ * test_runtime_json - the engine reply parsers on replies captured from a
+ * real engine (tests/fixtures/runtime, see capture.sh), malformed replies,
+ * and the container create body with every SPEC section 6 setting.
+ */
+#include "fmacros.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "err.h"
+#include "runtime.h"
+#include "runtime_int.h"
+#include "xalloc.h"
+
+static char *fixture(const char *name, size_t *len)
+{
+	char path[512];
+	FILE *f;
+	char *data;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/runtime/%s", SAFEURL_FIXTURES, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	data = xmalloc((size_t)n + 1);
+	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+	data[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+static void test_api_number(void **state)
+{
+	(void)state;
+	assert_int_equal(runtime_json_api_number("1.41"), 1041);
+	assert_int_equal(runtime_json_api_number("1.9"), 1009);
+	assert_int_equal(runtime_json_api_number("1."), -1);
+	assert_int_equal(runtime_json_api_number("v1.41"), -1);
+	assert_int_equal(runtime_json_api_number("1.41x"), -1);
+	assert_int_equal(runtime_json_api_number(NULL), -1);
+}
+
+static void test_version_and_info(void **state)
+{
+	struct err e = ERR_INIT;
+	size_t len;
+	char *v = fixture("version.json", &len);
+	int max, min, ncpu;
+
+	(void)state;
+	assert_int_equal(runtime_json_version(v, len, &max, &min, &e), 0);
+	assert_int_equal(max, 1041);
+	assert_int_equal(min, 1012);
+	free(v);
+	v = fixture("info.json", &len);
+	assert_int_equal(runtime_json_info(v, len, &ncpu, &e), 0);
+	assert_true(ncpu >= 1);
+	free(v);
+	assert_int_equal(runtime_json_version("{}", 2, &max, &min, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_int_equal(runtime_json_info("[1]", 3, &ncpu, &e), -1);
+	assert_int_equal(runtime_json_info("{\"NCPU\":0}", 10, &ncpu, &e), -1);
+}
+
+static void test_created(void **state)
+{
+	struct err e = ERR_INIT;
+	char id[72];
+	size_t len;
+	char *v = fixture("create-mixed.json", &len);
+
+	(void)state;
+	assert_int_equal(runtime_json_created(v, len, id, sizeof(id), &e), 0);
+	assert_int_equal(strlen(id), 64);
+	free(v);
+	assert_int_equal(runtime_json_created("{\"Id\":\"../x\"}", 13, id, sizeof(id), &e), -1);
+	assert_int_equal(runtime_json_created("{\"Id\":\"\"}", 9, id, sizeof(id), &e), -1);
+	assert_int_equal(runtime_json_created("not json", 8, id, sizeof(id), &e), -1);
+}
+
+static void check_wait_inspect(const char *name, int want_code, int want_oom)
+{
+	struct err e = ERR_INIT;
+	char path[64];
+	size_t len;
+	char *v;
+	int code = -1, oom = -1, exit_code = -1;
+
+	snprintf(path, sizeof(path), "wait-%s.json", name);
+	v = fixture(path, &len);
+	assert_int_equal(runtime_json_wait(v, len, &code, &e), 0);
+	assert_int_equal(code, want_code);
+	free(v);
+	snprintf(path, sizeof(path), "inspect-%s.json", name);
+	v = fixture(path, &len);
+	assert_int_equal(runtime_json_inspect(v, len, &oom, &exit_code, &e), 0);
+	assert_int_equal(oom, want_oom);
+	assert_int_equal(exit_code, want_code);
+	free(v);
+}
+
+static void test_wait_and_inspect(void **state)
+{
+	static const char werr[] = "{\"Error\":{\"Message\":\"boom\"},\"StatusCode\":0}";
+	struct err e = ERR_INIT;
+	int code, oom, ec;
+
+	(void)state;
+	check_wait_inspect("mixed", 0, 0);
+	check_wait_inspect("exit3", 3, 0);
+	check_wait_inspect("oom", 137, 1);
+	assert_int_equal(runtime_json_wait(werr, sizeof(werr) - 1, &code, &e), -1);
+	assert_non_null(strstr(e.msg, "boom"));
+	assert_int_equal(runtime_json_wait("{}", 2, &code, &e), -1);
+	assert_int_equal(runtime_json_inspect("{\"State\":{}}", 12, &oom, &ec, &e), -1);
+}
+
+static void test_containers(void **state)
+{
+	static const char list[] =
+		"[{\"Id\":\"aa\",\"Labels\":{\"safeurl.worker\":\"w1\",\"safeurl.host\":\"h\",\"safeurl.pid\":\"42\"}},"
+		"{\"Id\":\"bb\",\"Labels\":{\"safeurl.pid\":\"42x\"}},{\"Names\":[]},"
+		"{\"Id\":\"cc\"}]";
+	struct rt_listed *l;
+	struct err e = ERR_INIT;
+	size_t n, len;
+	char *v = fixture("containers.json", &len);
+
+	(void)state;
+	assert_int_equal(runtime_json_containers(v, len, &l, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].worker, "fixture");
+	assert_null(l[0].host);
+	assert_int_equal(l[0].pid, 0);
+	runtime_json_listed_free(l, n);
+	free(v);
+	assert_int_equal(runtime_json_containers(list, sizeof(list) - 1, &l, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(l[0].id, "aa");
+	assert_string_equal(l[0].host, "h");
+	assert_int_equal(l[0].pid, 42);
+	assert_int_equal(l[1].pid, 0);
+	assert_null(l[2].worker);
+	runtime_json_listed_free(l, n);
+	assert_int_equal(runtime_json_containers("{}", 2, &l, &n, &e), -1);
+}
+
+static void test_message(void **state)
+{
+	char msg[64];
+	size_t len;
+	char *v = fixture("error-no-image.json", &len);
+
+	(void)state;
+	runtime_json_message(v, len, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "no such image"));
+	free(v);
+	runtime_json_message("garbage", 7, msg, sizeof(msg));
+	assert_string_equal(msg, "");
+}
+
+static struct runtime test_rt(void)
+{
+	static char worker[] = "w-1", host[] = "host-a";
+	struct runtime rt;
+
+	memset(&rt, 0, sizeof(rt));
+	rt.worker_id = worker;
+	rt.host = host;
+	rt.pid = 4242;
+	return rt;
+}
+
+static void test_create_body(void **state)
+{
+	static const char *const cmd[] = { "--max-redirects", "5", "https://example.com/", NULL };
+	static const char *const env[] = { "A=1", NULL };
+	struct runtime rt = test_rt();
+	struct runtime_spec spec;
+	struct buf body = BUF_INIT;
+	struct err e = ERR_INIT;
+	json_t *doc, *hc;
+
+	(void)state;
+	memset(&spec, 0, sizeof(spec));
+	spec.image = "safeurl-fetcher:latest";
+	spec.cmd = cmd;
+	spec.env = env;
+	spec.job_id = "job-7";
+	spec.network_mode = "none";
+	spec.user = RUNTIME_USER;
+	spec.memory_mb = 512;
+	spec.cpus = 0.5;
+	spec.pids_limit = 64;
+	spec.tmpfs_mb = 16;
+	assert_int_equal(runtime_json_create_body(&rt, &spec, &body, &e), 0);
+	doc = json_loadb(body.data, body.len, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "Image")), "safeurl-fetcher:latest");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "Cmd"), 2)), "https://example.com/");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "Env"), 0)), "A=1");
+	assert_string_equal(json_string_value(json_object_get(doc, "User")), "65534:65534");
+	assert_true(json_is_false(json_object_get(doc, "Tty")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.job")), "job-7");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.worker")), "w-1");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.host")), "host-a");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.pid")), "4242");
+	hc = json_object_get(doc, "HostConfig");
+	assert_int_equal(json_integer_value(json_object_get(hc, "Memory")), 512LL << 20);
+	assert_int_equal(json_integer_value(json_object_get(hc, "MemorySwap")), 512LL << 20);
+	assert_int_equal(json_integer_value(json_object_get(hc, "NanoCpus")), 500000000);
+	assert_int_equal(json_integer_value(json_object_get(hc, "PidsLimit")), 64);
+	assert_true(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
+	assert_true(json_is_false(json_object_get(hc, "AutoRemove")));
+	assert_true(json_is_false(json_object_get(hc, "Privileged")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(hc, "CapDrop"), 0)), "ALL");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(hc, "SecurityOpt"), 0)), "no-new-privileges");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(hc, "Tmpfs"), "/tmp")),
+			    "rw,noexec,nosuid,nodev,size=16m");
+	assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "none");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none");
+	json_decref(doc);
+	buf_release(&body);
+	spec.network_mode = NULL;
+	assert_int_equal(runtime_json_create_body(&rt, &spec, &body, &e), -1);
+	buf_release(&body);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_api_number),
+		cmocka_unit_test(test_version_and_info),
+		cmocka_unit_test(test_created),
+		cmocka_unit_test(test_wait_and_inspect),
+		cmocka_unit_test(test_containers),
+		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_create_body),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
