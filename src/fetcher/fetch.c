@@ -187,7 +187,7 @@ static int check_all(const struct addrinfo *res, const char *host,
 		if (!a.family)
 			continue;
 		if (netguard_check_addr(&o->policy, &a, &why)) {
-			snprintf(msg, sizeof(msg), "host '%s' resolves to %s", host, why.msg);
+			snprintf(msg, sizeof(msg), "host '%s' resolves to a blocked address: %s", host, why.msg);
 			fail(r, FETCH_BLOCKED, why.code, 0, msg);
 			return -1;
 		}

@@ -351,10 +351,10 @@ int netguard_check_addr(const struct netguard_policy *p,
 	if (inner.family) {
 		netguard_addr_format(&inner, itext, sizeof(itext));
 		snprintf(why->msg, sizeof(why->msg),
-			 "address %s embeds %s, which is in %s (%s)", text, itext,
+			 "%s embeds %s, which is in %s (%s)", text, itext,
 			 r->cidr, r->what);
 	} else {
-		snprintf(why->msg, sizeof(why->msg), "address %s is in %s (%s)",
+		snprintf(why->msg, sizeof(why->msg), "%s is in %s (%s)",
 			 text, r->cidr, r->what);
 	}
 	return -1;

@@ -255,9 +255,8 @@ static char *part(CURLU *h, CURLUPart what, unsigned flags)
 	return copy;
 }
 
-/* Scheme, userinfo, zone and port checks. 0, 1 blocked, -1 invalid. */
-static int url_parts(CURLU *h, const struct netguard_policy *p,
-		     struct netguard_url *u, struct netguard_block *why,
+/* Scheme, userinfo and zone checks; the port. 0, 1 blocked, -1 invalid. */
+static int url_parts(CURLU *h, struct netguard_url *u, struct netguard_block *why,
 		     struct err *e)
 {
 	char *s, *end;
@@ -289,7 +288,7 @@ static int url_parts(CURLU *h, const struct netguard_policy *p,
 	if (port < 1 || port > 65535)
 		return err_set(e, ERR_INVALID, "url has no valid port");
 	u->port = (int)port;
-	return netguard_check_port(p, u->port, why) ? 1 : 0;
+	return 0;
 }
 
 /* Host normalisation and address check, then the rebuilt URL. */
@@ -340,9 +339,11 @@ int netguard_url_parse(const char *url, const struct netguard_policy *p,
 		rc = err_set(e, ERR_INVALID, "url cannot be parsed: %s",
 			     curl_url_strerror(uc));
 	else
-		rc = url_parts(h, p, u, why, e);
+		rc = url_parts(h, u, why, e);
 	if (!rc)
 		rc = url_host(h, url, p, u, why, e);
+	if (!rc && netguard_check_port(p, u->port, why))
+		rc = 1;
 	curl_url_cleanup(h);
 	if (rc)
 		netguard_url_release(u);

@@ -95,7 +95,6 @@ static void analysed(json_t *doc, const struct fetch_result *r,
 		json_array_append_new(rs, reason(a->reasons[i].rule->code, msg,
 						 a->reasons[i].rule->weight));
 	}
-	json_object_set_new(doc, "ok", json_true());
 	json_object_set_new(doc, "verdict", json_string(a->verdict));
 	json_object_set_new(doc, "riskScore", json_integer(a->score));
 	json_object_set_new(doc, "reasons", rs);
@@ -109,7 +108,6 @@ static void refused(json_t *doc, const struct fetch_result *r)
 	json_t *rs = json_array();
 
 	json_array_append_new(rs, reason(r->code, r->msg, 100));
-	json_object_set_new(doc, "ok", json_true());
 	json_object_set_new(doc, "verdict", json_string("blocked"));
 	json_object_set_new(doc, "riskScore", json_integer(100));
 	json_object_set_new(doc, "reasons", rs);
@@ -117,7 +115,6 @@ static void refused(json_t *doc, const struct fetch_result *r)
 
 static void failed(json_t *doc, const char *code, const char *msg, int retryable)
 {
-	json_object_set_new(doc, "ok", json_false());
 	json_object_set_new(doc, "verdict", json_string("error"));
 	json_object_set_new(doc, "riskScore", json_integer(0));
 	json_object_set_new(doc, "reasons", json_array());
@@ -143,7 +140,7 @@ static json_t *common(const char *input_url, const struct fetch_result *r)
 
 static int emit(FILE *out, json_t *doc)
 {
-	int rc = doc ? json_dumpf(doc, out, JSON_COMPACT) : -1;
+	int rc = doc ? json_dumpf(doc, out, JSON_COMPACT | JSON_REAL_PRECISION(6)) : -1;
 
 	if (!rc && (fputc('\n', out) == EOF || fflush(out)))
 		rc = -1;
@@ -154,10 +151,15 @@ static int emit(FILE *out, json_t *doc)
 int report_write(FILE *out, const char *input_url,
 		 const struct fetch_result *r, const struct analysis *a)
 {
-	json_t *doc = common(input_url, r);
+	json_t *doc = json_object(), *rest = common(input_url, r);
 
-	if (!doc)
+	if (!doc || !rest || json_object_set_new(doc, "ok", json_boolean(r->outcome != FETCH_FAILED)) ||
+	    json_object_update(doc, rest)) {
+		json_decref(doc);
+		json_decref(rest);
 		return -1;
+	}
+	json_decref(rest);
 	if (r->outcome == FETCH_DONE)
 		analysed(doc, r, a);
 	else if (r->outcome == FETCH_BLOCKED)
