@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -43,6 +44,7 @@ static const struct command commands[] = {
 	{ "migrate", cmd_migrate, "migrate", "create or upgrade the database schema" },
 	{ "status", cmd_status, "status ID", "print a scan's state, version, attempts, owner, lease, times and error" },
 	{ "result", cmd_result, "result ID", "print a scan's stored result JSON" },
+	{ "submit", cli_submit, "submit URL...", "create scans and enqueue them; prints one id per URL" },
 };
 
 /* Error kind -> exit code; kinds not listed exit 70. */
@@ -82,14 +84,19 @@ static void usage(FILE *out)
 		     "  78  bad configuration\n");
 }
 
-static int exit_code(const struct err *e)
+int cli_exit_code(enum err_kind kind)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
-		if (exit_codes[i].kind == e->kind)
+		if (exit_codes[i].kind == kind)
 			return exit_codes[i].code;
 	return EX_SOFTWARE;
+}
+
+static int exit_code(const struct err *e)
+{
+	return cli_exit_code(e->kind);
 }
 
 static int report(const struct err *e)

@@ -796,7 +796,7 @@ static char *add_opts_json(const struct queue_add *job)
 	if (backoff_names[job->backoff])
 		json_object_set_new(o, "backoff",
 			json_pack("{s:s,s:I}", "type",
-				  backoff_names[job->backoff],
+				  backoff_names[job->backoff], "delay",
 				  (json_int_t)job->backoff_delay));
 	if (job->job_id)
 		json_object_set_new(o, "jobId", json_string(job->job_id));

@@ -196,7 +196,7 @@ static void report_terminal(struct scan_task *t, struct store *st)
 
 /* ---- the payload ---- */
 
-static int http_url(const char *url)
+int scan_url_valid(const char *url)
 {
 	CURLU *h = curl_url();
 	char *scheme = NULL, *host = NULL;
@@ -247,7 +247,7 @@ static int read_payload(struct scan_task *t, char **id, char **url,
 		*id = xstrdup(json_string_value(jid));
 	else if (!json_is_string(jurl))
 		rc = err_set(e, ERR_INVALID, "payload has neither 'jobId' nor 'url'");
-	else if (!http_url(json_string_value(jurl)))
+	else if (!scan_url_valid(json_string_value(jurl)))
 		rc = err_set(e, ERR_INVALID, "'url' is not an absolute http(s) URL");
 	else {
 		*url = xstrdup(json_string_value(jurl));
@@ -591,7 +591,7 @@ static void run_task(struct scan_task *t, struct store *st)
 	if (url && state_create(st, &who, id, url, NULL, &e)) {
 		report_state_error(t, &e);
 	} else if (!acquire(t, st, id)) {
-		if (!http_url(t->row.url))
+		if (!scan_url_valid(t->row.url))
 			end_failed(t, st, "VALIDATION_ERROR",
 				   "the scan's url is not an absolute http(s) URL");
 		else
@@ -648,7 +648,7 @@ static void *scan_thread(void *arg)
 	while ((t = take_task(ctx))) {
 		struct err e = ERR_INIT;
 
-		if (!st && !(st = store_open(ctx->cfg, &e))
+		if (!st && !(st = store_open(ctx->cfg, &e)))
 			report_fail(t, "DATABASE_UNAVAILABLE", e.msg,
 				    WORKER_FAIL_RETRY, METRICS_RETRIED);
 		else
@@ -811,11 +811,6 @@ static void scan_close(void *arg)
 	free(ctx);
 }
 
-static const struct worker_processor processor = {
+const struct worker_processor scan_processor = {
 	"scan", scan_open, scan_start, scan_cancel, scan_close,
 };
-
-const struct worker_processor *scan_processor(void)
-{
-	return &processor;
-}

@@ -17,7 +17,10 @@
 
 struct worker_processor;
 
-/* The "scan" processor: static, never freed. */
-const struct worker_processor *scan_processor(void);
+/* Is url an absolute http(s) URL with a host, of at most 8 KiB? */
+int scan_url_valid(const char *url);
+
+/* The "scan" processor, the worker's default. */
+extern const struct worker_processor scan_processor;
 
 #endif

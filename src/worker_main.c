@@ -90,18 +90,22 @@ static void catch_stop_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* No processor to run (the scan pipeline is not in this build): idle. */
-static void wait_for_stop(void)
+/* sysexits code for a start-up failure of this kind. */
+static int exit_code(enum err_kind kind)
 {
-	sigset_t block, old;
+	static const struct {
+		enum err_kind kind;
+		int code;
+	} codes[] = {
+		{ ERR_UNAVAILABLE, EX_UNAVAILABLE },
+		{ ERR_INVALID, EX_CONFIG },
+	};
+	size_t i;
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	while (!stop_requested)
-		sigsuspend(&old);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].kind == kind)
+			return codes[i].code;
+	return EX_SOFTWARE;
 }
 
 int main(int argc, char **argv)
@@ -130,7 +134,7 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (strcmp(proc_name, "scan") && !worker_processor_find(proc_name)) {
+	if (!(proc = worker_processor_find(proc_name))) {
 		fprintf(stderr, "safeurl-worker: --processor='%s': unknown "
 			"processor\n", proc_name);
 		return EX_USAGE;
@@ -153,20 +157,9 @@ int main(int argc, char **argv)
 		  SAFEURL_VERSION);
 	log_config(&cfg);
 	catch_stop_signals();
-	proc = worker_processor_find(proc_name);
-	if (proc) {
-		if (worker_run(&cfg, proc, &e)) {
-			log_event(LOG_ERROR, NULL, "stop", "%s", e.msg);
-			rc = e.kind == ERR_UNAVAILABLE ? EX_UNAVAILABLE
-						       : EX_SOFTWARE;
-		}
-	} else {
-		log_event(LOG_WARN, NULL, "start",
-			  "processor '%s' is not part of this build; idle",
-			  proc_name);
-		wait_for_stop();
-		log_event(LOG_INFO, NULL, "stop", "received %s, shutting down",
-			  stop_requested == SIGINT ? "SIGINT" : "SIGTERM");
+	if (worker_run(&cfg, proc, &e)) {
+		log_event(LOG_ERROR, NULL, "stop", "%s", e.msg);
+		rc = exit_code(e.kind);
 	}
 	config_release(&cfg);
 	log_shutdown();

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "scan.h"
 #include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -123,6 +124,7 @@ static const struct worker_processor test_processor = {
 #endif
 
 static const struct worker_processor *const processors[] = {
+	&scan_processor,
 	&noop_processor,
 #ifdef SAFEURL_TEST
 	&test_processor,
