@@ -111,7 +111,7 @@ static struct store *open_store(const struct config *cfg, int *rc)
 	struct err e = ERR_INIT;
 	struct store *st;
 
-	log_init(cfg->log_level, LOG_FORMAT_TEXT, "cli");
+	log_init(cfg->log_level, cfg->log_format, "cli");
 	st = store_open(cfg, &e);
 	if (!st)
 		*rc = report(&e);

@@ -1,0 +1,386 @@
+/*
+ * test_store.c - the store on real SQLite files: opening by URL (relative,
+ * absolute, remote schemes refused), migrations recorded and run once even
+ * by racing processes, pragmas, guarded batches, retries of injected and
+ * real lock failures, and unusable files.
+ */
+#include "fmacros.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+#include "store_fixture.h"
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	fixture_init(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture_done(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_open_absolute_and_migrate_once(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = ERR_INIT;
+	int applied = -1, version = -1;
+
+	fixture_open(f);
+	assert_int_equal(store_migrate(f->st, &applied, &version, &e), 0);
+	assert_int_equal(applied, 1);
+	assert_int_equal(version, store_schema_latest());
+	store_close(f->st);
+	fixture_open(f);
+	assert_int_equal(store_migrate(f->st, &applied, &version, &e), 0);
+	assert_int_equal(applied, 0);
+	assert_int_equal(version, store_schema_latest());
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM schema_migrations"),
+			 store_schema_latest());
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
+				 " WHERE name IN ('scan_jobs', 'scan_results',"
+				 " 'audit_logs', 'scan_jobs_state_lease',"
+				 " 'audit_logs_job')"), 5);
+}
+
+static void test_pragmas(void **state)
+{
+	struct fixture *f = *state;
+	struct store_val args[10] = { STORE_VAL_TEXT("no-such-job"),
+				      STORE_VAL_TEXT("safe"), STORE_VAL_INT(0) };
+	struct store_stmt orphan = { STORE_SQL_RESULT_ADD, args, 10, 0 };
+	struct err e = ERR_INIT;
+	size_t i;
+
+	for (i = 3; i < 10; i++)
+		args[i] = STORE_VAL_NULL;
+	args[8] = STORE_VAL_TEXT("{}");
+	args[9] = STORE_VAL_INT(1);
+	fixture_open(f);
+	assert_int_equal(raw_int(f->path, "SELECT journal_mode = 'wal' FROM"
+				 " pragma_journal_mode"), 1);
+	/* foreign keys are on: a result for a missing job is refused */
+	assert_int_equal(store_batch(f->st, NULL, &orphan, 1, NULL, NULL, &e), -1);
+	assert_int_equal(e.kind, ERR_INTERNAL);
+	assert_non_null(strstr(e.msg, "FOREIGN KEY"));
+}
+
+static void test_open_relative(void **state)
+{
+	struct fixture *f = *state;
+	char cwd[512], url[] = "file:./rel.db", path[192];
+	struct err e = ERR_INIT;
+	struct store *st;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	fixture_config(f, url);
+	st = store_open(&f->cfg, &e);
+	assert_int_equal(chdir(cwd), 0);
+	assert_non_null(st);
+	store_close(st);
+	snprintf(path, sizeof(path), "%s/rel.db", f->dir);
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_migrations"), 1);
+}
+
+static void test_remote_schemes_not_yet(void **state)
+{
+	struct fixture *f = *state;
+	char libsql[] = "libsql://db.example.turso.io", https[] = "https://x/",
+	     http[] = "http://127.0.0.1:8080", bad[] = "ftp://x";
+	char *urls[] = { libsql, https, http };
+	struct err e = ERR_INIT;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		fixture_config(f, urls[i]);
+		assert_null(store_open(&f->cfg, &e));
+		assert_int_equal(e.kind, ERR_INVALID);
+		assert_non_null(strstr(e.msg, "not supported yet"));
+	}
+	fixture_config(f, bad);
+	assert_null(store_open(&f->cfg, &e));
+	assert_int_equal(e.kind, ERR_INVALID);
+}
+
+static void write_file(const char *path, const void *data, size_t len,
+		       off_t at)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, data, len, at), (ssize_t)len);
+	close(fd);
+}
+
+static void test_not_a_database(void **state)
+{
+	struct fixture *f = *state;
+	static const char text[] = "this is a text file, not a database\n";
+	struct err e = ERR_INIT;
+
+	write_file(f->path, text, sizeof(text) - 1, 0);
+	assert_null(store_open(&f->cfg, &e));
+	assert_int_equal(e.kind, ERR_INVALID);
+	assert_non_null(strstr(e.msg, "not a database"));
+	assert_non_null(strstr(e.msg, f->path));
+}
+
+/* Garbage over the table pages: a clear error, never retried. */
+static void test_corrupt_database(void **state)
+{
+	struct fixture *f = *state;
+	struct state_actor a = { "cli", 1, 0 };
+	char junk[8192];
+	struct state_job job;
+	struct err e = ERR_INIT;
+	struct store *st;
+	int i;
+
+	fixture_open(f);
+	for (i = 0; i < 50; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "j%d", i);
+		assert_int_equal(state_create(f->st, &a, id, "https://x/", NULL,
+					      &e), 0);
+	}
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_exec(f->path, "PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+	memset(junk, 0x5a, sizeof(junk));
+	write_file(f->path, junk, sizeof(junk), 4096);
+	st = store_open(&f->cfg, &e);
+	if (st) {
+		assert_int_equal(state_get_job(st, "j7", &job, &e), -1);
+		state_job_release(&job);
+		store_close(st);
+	}
+	assert_int_equal(e.kind, ERR_INVALID);
+	assert_non_null(strstr(e.msg, "malformed"));
+}
+
+static int count_row(void *arg, const struct store_row *row, struct err *e)
+{
+	(void)row;
+	(void)e;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A guard that returns no row abandons the batch: later statements too. */
+static void test_guard_abandons_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct store_val job[3] = { STORE_VAL_TEXT("g"), STORE_VAL_TEXT("u"),
+				    STORE_VAL_INT(5) };
+	struct store_val au[7] = {
+		STORE_VAL_TEXT("g"), STORE_VAL_NULL, STORE_VAL_TEXT("QUEUED"),
+		STORE_VAL_INT(0), STORE_VAL_TEXT("t"), STORE_VAL_NULL,
+		STORE_VAL_INT(5),
+	};
+	struct store_stmt b[2] = { { STORE_SQL_JOB_CREATE, job, 3, STORE_GUARD },
+				   { STORE_SQL_AUDIT_ADD, au, 7, 0 } };
+	struct err e = ERR_INIT;
+	int rows = 0;
+
+	fixture_open(f);
+	assert_int_equal(store_batch(f->st, "g", b, 2, count_row, &rows, &e), 1);
+	assert_int_equal(rows, 1);
+	rows = 0;
+	assert_int_equal(store_batch(f->st, "g", b, 2, count_row, &rows, &e), 0);
+	assert_int_equal(rows, 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_logs"), 1);
+}
+
+/* Logs go to a file the test reads back. */
+static int log_to_file(const char *dir, char *path, size_t len)
+{
+	int fd;
+
+	snprintf(path, len, "%s/log", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	log_set_fd(fd);
+	return fd;
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+	char buf[16384];
+	int fd = open(path, O_RDONLY), n = 0;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	const char *p = buf;
+
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	while ((p = strstr(p, needle))) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+/* SAFEURL_TEST_FAIL_STORE_CALL: injected transient failures are retried. */
+static void test_injected_failures_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct state_actor a = { "w", 1, 0 };
+	char logpath[128];
+	struct err e = ERR_INIT;
+	int fd = log_to_file(f->dir, logpath, sizeof(logpath));
+
+	setenv("SAFEURL_TEST_FAIL_STORE_CALL", "1", 1);
+	setenv("SAFEURL_TEST_FAIL_STORE_COUNT", "2", 1);
+	fixture_open(f);
+	assert_int_equal(state_create(f->st, &a, "i", "https://i/", NULL, &e), 0);
+	assert_int_equal(count_in_file(logpath, "db_retry"), 2);
+	assert_int_equal(count_in_file(logpath, "injected failure of call 2"), 1);
+	store_close(f->st);
+	/* more failures than attempts: gives up, nothing written */
+	setenv("SAFEURL_TEST_FAIL_STORE_COUNT", "100", 1);
+	fixture_open(f);
+	assert_int_equal(state_create(f->st, &a, "j", "https://j/", NULL, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_int_equal(count_in_file(logpath, "giving up after 5 attempts"), 1);
+	unsetenv("SAFEURL_TEST_FAIL_STORE_CALL");
+	unsetenv("SAFEURL_TEST_FAIL_STORE_COUNT");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM scan_jobs"), 1);
+	log_set_fd(2);
+	close(fd);
+}
+
+/* Constraint errors are never retried. */
+static void test_constraint_not_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct state_actor a = { "w", 1, 0 };
+	char logpath[128];
+	struct state_job job;
+	struct err e = ERR_INIT;
+	int fd = log_to_file(f->dir, logpath, sizeof(logpath));
+
+	fixture_open(f);
+	assert_int_equal(state_create(f->st, &a, "k", "https://k/", NULL, &e), 0);
+	assert_int_equal(state_get_job(f->st, "k", &job, &e), 0);
+	assert_int_equal(raw_exec(f->path, "INSERT INTO scan_results VALUES"
+				  "('k','x',0,NULL,NULL,NULL,NULL,NULL,'{}',0)"), 0);
+	assert_int_equal(state_claim(f->st, &a, &job, &e), 0);
+	assert_int_equal(state_advance(f->st, &a, &job, &e), 0);
+	{
+		struct state_result r = fixture_result();
+
+		assert_int_equal(state_complete(f->st, &a, &job, &r, &e), -1);
+	}
+	assert_int_equal(e.kind, ERR_INTERNAL);
+	assert_int_equal(count_in_file(logpath, "db_retry"), 0);
+	state_job_release(&job);
+	log_set_fd(2);
+	close(fd);
+}
+
+/*
+ * Another process holds an exclusive lock for longer than the busy
+ * timeout: the write is retried with backoff and lands once released.
+ */
+static void test_locked_database_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct state_actor a = { "w", 1, 0 };
+	int ready[2], fd, status;
+	char logpath[128], c;
+	struct err e = ERR_INIT;
+	pid_t pid;
+
+	fd = log_to_file(f->dir, logpath, sizeof(logpath));
+	f->cfg.db_busy_timeout_ms = 100;
+	f->cfg.db_retry_attempts = 100;
+	f->cfg.db_retry_max_ms = 20000;
+	fixture_open(f);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *db;
+
+		if (sqlite3_open(f->path, &db) ||
+		    sqlite3_exec(db, "BEGIN EXCLUSIVE; CREATE TABLE hold(x)",
+				 NULL, NULL, NULL) ||
+		    write(ready[1], "l", 1) != 1)
+			_exit(1);
+		usleep(1500 * 1000);
+		_exit(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ? 2 : 0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	assert_int_equal(state_create(f->st, &a, "l", "https://l/", NULL, &e), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(count_in_file(logpath, "db_retry") >= 1);
+	assert_true(count_in_file(logpath, "locked") >= 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_logs"
+				 " WHERE job_id = 'l'"), 1);
+	log_set_fd(2);
+	close(fd);
+}
+
+/* Processes opening a fresh file at once: the migration runs once. */
+static void test_concurrent_migrate(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pids[4];
+	int i, status;
+
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct err e = ERR_INIT;
+			struct store *st = store_open(&f->cfg, &e);
+
+			if (!st)
+				fprintf(stderr, "child: %s\n", e.msg);
+			_exit(st ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM schema_migrations"),
+			 store_schema_latest());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_absolute_and_migrate_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pragmas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_relative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_schemes_not_yet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_abandons_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_injected_failures_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_constraint_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_database_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_migrate, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
