@@ -544,6 +544,8 @@ static void loop_once(struct worker *w)
 	send_step(w);
 	maybe_wait(w);
 	run_timers(w, now);
+	if (finished(w, now))
+		return;
 	pfd[0].fd = w->wake_fd;
 	pfd[0].events = POLLIN;
 	n = 1 + queue_pollfds(w->q, pfd + 1, 2);

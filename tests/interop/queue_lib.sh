@@ -30,3 +30,10 @@ settled() {
 import json,sys; c=json.load(sys.stdin)
 sys.exit(0 if c['completed']+c['failed']==$1 and c['waiting']+c['active']+c['delayed']+c['prioritized']==0 else 1)"
 }
+
+# log_count LOG JOB EVENT: lines of LOG for that job and event.
+log_count() { grep -c "\"job\":\"$2\",\"event\":\"$3\"" "$1" || true; }
+# active_is N: N jobs in the active list of QUEUE_NAME.
+active_is() { [ "$(redis-cli -p "$REDIS_PORT" llen "bull:$QUEUE_NAME:active")" = "$1" ]; }
+# wait_is N: N jobs in the wait list of QUEUE_NAME.
+wait_is() { [ "$(redis-cli -p "$REDIS_PORT" llen "bull:$QUEUE_NAME:wait")" = "$1" ]; }
