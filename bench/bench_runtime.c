@@ -5,8 +5,9 @@
  * one reused curl handle per thread, no output capture, no inspect, no
  * deadline) in the same run, at concurrency 1, 4 and 8.
  *
- *   bench_runtime [RUNS_PER_BATCH] (default 12; DOCKER_SOCKET_PATH honoured;
- *   needs the safeurl-testbox image: tests/fixtures/testbox/build.sh)
+ *   bench_runtime [RUNS_PER_BATCH] (default 12; settings from the
+ *   environment as the worker reads them, network none, 64 MiB; needs the
+ *   safeurl-testbox image: tests/fixtures/testbox/build.sh)
  *
  * Both sides create the identical container (same create body: limits,
  * labels, network none, the testbox printing a small JSON document). Spawn
@@ -25,9 +26,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "runtime.h"
 #include "runtime_int.h"
+#include "strvec.h"
 #include "xalloc.h"
+
+extern char **environ;
 
 #define IMAGE "safeurl-testbox:latest"
 #define ROUNDS 4
@@ -228,9 +233,9 @@ static void report(int conc, const struct figures *fb, const struct figures *fo)
 int main(int argc, char **argv)
 {
 	static const int levels[] = { 1, 4, 8 };
-	const char *sock = getenv("DOCKER_SOCKET_PATH");
-	struct runtime_opts ro = { sock && *sock ? sock : "/var/run/docker.sock",
-				   "bench", NULL, 0, 0 };
+	struct runtime_opts ro = { NULL, "bench", NULL, 0, 0 };
+	struct config cfg;
+	struct strvec errs = STRVEC_INIT;
 	struct runtime_spec spec;
 	struct runtime *rt;
 	struct buf body = BUF_INIT;
@@ -240,24 +245,22 @@ int main(int argc, char **argv)
 	size_t i;
 	int runs = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 12;
 
+	if (config_load(&cfg, environ, NULL, &errs) < 0) {
+		fprintf(stderr, "bench_runtime: %s\n", errs.items[0]);
+		return 1;
+	}
+	ro.socket_path = cfg.docker_socket;
 	if (runs < 2 || runtime_open(&rt, &ro, &e) < 0 ||
 	    runtime_check_image(rt, IMAGE, &e) < 0) {
 		fprintf(stderr, "bench_runtime: %s\n", runs < 2 ? "usage: bench_runtime [RUNS>=2]" : e.msg);
 		return 1;
 	}
-	memset(&spec, 0, sizeof(spec));
+	runtime_spec_init(&spec, &cfg);
 	spec.image = IMAGE;
 	spec.cmd = bench_cmd;
 	spec.job_id = "bench";
 	spec.network_mode = "none";
-	spec.user = RUNTIME_USER;
-	spec.timeout_ms = 30000;
 	spec.memory_mb = 64;
-	spec.cpus = 0.5;
-	spec.pids_limit = RUNTIME_PIDS_LIMIT;
-	spec.tmpfs_mb = RUNTIME_TMPFS_MB;
-	spec.max_stdout = 1 << 20;
-	spec.stderr_tail = RUNTIME_STDERR_TAIL;
 	runtime_json_create_body(rt, &spec, &body, &e);
 	memset(&bare, 0, sizeof(bare));
 	bare.rt = rt;
@@ -279,5 +282,7 @@ int main(int argc, char **argv)
 		printf("failures: bare %d, ours %d\n", bare.failures, ours.failures);
 	buf_release(&body);
 	runtime_free(rt);
+	config_release(&cfg);
+	strvec_clear(&errs);
 	return bare.failures || ours.failures;
 }

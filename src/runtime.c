@@ -161,14 +161,10 @@ int runtime_check_cpu(const struct runtime *rt, double cpus, struct err *e)
 int runtime_ping(struct runtime *rt, struct err *e)
 {
 	struct buf reply = BUF_INIT;
-	char prefix[sizeof(rt->prefix)];
 	int rc;
 
-	/* /_ping is unversioned: it must answer before negotiation too. */
-	memcpy(prefix, rt->prefix, sizeof(prefix));
-	rt->prefix[0] = '\0';
+	/* Unversioned before negotiation, versioned after: both are valid. */
 	rc = get_ok(rt, "/_ping", &reply, e);
-	memcpy(rt->prefix, prefix, sizeof(prefix));
 	buf_release(&reply);
 	return rc;
 }

@@ -20,26 +20,7 @@
 #include "runtime_int.h"
 #include "xalloc.h"
 
-static char *fixture(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *data;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/runtime/%s", SAFEURL_FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	data = xmalloc((size_t)n + 1);
-	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
-}
+#include "fixture.h"
 
 static void test_api_number(void **state)
 {
@@ -56,7 +37,7 @@ static void test_version_and_info(void **state)
 {
 	struct err e = ERR_INIT;
 	size_t len;
-	char *v = fixture("version.json", &len);
+	char *v = fixture("runtime/version.json", &len);
 	int max, min, ncpu;
 
 	(void)state;
@@ -64,7 +45,7 @@ static void test_version_and_info(void **state)
 	assert_int_equal(max, 1041);
 	assert_int_equal(min, 1012);
 	free(v);
-	v = fixture("info.json", &len);
+	v = fixture("runtime/info.json", &len);
 	assert_int_equal(runtime_json_info(v, len, &ncpu, &e), 0);
 	assert_true(ncpu >= 1);
 	free(v);
@@ -79,7 +60,7 @@ static void test_created(void **state)
 	struct err e = ERR_INIT;
 	char id[72];
 	size_t len;
-	char *v = fixture("create-mixed.json", &len);
+	char *v = fixture("runtime/create-mixed.json", &len);
 
 	(void)state;
 	assert_int_equal(runtime_json_created(v, len, id, sizeof(id), &e), 0);
@@ -98,12 +79,12 @@ static void check_wait_inspect(const char *name, int want_code, int want_oom)
 	char *v;
 	int code = -1, oom = -1, exit_code = -1;
 
-	snprintf(path, sizeof(path), "wait-%s.json", name);
+	snprintf(path, sizeof(path), "runtime/wait-%s.json", name);
 	v = fixture(path, &len);
 	assert_int_equal(runtime_json_wait(v, len, &code, &e), 0);
 	assert_int_equal(code, want_code);
 	free(v);
-	snprintf(path, sizeof(path), "inspect-%s.json", name);
+	snprintf(path, sizeof(path), "runtime/inspect-%s.json", name);
 	v = fixture(path, &len);
 	assert_int_equal(runtime_json_inspect(v, len, &oom, &exit_code, &e), 0);
 	assert_int_equal(oom, want_oom);
@@ -136,7 +117,7 @@ static void test_containers(void **state)
 	struct rt_listed *l;
 	struct err e = ERR_INIT;
 	size_t n, len;
-	char *v = fixture("containers.json", &len);
+	char *v = fixture("runtime/containers.json", &len);
 
 	(void)state;
 	assert_int_equal(runtime_json_containers(v, len, &l, &n, &e), 0);
@@ -161,7 +142,7 @@ static void test_message(void **state)
 {
 	char msg[64];
 	size_t len;
-	char *v = fixture("error-no-image.json", &len);
+	char *v = fixture("runtime/error-no-image.json", &len);
 
 	(void)state;
 	runtime_json_message(v, len, msg, sizeof(msg));

@@ -19,28 +19,9 @@
 #include "runtime_stream.h"
 #include "xalloc.h"
 
+#include "fixture.h"
+
 #define TAIL 4096
-
-static char *read_fixture(const char *name, size_t *len)
-{
-	char path[512];
-	FILE *f;
-	char *data;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/runtime/%s", SAFEURL_FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	data = xmalloc((size_t)n + 1);
-	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
-}
 
 static void add_frame(struct buf *b, int type, const char *p, size_t n)
 {
@@ -68,25 +49,21 @@ static int feed(struct runtime_stream *s, const char *data, size_t len,
 	return 0;
 }
 
-static void expect_out(const struct runtime_stream *s, const char *want,
-		       size_t want_len)
+/* What get (runtime_stream_stdout or _stderr) returns is exactly want. */
+static void expect_stream(const char *(*get)(const struct runtime_stream *,
+					   size_t *),
+			  const struct runtime_stream *s, const char *want,
+			  size_t want_len)
 {
 	size_t len;
-	const char *got = runtime_stream_stdout(s, &len);
+	const char *got = get(s, &len);
 
 	assert_int_equal(len, want_len);
 	assert_memory_equal(got, want, want_len);
 }
 
-static void expect_err(const struct runtime_stream *s, const char *want,
-		       size_t want_len)
-{
-	size_t len;
-	const char *got = runtime_stream_stderr(s, &len);
-
-	assert_int_equal(len, want_len);
-	assert_memory_equal(got, want, want_len);
-}
+#define expect_out(s, want, len) expect_stream(runtime_stream_stdout, s, want, len)
+#define expect_err(s, want, len) expect_stream(runtime_stream_stderr, s, want, len)
 
 static void test_synthetic_frames_any_split(void **state)
 {
@@ -121,7 +98,7 @@ static void check_mixed(size_t chunk)
 	struct runtime_stream s;
 	struct err e = ERR_INIT;
 	size_t len;
-	char *data = read_fixture("mixed.stream", &len);
+	char *data = fixture("runtime/mixed.stream", &len);
 	int i;
 
 	for (i = 0; i < 200; i++) {
@@ -154,7 +131,7 @@ static void test_fixture_exit_stderr(void **state)
 	struct runtime_stream s;
 	struct err e = ERR_INIT;
 	size_t len;
-	char *data = read_fixture("exit3.stream", &len);
+	char *data = fixture("runtime/exit3.stream", &len);
 
 	(void)state;
 	runtime_stream_init(&s, 4096, TAIL);
@@ -172,7 +149,7 @@ static void check_flood(size_t max, size_t chunk, int want_rc)
 	struct runtime_stream s;
 	struct err e = ERR_INIT;
 	size_t len, got;
-	char *data = read_fixture("flood.stream", &len);
+	char *data = fixture("runtime/flood.stream", &len);
 
 	runtime_stream_init(&s, max, TAIL);
 	assert_int_equal(feed(&s, data, len, chunk, &e), want_rc);
