@@ -64,14 +64,15 @@ static int v4_part(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-/* Does the last label look like a number (so the host must be IPv4)? */
+/* WHATWG "ends in a number": the last label is all digits or 0x-hex. */
 static int ends_in_number(const char *host)
 {
 	const char *last = strrchr(host, '.');
-	uint64_t v;
 
 	last = last ? last + 1 : host;
-	return *last && v4_part(last, strlen(last), &v) == 0;
+	if ((last[0] == '0' && (last[1] == 'x' || last[1] == 'X')))
+		return last[2 + strspn(last + 2, "0123456789abcdefABCDEF")] == '\0';
+	return *last && last[strspn(last, "0123456789")] == '\0';
 }
 
 static int is_canonical_part(const char *s, size_t n)
