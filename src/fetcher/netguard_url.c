@@ -186,7 +186,8 @@ static int host_normalise(const char *raw, struct netguard_url *u,
 		if (netguard_addr_parse(text, &u->ip) || u->ip.family != 6)
 			return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
 		u->host_is_ip = 1;
-		u->host = xstrdup(text);
+		u->host = xcalloc(1, 64);
+		netguard_addr_format(&u->ip, u->host, 64);
 		return 0;
 	}
 	u->host = host_ascii(raw);
@@ -308,7 +309,7 @@ static int url_host(CURLU *h, const char *url, const struct netguard_policy *p,
 		return rc;
 	if (u->host_is_ip && netguard_check_addr(p, &u->ip, why))
 		return 1;
-	u->numeric_trick |= u->host_is_ip && written_host_differs(url, u->host);
+	u->numeric_trick |= u->ip.family == 4 && written_host_differs(url, u->host);
 	host = xmalloc(strlen(u->host) + 3);
 	snprintf(host, strlen(u->host) + 3, u->ip.family == 6 ? "[%s]" : "%s", u->host);
 	rc = curl_url_set(h, CURLUPART_HOST, host, 0);
