@@ -64,14 +64,15 @@ static int v4_part(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-/* Does the last label look like a number (so the host must be IPv4)? */
+/* WHATWG "ends in a number": the last label is all digits or 0x-hex. */
 static int ends_in_number(const char *host)
 {
 	const char *last = strrchr(host, '.');
-	uint64_t v;
 
 	last = last ? last + 1 : host;
-	return *last && v4_part(last, strlen(last), &v) == 0;
+	if ((last[0] == '0' && (last[1] == 'x' || last[1] == 'X')))
+		return last[2 + strspn(last + 2, "0123456789abcdefABCDEF")] == '\0';
+	return *last && last[strspn(last, "0123456789")] == '\0';
 }
 
 static int is_canonical_part(const char *s, size_t n)
@@ -185,7 +186,8 @@ static int host_normalise(const char *raw, struct netguard_url *u,
 		if (netguard_addr_parse(text, &u->ip) || u->ip.family != 6)
 			return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
 		u->host_is_ip = 1;
-		u->host = xstrdup(text);
+		u->host = xcalloc(1, 64);
+		netguard_addr_format(&u->ip, u->host, 64);
 		return 0;
 	}
 	u->host = host_ascii(raw);
@@ -307,7 +309,7 @@ static int url_host(CURLU *h, const char *url, const struct netguard_policy *p,
 		return rc;
 	if (u->host_is_ip && netguard_check_addr(p, &u->ip, why))
 		return 1;
-	u->numeric_trick |= u->host_is_ip && written_host_differs(url, u->host);
+	u->numeric_trick |= u->ip.family == 4 && written_host_differs(url, u->host);
 	host = xmalloc(strlen(u->host) + 3);
 	snprintf(host, strlen(u->host) + 3, u->ip.family == 6 ? "[%s]" : "%s", u->host);
 	rc = curl_url_set(h, CURLUPART_HOST, host, 0);
