@@ -1,18 +1,85 @@
 #!/usr/bin/env bash
-# demo.sh - set up a fresh machine, build, and run the worker against the
-# embedded SQLite default and a local Redis. Stop it with Ctrl-C.
+# demo.sh - on a fresh Debian 12 machine (as root): install what is
+# missing, build, start Redis and dockerd, build the fetcher image, serve a
+# small demo site on loopback, run a worker against the embedded SQLite
+# default (./local.db), submit scans of the site and print their outcomes.
+#   --keep   leave the worker running afterwards (Ctrl-C stops it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+keep=0
+[ "${1:-}" = --keep ] && keep=1
 
 ./scripts/deps.sh
 # shellcheck source=services.sh
 . ./scripts/services.sh
 ensure_redis "${REDIS_PORT:-6379}"
 ensure_dockerd
-
 cmake --preset release >/dev/null
 cmake --build --preset release
+./scripts/build-image.sh
+
+work=$(mktemp -d /tmp/safeurl-demo.XXXXXX)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 tests/fixtures/fetcher_fixture.py --port-file "$work/ports" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$work/ports" ] && break; sleep 0.1; done
+read -r port _ <"$work/ports"
+site="http://shop.demo:$port"
+
 export REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 export LOG_FORMAT=${LOG_FORMAT:-text}
-echo "demo: starting safeurl-worker (Ctrl-C to stop)"
-exec ./build/release/safeurl-worker
+export CONTAINER_TIMEOUT_MS=${CONTAINER_TIMEOUT_MS:-5000}
+# The demo site is on this machine's loopback: the containers share the
+# host network and the fetcher is told so explicitly; without these flags
+# it refuses loopback destinations, as it does in production.
+export CONTAINER_NETWORK_MODE=host
+export FETCHER_ARGS="--resolve shop.demo:$port:127.0.0.1 --allow-loopback --ports $port"
+
+./build/release/safeurl-worker 2>"$work/worker.log" &
+worker=$!
+pids+=("$worker")
+for _ in $(seq 1 100); do
+  grep -q 'consuming' "$work/worker.log" 2>/dev/null && break
+  kill -0 "$worker" 2>/dev/null || { cat "$work/worker.log" >&2; exit 1; }
+  sleep 0.1
+done
+echo "demo: worker running, demo site at $site (log: $work/worker.log)"
+
+pages=(benign phish iframe eicar.com setup.exe slow "to/http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F")
+ids=()
+for p in "${pages[@]}"; do
+  ids+=("$(./build/release/safeurl submit "$site/$p")")
+done
+
+terminal() {
+  ./build/release/safeurl status "$1" | grep -qE '^state: +(COMPLETED|FAILED|TIMED_OUT)$'
+}
+for id in "${ids[@]}"; do
+  for _ in $(seq 1 300); do terminal "$id" && break; sleep 0.2; done
+done
+
+printf '\n%-58s %-10s %-11s %5s  %s\n' URL STATE VERDICT RISK ERROR
+for i in "${!ids[@]}"; do
+  id=${ids[$i]}
+  state=$(./build/release/safeurl status "$id" | awk '$1=="state:"{print $2}')
+  error=$(./build/release/safeurl status "$id" | awk '$1=="error:"{$1=""; print substr($0,2,50)}')
+  result=$(./build/release/safeurl result "$id" 2>/dev/null || echo '{}')
+  read -r verdict risk < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("verdict","-"), d.get("riskScore","-"))' "$result")
+  printf '%-58s %-10s %-11s %5s  %s\n' "$site/${pages[$i]:0:30}" "$state" "$verdict" "$risk" "$error"
+done
+echo
+if [ $keep = 1 ]; then
+  echo "demo: the worker keeps running; submit more with ./build/release/safeurl submit URL (Ctrl-C stops)"
+  wait "$worker"
+else
+  kill -TERM "$worker"
+  wait "$worker" && echo "demo: worker stopped cleanly"
+fi
