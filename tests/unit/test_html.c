@@ -121,6 +121,9 @@ static void test_hostile_markup(void **state)
 		scan(pages[i], &f);
 		html_facts_release(&f);
 	}
+	/* A NUL where an attribute name starts (found by fuzz_html). */
+	html_scan("<title a=\"x\" \0", 15, &f);
+	html_facts_release(&f);
 	scan("<form =x><input type=password>", &f);
 	assert_int_equal(f.forms, 1);
 	assert_int_equal(f.password_fields, 1);
