@@ -10,7 +10,7 @@ PACKAGES=(
   util-linux psmisc
   libhiredis-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libjansson-dev
   libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
-  libssl-dev clang libclang-rt-14-dev
+  libssl-dev clang libclang-rt-14-dev openssl python3-jsonschema
   redis-server docker.io
 )
 

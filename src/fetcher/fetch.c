@@ -138,10 +138,14 @@ static double now_ms(void)
 static void fail(struct fetch_result *r, enum fetch_outcome outcome,
 		 const char *code, int retryable, const char *msg)
 {
+	size_t n;
+
 	r->outcome = outcome;
 	r->code = code;
 	r->retryable = retryable;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg);
+	n = strnlen(msg, sizeof(r->msg) - 1); /* truncation is intended */
+	memcpy(r->msg, msg, n);
+	r->msg[n] = '\0';
 }
 
 /* An injected resolution for host:port, if the caller gave one. */

@@ -98,6 +98,7 @@ static const char *read_value(const char *p, const char *end, struct attr *a)
 static const char *read_attrs(const char *p, const char *end, struct tag *t)
 {
 	struct attr tmp, *a;
+	const char *q;
 
 	while (p < end && *p != '>') {
 		if (is_space(*p) || *p == '/') {
@@ -107,9 +108,8 @@ static const char *read_attrs(const char *p, const char *end, struct tag *t)
 		a = t->na < MAX_ATTRS ? &t->a[t->na++] : &tmp;
 		a->v = "";
 		a->vlen = 0;
-		p = read_name(p, end, a->name);
-		if (!a->name[0])
-			p++; /* a stray '=' */
+		q = read_name(p, end, a->name);
+		p = q == p ? p + 1 : q; /* a stray '=' is skipped */
 		while (p < end && is_space(*p))
 			p++;
 		if (p < end && *p == '=')

@@ -322,7 +322,7 @@ int netguard_policy_ports(struct netguard_policy *p, const char *spec,
 			return err_set(e, ERR_INVALID,
 				       "ports '%s': expected a list like 80,443,8000-8999 (at most %d items)",
 				       spec, NETGUARD_MAX_PORTS);
-		s = comma + 1;
+		s = comma ? comma + 1 : s;
 	} while (comma);
 	return 0;
 }

@@ -97,7 +97,7 @@ int netguard_parse_ipv4(const char *host, uint32_t *out, int *canonical)
 			return -1;
 		canon &= is_canonical_part(s, n);
 		np++;
-		s = dot + 1;
+		s = dot ? dot + 1 : s + n;
 	} while (dot);
 	for (i = 0; i < (int)np - 1; i++)
 		if (parts[i] > 255)

@@ -19,6 +19,7 @@ HS=https://secure.test:$SP
 fx "benign page" "$H/benign"
 expect_eq "benign: safe, 200, title" "true safe 200 Welcome to the example shop" \
   "$(field ok verdict httpStatus facts.title)"
+expect_eq "benign: documented score" 10 "$(field riskScore)"
 
 fx "benign over https" "$HS/benign"
 expect_eq "https: safe, status" "safe 200" "$(field verdict httpStatus)"
@@ -26,19 +27,19 @@ expect_match "https: TLS version and issuer" "^TLSv1\.[23] .*safeurl test CA" "$
 expect_match "https: certificate validity" "GMT.*GMT" "$(field tls.notBefore tls.notAfter)"
 
 fx "phishing login" "$H/phish"
-expect_eq "phishing: malicious" malicious "$(field verdict)"
+expect_eq "phishing: malicious, documented score" "malicious 85" "$(field verdict riskScore)"
 expect_match "phishing: credentials posted to another origin" "HTML_PASSWORD_FIELD.*HTML_CROSS_ORIGIN_FORM.*HTML_CREDENTIALS_CROSS_ORIGIN" "$(field reasons.code)"
 
 fx "hidden iframe" "$H/iframe"
-expect_eq "iframe: malicious" malicious "$(field verdict)"
+expect_eq "iframe: malicious, documented score" "malicious 70" "$(field verdict riskScore)"
 expect_match "iframe: reasons" "HTML_HIDDEN_IFRAME,HTML_OBFUSCATED_SCRIPT" "$(field reasons.code)"
 
 fx "executable download" "$HS/setup.exe"
-expect_eq "exe: suspicious, sniffed" "suspicious executable" "$(field verdict facts.sniffedType)"
+expect_eq "exe: suspicious, sniffed, documented score" "suspicious executable 60" "$(field verdict facts.sniffedType riskScore)"
 expect_match "exe: reasons" "CONTENT_EXECUTABLE.*CONTENT_ATTACHMENT" "$(field reasons.code)"
 
 fx "executable disguised as png" "$H/cat.png"
-expect_eq "disguised exe: malicious" malicious "$(field verdict)"
+expect_eq "disguised exe: malicious, documented score" "malicious 75" "$(field verdict riskScore)"
 expect_match "disguised exe: mismatch" "CONTENT_TYPE_MISMATCH" "$(field reasons.code)"
 
 fx "eicar" "$H/eicar.com"
