@@ -590,6 +590,27 @@ static void run_remove(struct rt_run *run)
 			  run->res->container_id, e.msg);
 }
 
+/* The created container: attach, start, follow, then let go of it. */
+static int run_container(struct rt_run *run, struct err *e)
+{
+	int rc;
+
+	run->multi = curl_multi_init();
+	if (!run->multi) {
+		log_error("runtime: out of memory creating a curl multi handle");
+		abort();
+	}
+	rc = run_begin(run, e);
+	if (!rc)
+		rc = run_follow(run, e);
+	run_drop(run, &run->attach);
+	run_drop(run, &run->wait);
+	run_drop(run, &run->start);
+	curl_multi_cleanup(run->multi);
+	run_remove(run);
+	return rc;
+}
+
 int runtime_run(struct runtime *rt, const struct runtime_spec *spec,
 		struct runtime_result *res, struct err *e)
 {
@@ -601,23 +622,14 @@ int runtime_run(struct runtime *rt, const struct runtime_spec *spec,
 	run.spec = spec;
 	run.res = res;
 	run.t0 = rt_now_ms();
-
 	runtime_stream_init(&run.stream, spec->max_stdout, spec->stderr_tail);
-	if (atomic_load(&rt->cancel_all) || (spec->cancel && atomic_load(spec->cancel)))
+	if (atomic_load(&rt->cancel_all) ||
+	    (spec->cancel && atomic_load(spec->cancel)))
 		rc = run_cancelled(&run, e);
 	else
 		rc = run_create(&run, e);
-	if (!rc) {
-		run.multi = curl_multi_init();
-		rc = run_begin(&run, e);
-		if (!rc)
-			rc = run_follow(&run, e);
-		run_drop(&run, &run.attach);
-		run_drop(&run, &run.wait);
-		run_drop(&run, &run.start);
-		curl_multi_cleanup(run.multi);
-		run_remove(&run);
-	}
+	if (!rc)
+		rc = run_container(&run, e);
 	run_collect(&run);
 	runtime_stream_release(&run.stream);
 	res->total_ms = rt_now_ms() - run.t0;

@@ -106,7 +106,7 @@ struct runtime_spec {
 	double cpus;             /* NanoCpus = cpus * 1e9 */
 	int pids_limit;
 	int tmpfs_mb;            /* size of the noexec /tmp */
-	size_t max_stdout;       /* more is ERR_INVALID */
+	size_t max_stdout;       /* more is ERR_INVALID; must be > 0 */
 	size_t stderr_tail;      /* keep the last bytes of stderr */
 	const atomic_int *cancel; /* optional: non-zero cancels this run */
 };
