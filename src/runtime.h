@@ -20,7 +20,9 @@
  * tail in the message); stdout over the cap -> ERR_INVALID.
  *
  * Labels on every container: safeurl.job, safeurl.worker, safeurl.host,
- * safeurl.pid (see RUNTIME_LABEL_*).
+ * safeurl.pid (see RUNTIME_LABEL_*). Each run logs two events with the job
+ * id: container_start (spawn time) and container_exit (outcome, exit code,
+ * duration).
  */
 #ifndef SAFEURL_RUNTIME_H
 #define SAFEURL_RUNTIME_H
