@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "runtime.h"
 #include "runtime_int.h"
 #include "strvec.h"
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ro.socket_path = cfg.docker_socket;
+	log_init(LOG_WARN, LOG_FORMAT_TEXT, "bench");
 	if (runs < 2 || runtime_open(&rt, &ro, &e) < 0 ||
 	    runtime_check_image(rt, IMAGE, &e) < 0) {
 		fprintf(stderr, "bench_runtime: %s\n", runs < 2 ? "usage: bench_runtime [RUNS>=2]" : e.msg);
@@ -284,5 +286,6 @@ int main(int argc, char **argv)
 	runtime_free(rt);
 	config_release(&cfg);
 	strvec_clear(&errs);
+	log_shutdown();
 	return bare.failures || ours.failures;
 }

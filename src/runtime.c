@@ -16,7 +16,8 @@
  * next-exit is also registered before start, so the exit code cannot be
  * missed; attach, wait and start share one curl multi handle, driven until
  * the container exits, the deadline passes or the run is cancelled.
- * Removal (force: kills a live container) follows every outcome.
+ * Removal (force: kills a live container) follows every outcome. Two
+ * lines are logged per run: container_start and container_exit.
  */
 #include "fmacros.h"
 
@@ -70,13 +71,13 @@ static int negotiate(struct runtime *rt, struct err *e)
 	buf_release(&reply);
 	if (rc)
 		return -1;
-	rt->api = max < RT_API_WANT ? max : RT_API_WANT;
-	if (rt->api < RT_API_NEED || (min && rt->api < min))
+	rt->api = runtime_api_choose(max, min);
+	if (rt->api < 0)
 		return err_set(e, ERR_UNAVAILABLE,
-			       "runtime: engine API %d.%d not usable: need %d.%d..%d.%d",
-			       max / 1000, max % 1000, RT_API_NEED / 1000,
-			       RT_API_NEED % 1000, RT_API_WANT / 1000,
-			       RT_API_WANT % 1000);
+			       "runtime: engine API %d.%d (oldest %d.%d) not usable: need %d.%d..%d.%d",
+			       max / 1000, max % 1000, min / 1000, min % 1000,
+			       RT_API_NEED / 1000, RT_API_NEED % 1000,
+			       RT_API_WANT / 1000, RT_API_WANT % 1000);
 	snprintf(rt->api_str, sizeof(rt->api_str), "%d.%d", rt->api / 1000,
 		 rt->api % 1000);
 	snprintf(rt->prefix, sizeof(rt->prefix), "/v%d.%d", rt->api / 1000,
@@ -459,6 +460,9 @@ static int run_begin(struct rt_run *run, struct err *e)
 	    check_reply(run, &run->start, 204, 304, "start", e) < 0)
 		return -1;
 	run->res->spawn_ms = rt_now_ms() - run->t0;
+	log_event(LOG_INFO, run->spec->job_id, "container_start",
+		  "container '%.12s' started in %.0f ms",
+		  run->res->container_id, run->res->spawn_ms);
 	return 0;
 }
 
@@ -590,6 +594,48 @@ static void run_remove(struct rt_run *run)
 			  run->res->container_id, e.msg);
 }
 
+static const char *outcome(const struct runtime_result *res, int rc,
+			   const struct err *e)
+{
+	if (!rc)
+		return "exited";
+	if (res->cancelled)
+		return "cancelled";
+	if (res->timed_out)
+		return "timed out";
+	if (res->output_too_large)
+		return "output too large";
+	if (res->oom_killed)
+		return "out of memory";
+	return err_kind_name(e->kind);
+}
+
+/* The created container: attach, start, follow, then let go of it. */
+static int run_container(struct rt_run *run, struct err *e)
+{
+	struct runtime_result *res = run->res;
+	int rc;
+
+	run->multi = curl_multi_init();
+	if (!run->multi) {
+		log_error("runtime: out of memory creating a curl multi handle");
+		abort();
+	}
+	rc = run_begin(run, e);
+	if (!rc)
+		rc = run_follow(run, e);
+	run_drop(run, &run->attach);
+	run_drop(run, &run->wait);
+	run_drop(run, &run->start);
+	curl_multi_cleanup(run->multi);
+	run_remove(run);
+	log_event(LOG_INFO, run->spec->job_id, "container_exit",
+		  "container '%.12s' ended: %s, exit code %d, %.0f ms",
+		  res->container_id, outcome(res, rc, e), res->exit_code,
+		  rt_now_ms() - run->t0);
+	return rc;
+}
+
 int runtime_run(struct runtime *rt, const struct runtime_spec *spec,
 		struct runtime_result *res, struct err *e)
 {
@@ -601,23 +647,14 @@ int runtime_run(struct runtime *rt, const struct runtime_spec *spec,
 	run.spec = spec;
 	run.res = res;
 	run.t0 = rt_now_ms();
-
 	runtime_stream_init(&run.stream, spec->max_stdout, spec->stderr_tail);
-	if (atomic_load(&rt->cancel_all) || (spec->cancel && atomic_load(spec->cancel)))
+	if (atomic_load(&rt->cancel_all) ||
+	    (spec->cancel && atomic_load(spec->cancel)))
 		rc = run_cancelled(&run, e);
 	else
 		rc = run_create(&run, e);
-	if (!rc) {
-		run.multi = curl_multi_init();
-		rc = run_begin(&run, e);
-		if (!rc)
-			rc = run_follow(&run, e);
-		run_drop(&run, &run.attach);
-		run_drop(&run, &run.wait);
-		run_drop(&run, &run.start);
-		curl_multi_cleanup(run.multi);
-		run_remove(&run);
-	}
+	if (!rc)
+		rc = run_container(&run, e);
 	run_collect(&run);
 	runtime_stream_release(&run.stream);
 	res->total_ms = rt_now_ms() - run.t0;

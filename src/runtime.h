@@ -20,7 +20,9 @@
  * tail in the message); stdout over the cap -> ERR_INVALID.
  *
  * Labels on every container: safeurl.job, safeurl.worker, safeurl.host,
- * safeurl.pid (see RUNTIME_LABEL_*).
+ * safeurl.pid (see RUNTIME_LABEL_*). Each run logs two events with the job
+ * id: container_start (spawn time) and container_exit (outcome, exit code,
+ * duration).
  */
 #ifndef SAFEURL_RUNTIME_H
 #define SAFEURL_RUNTIME_H
@@ -106,7 +108,7 @@ struct runtime_spec {
 	double cpus;             /* NanoCpus = cpus * 1e9 */
 	int pids_limit;
 	int tmpfs_mb;            /* size of the noexec /tmp */
-	size_t max_stdout;       /* more is ERR_INVALID */
+	size_t max_stdout;       /* more is ERR_INVALID; must be > 0 */
 	size_t stderr_tail;      /* keep the last bytes of stderr */
 	const atomic_int *cancel; /* optional: non-zero cancels this run */
 };

@@ -100,6 +100,11 @@ struct rt_listed {
 
 /* Parse "1.41" into 1041; -1 when malformed. */
 int runtime_json_api_number(const char *s);
+/*
+ * The API version to speak: min(server's, RT_API_WANT), or -1 when that is
+ * below RT_API_NEED or below the server's oldest (server_min, 0 = none).
+ */
+int runtime_api_choose(int server_max, int server_min);
 /* GET /version: ApiVersion and MinAPIVersion (0 when absent). */
 int runtime_json_version(const char *text, size_t len, int *api_max,
 			 int *api_min, struct err *e);

@@ -59,6 +59,15 @@ int runtime_json_api_number(const char *s)
 	return (int)(major * 1000 + minor);
 }
 
+int runtime_api_choose(int server_max, int server_min)
+{
+	int api = server_max < RT_API_WANT ? server_max : RT_API_WANT;
+
+	if (api < RT_API_NEED || api < server_min)
+		return -1;
+	return api;
+}
+
 int runtime_json_version(const char *text, size_t len, int *api_max,
 			 int *api_min, struct err *e)
 {

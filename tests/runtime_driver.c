@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errs.items[i]);
 		goto out;
 	}
-	log_init(LOG_WARN, LOG_FORMAT_TEXT, "runtime_driver");
+	log_init(cfg.log_level, cfg.log_format, "runtime_driver");
 	runtime_spec_init(&o.spec, &cfg);
 	o.spec.job_id = "driver";
 	if (cfg.worker_id[0])

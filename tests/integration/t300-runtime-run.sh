@@ -36,6 +36,12 @@ expect_eq "stdout captured byte for byte" "$doc" "$(jget "$out" stdout)"
 expect_eq "exit code 0 reported" 0 "$(jget "$out" exit_code)"
 check "spawn time measured" python3 -c "import sys; assert 0 < $(jget "$out" spawn_ms) <= $(jget "$out" total_ms)"
 
+LOG_FORMAT=json "$DRV" run --job t300-log -- exit 4 >/dev/null 2>"$T/log" || true
+expect_match "container_start logged with job id" \
+  '"job":"t300-log","event":"container_start".*started in' "$(cat "$T/log")"
+expect_match "container_exit logged with outcome and exit code" \
+  '"job":"t300-log","event":"container_exit".*ended: crash, exit code 4' "$(cat "$T/log")"
+
 out=$(drv run -- mixed 300)
 expect_eq "stdout of interleaved streams is whole" 300 "$(jget "$out" stdout | grep -c '^out ')"
 expect_match "stderr tail ends with the last line" "err 299$" "$(jget "$out" stderr_tail)"

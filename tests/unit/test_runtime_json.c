@@ -33,6 +33,17 @@ static void test_api_number(void **state)
 	assert_int_equal(runtime_json_api_number(NULL), -1);
 }
 
+static void test_api_choose(void **state)
+{
+	(void)state;
+	assert_int_equal(runtime_api_choose(1041, 1012), 1041);
+	assert_int_equal(runtime_api_choose(1045, 1024), 1041);
+	assert_int_equal(runtime_api_choose(1040, 1012), 1040);
+	assert_int_equal(runtime_api_choose(1030, 0), 1030);
+	assert_int_equal(runtime_api_choose(1029, 1012), -1);
+	assert_int_equal(runtime_api_choose(1047, 1044), -1);
+}
+
 static void test_version_and_info(void **state)
 {
 	struct err e = ERR_INIT;
@@ -223,6 +234,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_api_number),
+		cmocka_unit_test(test_api_choose),
 		cmocka_unit_test(test_version_and_info),
 		cmocka_unit_test(test_created),
 		cmocka_unit_test(test_wait_and_inspect),
