@@ -533,11 +533,18 @@ static void race_read(struct store *st, int i, struct state_job *job)
 }
 
 /*
- * Read every row, wait for the start signal, then claim them all from
+ * Read every row, pass the start barrier (opened once every process has
+ * read), then claim them all from
  * that stale view (every process tries every row at version 0: one wins
  * each), then pass again with fresh reads to finish the released rows.
  */
-static void race_child(struct fixture *f, int k, int go, int out)
+/* Start barrier: each child writes one byte to ready, then reads go. */
+struct race_sync {
+	int ready, go;
+};
+
+static void race_child(struct fixture *f, int k, struct race_sync sync,
+		       int out)
 {
 	struct state_actor me = { NULL, T0, 60 * LEASE };
 	struct race_counts c = { 0, 0, 0, 0, 0 };
@@ -555,7 +562,7 @@ static void race_child(struct fixture *f, int k, int go, int out)
 		_exit(1);
 	for (i = 0; i < RACE_ROWS; i++)
 		race_read(st, i, &snap[i]);
-	if (read(go, &ch, 1) != 1)
+	if (write(sync.ready, "r", 1) != 1 || read(sync.go, &ch, 1) != 1)
 		_exit(6);
 	for (i = 0; i < RACE_ROWS; i++, me.now++)
 		race_job(st, &me, &snap[i], &c);
@@ -613,7 +620,7 @@ static void test_contention(void **state)
 	struct race_counts c, sum = { 0, 0, 0, 0, 0 };
 	struct err e = ERR_INIT;
 	long claims = 0, releases = 0;
-	int fds[2], go[2], i, status;
+	int fds[2], ready[2], go[2], i, status;
 	pid_t pids[RACE_PROCS];
 	char id[16];
 
@@ -623,15 +630,21 @@ static void test_contention(void **state)
 					      "https://example.com/", NULL, &e), 0);
 	}
 	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(ready), 0);
 	assert_int_equal(pipe(go), 0);
 	for (i = 0; i < RACE_PROCS; i++) {
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
 		if (pids[i] == 0)
-			race_child(f, i, go[0], fds[1]);
+			race_child(f, i, (struct race_sync){ ready[1], go[0] },
+				   fds[1]);
 	}
 	close(fds[1]);
+	close(ready[1]);
 	close(go[0]);
+	for (i = 0; i < RACE_PROCS; i++)
+		assert_int_equal(read(ready[0], id, 1), 1);
+	close(ready[0]);
 	for (i = 0; i < RACE_PROCS; i++)
 		assert_int_equal(write(go[1], "g", 1), 1);
 	close(go[1]);
