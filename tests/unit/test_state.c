@@ -40,19 +40,10 @@ static const enum state paths[STATE_COUNT][4] = {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
 	result = fixture_result();
-	fixture_init(f);
-	fixture_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture_done(*state);
-	free(*state);
+	if (fixture_setup(state))
+		return -1;
+	fixture_open(*state);
 	return 0;
 }
 
@@ -745,18 +736,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_violations),
-		cmocka_unit_test_setup_teardown(test_create_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_allowed_moves, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forbidden_moves, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_terminal_final, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_conflict_and_not_found, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_owner_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_complete_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_contention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_idempotent, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_moves, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_forbidden_moves, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_terminal_final, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_and_not_found, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_owner_rules, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_takeover, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_renew, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_complete_atomic, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_contention, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_safety, setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
