@@ -157,39 +157,48 @@ static void print_job(const struct state_job *job)
 		       job->error_message ? job->error_message : "");
 }
 
-static int cmd_migrate(const struct config *cfg, int argc, char **argv)
+/*
+ * Check the argument count, open the store (migrating it), run fn on it
+ * and close it. fn returns an exit code.
+ */
+static int with_store(const struct config *cfg, int argc, char **argv,
+		      int nargs, const char *usage_line,
+		      int (*fn)(struct store *st, char **argv))
 {
-	struct err e = ERR_INIT;
 	struct store *st;
-	int rc = want_args(argc, 1, "migrate"), applied, version;
+	int rc = want_args(argc, nargs, usage_line);
 
-	(void)argv;
 	if (rc || !(st = open_store(cfg, &rc)))
 		return rc;
-	if (store_migrate(st, &applied, &version, &e))
-		rc = report(&e);
-	else
-		printf("schema at version %d, %d migration%s applied\n",
-		       version, applied, applied == 1 ? "" : "s");
+	rc = fn(st, argv);
 	store_close(st);
 	return rc;
 }
 
-static int cmd_status(const struct config *cfg, int argc, char **argv)
+static int show_migrate(struct store *st, char **argv)
+{
+	struct err e = ERR_INIT;
+	int applied, version;
+
+	(void)argv;
+	if (store_migrate(st, &applied, &version, &e))
+		return report(&e);
+	printf("schema at version %d, %d migration%s applied\n", version,
+	       applied, applied == 1 ? "" : "s");
+	return 0;
+}
+
+static int show_status(struct store *st, char **argv)
 {
 	struct state_job job;
 	struct err e = ERR_INIT;
-	struct store *st;
-	int rc = want_args(argc, 2, "status ID");
+	int rc = 0;
 
-	if (rc || !(st = open_store(cfg, &rc)))
-		return rc;
 	if (state_get_job(st, argv[1], &job, &e))
 		rc = report(&e);
 	else
 		print_job(&job);
 	state_job_release(&job);
-	store_close(st);
 	return rc;
 }
 
@@ -206,15 +215,12 @@ static void result_missing(struct store *st, const char *id, struct err *e)
 	state_job_release(&job);
 }
 
-static int cmd_result(const struct config *cfg, int argc, char **argv)
+static int show_result(struct store *st, char **argv)
 {
 	struct state_result res;
 	struct err e = ERR_INIT;
-	struct store *st;
-	int rc = want_args(argc, 2, "result ID");
+	int rc = 0;
 
-	if (rc || !(st = open_store(cfg, &rc)))
-		return rc;
 	if (state_get_result(st, argv[1], &res, &e)) {
 		result_missing(st, argv[1], &e);
 		rc = report(&e);
@@ -222,8 +228,22 @@ static int cmd_result(const struct config *cfg, int argc, char **argv)
 		printf("%s\n", res.result_json);
 	}
 	state_result_release(&res);
-	store_close(st);
 	return rc;
+}
+
+static int cmd_migrate(const struct config *cfg, int argc, char **argv)
+{
+	return with_store(cfg, argc, argv, 1, "migrate", show_migrate);
+}
+
+static int cmd_status(const struct config *cfg, int argc, char **argv)
+{
+	return with_store(cfg, argc, argv, 2, "status ID", show_status);
+}
+
+static int cmd_result(const struct config *cfg, int argc, char **argv)
+{
+	return with_store(cfg, argc, argv, 2, "result ID", show_result);
 }
 
 static int cmd_config(const struct config *cfg, int argc, char **argv)

@@ -625,30 +625,34 @@ int state_complete(struct store *st, const struct state_actor *who,
 	return state_move(st, who, job, STATE_COMPLETED, &chg, e);
 }
 
+/* A move that carries an error code and message (copied). */
+static int move_error(struct store *st, const struct state_actor *who,
+		      struct state_job *job, enum state to, const char *code,
+		      const char *message, struct err *e)
+{
+	struct state_change chg = { code, message, NULL };
+
+	return state_move(st, who, job, to, &chg, e);
+}
+
 int state_fail(struct store *st, const struct state_actor *who,
 	       struct state_job *job, const char *code, const char *message,
 	       struct err *e)
 {
-	struct state_change chg = { code, message, NULL };
-
-	return state_move(st, who, job, STATE_FAILED, &chg, e);
+	return move_error(st, who, job, STATE_FAILED, code, message, e);
 }
 
 int state_timeout(struct store *st, const struct state_actor *who,
 		  struct state_job *job, const char *message, struct err *e)
 {
-	struct state_change chg = { "TIMEOUT", message, NULL };
-
-	return state_move(st, who, job, STATE_TIMED_OUT, &chg, e);
+	return move_error(st, who, job, STATE_TIMED_OUT, "TIMEOUT", message, e);
 }
 
 int state_release(struct store *st, const struct state_actor *who,
 		  struct state_job *job, const char *code, const char *message,
 		  struct err *e)
 {
-	struct state_change chg = { code, message, NULL };
-
-	return state_move(st, who, job, STATE_QUEUED, &chg, e);
+	return move_error(st, who, job, STATE_QUEUED, code, message, e);
 }
 
 int state_renew(struct store *st, const struct state_actor *who,

@@ -41,9 +41,10 @@ static const struct migration migrations[] = {
 	  "  error_code TEXT,\n"
 	  "  error_message TEXT,\n"
 	  "  created_at INTEGER NOT NULL,\n"
-	  "  updated_at INTEGER NOT NULL);\n"
+	  "  updated_at INTEGER NOT NULL) WITHOUT ROWID;\n"
 	  "CREATE INDEX scan_jobs_state_lease\n"
-	  "  ON scan_jobs(state, lease_expires_at);\n"
+	  "  ON scan_jobs(state, lease_expires_at)\n"
+	  "  WHERE state IN ('FETCHING', 'ANALYZING');\n"
 	  "CREATE TABLE scan_results(\n"
 	  "  job_id TEXT PRIMARY KEY REFERENCES scan_jobs(id),\n"
 	  "  verdict TEXT NOT NULL,\n"
@@ -54,7 +55,7 @@ static const struct migration migrations[] = {
 	  "  content_sha256 TEXT,\n"
 	  "  content_length INTEGER,\n"
 	  "  result_json TEXT NOT NULL,\n"
-	  "  created_at INTEGER NOT NULL);\n"
+	  "  created_at INTEGER NOT NULL) WITHOUT ROWID;\n"
 	  "CREATE TABLE audit_logs(\n"
 	  "  id INTEGER PRIMARY KEY,\n"
 	  "  job_id TEXT NOT NULL,\n"
@@ -137,7 +138,7 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 	[STORE_SQL_AUDIT_GET] =
 		"SELECT id, job_id, from_state, to_state, version, actor,"
 		" detail, created_at FROM audit_logs WHERE job_id = ?1"
-		" ORDER BY id",
+		" ORDER BY version, id",
 	/* ?1 lease expiry cut-off, ?2 row limit */
 	[STORE_SQL_JOB_SWEEP] =
 		"SELECT " JOB_COLS " FROM scan_jobs"

@@ -72,6 +72,26 @@ static inline void fixture_done(struct fixture *f)
 		abort();
 }
 
+/* cmocka setup: a fixture (not opened) in *state. */
+static inline int fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	fixture_init(f);
+	*state = f;
+	return 0;
+}
+
+/* cmocka teardown: close, remove the directory, free. */
+static inline int fixture_teardown(void **state)
+{
+	fixture_done(*state);
+	free(*state);
+	return 0;
+}
+
 /* One integer from sql on a raw connection to the file; -1 on error. */
 static inline long long raw_int(const char *path, const char *sql)
 {

@@ -40,19 +40,10 @@ static const enum state paths[STATE_COUNT][4] = {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
 	result = fixture_result();
-	fixture_init(f);
-	fixture_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture_done(*state);
-	free(*state);
+	if (fixture_setup(state))
+		return -1;
+	fixture_open(*state);
 	return 0;
 }
 
@@ -533,11 +524,18 @@ static void race_read(struct store *st, int i, struct state_job *job)
 }
 
 /*
- * Read every row, wait for the start signal, then claim them all from
+ * Read every row, pass the start barrier (opened once every process has
+ * read), then claim them all from
  * that stale view (every process tries every row at version 0: one wins
  * each), then pass again with fresh reads to finish the released rows.
  */
-static void race_child(struct fixture *f, int k, int go, int out)
+/* Start barrier: each child writes one byte to ready, then reads go. */
+struct race_sync {
+	int ready, go;
+};
+
+static void race_child(struct fixture *f, int k, struct race_sync sync,
+		       int out)
 {
 	struct state_actor me = { NULL, T0, 60 * LEASE };
 	struct race_counts c = { 0, 0, 0, 0, 0 };
@@ -555,7 +553,7 @@ static void race_child(struct fixture *f, int k, int go, int out)
 		_exit(1);
 	for (i = 0; i < RACE_ROWS; i++)
 		race_read(st, i, &snap[i]);
-	if (read(go, &ch, 1) != 1)
+	if (write(sync.ready, "r", 1) != 1 || read(sync.go, &ch, 1) != 1)
 		_exit(6);
 	for (i = 0; i < RACE_ROWS; i++, me.now++)
 		race_job(st, &me, &snap[i], &c);
@@ -613,7 +611,7 @@ static void test_contention(void **state)
 	struct race_counts c, sum = { 0, 0, 0, 0, 0 };
 	struct err e = ERR_INIT;
 	long claims = 0, releases = 0;
-	int fds[2], go[2], i, status;
+	int fds[2], ready[2], go[2], i, status;
 	pid_t pids[RACE_PROCS];
 	char id[16];
 
@@ -623,15 +621,21 @@ static void test_contention(void **state)
 					      "https://example.com/", NULL, &e), 0);
 	}
 	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(ready), 0);
 	assert_int_equal(pipe(go), 0);
 	for (i = 0; i < RACE_PROCS; i++) {
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
 		if (pids[i] == 0)
-			race_child(f, i, go[0], fds[1]);
+			race_child(f, i, (struct race_sync){ ready[1], go[0] },
+				   fds[1]);
 	}
 	close(fds[1]);
+	close(ready[1]);
 	close(go[0]);
+	for (i = 0; i < RACE_PROCS; i++)
+		assert_int_equal(read(ready[0], id, 1), 1);
+	close(ready[0]);
 	for (i = 0; i < RACE_PROCS; i++)
 		assert_int_equal(write(go[1], "g", 1), 1);
 	close(go[1]);
@@ -732,18 +736,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_violations),
-		cmocka_unit_test_setup_teardown(test_create_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_allowed_moves, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forbidden_moves, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_terminal_final, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_conflict_and_not_found, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_owner_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_complete_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_contention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_idempotent, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_moves, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_forbidden_moves, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_terminal_final, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_and_not_found, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_owner_rules, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_takeover, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_renew, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_complete_atomic, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_contention, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_safety, setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,22 +18,6 @@
 #include "log.h"
 #include "store_fixture.h"
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	fixture_init(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture_done(*state);
-	free(*state);
-	return 0;
-}
-
 static void test_open_absolute_and_migrate_once(void **state)
 {
 	struct fixture *f = *state;
@@ -369,17 +353,17 @@ static void test_concurrent_migrate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_absolute_and_migrate_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pragmas, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_relative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remote_schemes_not_yet, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_guard_abandons_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_injected_failures_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_constraint_not_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_locked_database_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_migrate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_absolute_and_migrate_once, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_pragmas, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_open_relative, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_remote_schemes_not_yet, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_database, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_guard_abandons_batch, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_injected_failures_retried, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_constraint_not_retried, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_locked_database_retried, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_migrate, fixture_setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
