@@ -9,6 +9,10 @@
  *   environment as the worker reads them, network none, 64 MiB; needs the
  *   safeurl-testbox image: tests/fixtures/testbox/build.sh)
  *
+ * BENCH_IMAGE, BENCH_CMD (arguments split at spaces) and BENCH_NETWORK
+ * replace the testbox, its command and network none: bench/bench_e2e.sh
+ * uses them to measure the floor for real fetcher containers.
+ *
  * Both sides create the identical container (same create body: limits,
  * labels, network none, the testbox printing a small JSON document). Spawn
  * latency is create sent -> start acknowledged. Bare and ours alternate,
@@ -231,6 +235,19 @@ static void report(int conc, const struct figures *fb, const struct figures *fo)
 	       fb->p99, fo->p50, fo->p99, over, fb->cpu, fo->cpu);
 }
 
+static void split_words(const char *s, struct strvec *out)
+{
+	while (*s) {
+		size_t n;
+
+		s += strspn(s, " ");
+		n = strcspn(s, " ");
+		if (n)
+			strvec_pushf(out, "%.*s", (int)n, s);
+		s += n;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const int levels[] = { 1, 4, 8 };
@@ -245,6 +262,8 @@ int main(int argc, char **argv)
 	struct figures fb, fo;
 	size_t i;
 	int runs = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 12;
+	const char *image = getenv("BENCH_IMAGE") ? getenv("BENCH_IMAGE") : IMAGE;
+	struct strvec cmd = STRVEC_INIT;
 
 	if (config_load(&cfg, environ, NULL, &errs) < 0) {
 		fprintf(stderr, "bench_runtime: %s\n", errs.items[0]);
@@ -253,15 +272,19 @@ int main(int argc, char **argv)
 	ro.socket_path = cfg.docker_socket;
 	log_init(LOG_WARN, LOG_FORMAT_TEXT, "bench");
 	if (runs < 2 || runtime_open(&rt, &ro, &e) < 0 ||
-	    runtime_check_image(rt, IMAGE, &e) < 0) {
+	    runtime_check_image(rt, image, &e) < 0) {
 		fprintf(stderr, "bench_runtime: %s\n", runs < 2 ? "usage: bench_runtime [RUNS>=2]" : e.msg);
 		return 1;
 	}
 	runtime_spec_init(&spec, &cfg);
-	spec.image = IMAGE;
+	spec.image = image;
 	spec.cmd = bench_cmd;
+	if (getenv("BENCH_CMD")) {
+		split_words(getenv("BENCH_CMD"), &cmd);
+		spec.cmd = cmd.items;
+	}
 	spec.job_id = "bench";
-	spec.network_mode = "none";
+	spec.network_mode = getenv("BENCH_NETWORK") ? getenv("BENCH_NETWORK") : "none";
 	spec.memory_mb = 64;
 	runtime_json_create_body(rt, &spec, &body, &e);
 	memset(&bare, 0, sizeof(bare));
@@ -283,6 +306,7 @@ int main(int argc, char **argv)
 	if (bare.failures || ours.failures)
 		printf("failures: bare %d, ours %d\n", bare.failures, ours.failures);
 	buf_release(&body);
+	strvec_clear(&cmd);
 	runtime_free(rt);
 	config_release(&cfg);
 	strvec_clear(&errs);

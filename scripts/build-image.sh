@@ -10,6 +10,9 @@
 # the image size. The docker CLI is used here only, never by the product.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tests run in parallel and may all ask for the image: one build at a time.
+exec 9>/tmp/safeurl-build-image.lock
+flock 9
 
 bin="" tag=${FETCHER_IMAGE:-safeurl-fetcher:latest}
 while [ $# -gt 0 ]; do

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# bench_e2e.sh - end-to-end scans per second and scan latency (claim to
+# COMPLETED, p50/p99) through safeurl-worker at concurrency 1, 4 and 8,
+# against the floor of the same fetcher containers run by a bare loop over
+# the Engine API (bench_runtime with the fetcher image) in the same run.
+# Loopback only: a private Redis, the fixture site, host network mode.
+#   bench/bench_e2e.sh [SCANS_PER_LEVEL]   (default 24)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-24}
+cmake --preset release >/dev/null
+cmake --build --preset release >/dev/null
+./scripts/build-image.sh >/dev/null
+B=build/release
+T=$(mktemp -d /tmp/safeurl-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" >/dev/null &
+pids+=($!)
+python3 tests/fixtures/fetcher_fixture.py --port-file "$T/ports" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$T/ports" ] && redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+read -r hp _ <"$T/ports"
+export REDIS_HOST=127.0.0.1 REDIS_PORT=$port LOG_LEVEL=warn CONTAINER_NETWORK_MODE=host
+export FETCHER_ARGS="--resolve shop.test:$hp:127.0.0.1 --allow-loopback --ports $hp"
+url="http://shop.test:$hp/benign"
+
+echo "== floor: the same fetcher containers, bare Engine API loop vs runtime_run"
+BENCH_IMAGE=safeurl-fetcher:latest BENCH_CMD="$FETCHER_ARGS $url" BENCH_NETWORK=host \
+  "$B/bench/bench_runtime" $(( (n + 3) / 4 )) | tee "$T/floor"
+
+echo "== end to end: safeurl-worker, $n scans per level (queue -> state -> runtime -> store)"
+printf 'conc | scans/s | bare /s | ratio | latency p50 ms | p99 ms | overhead ms/scan\n'
+for c in 1 4 8; do
+  export TURSO_CONNECTION_URL=file:$T/e2e-$c.db QUEUE_NAME=bench-$c
+  $B/safeurl submit $(for i in $(seq 1 "$n"); do echo "$url?$i"; done) >/dev/null
+  WORKER_CONCURRENCY=$c $B/safeurl-worker 2>"$T/worker-$c.log" &
+  w=$!
+  until [ "$(sqlite3 "$T/e2e-$c.db" "SELECT count(*) FROM scan_jobs WHERE state IN ('COMPLETED','FAILED','TIMED_OUT')")" = "$n" ]; do
+    sleep 0.2
+    kill -0 $w 2>/dev/null || { cat "$T/worker-$c.log"; exit 1; }
+  done
+  kill -TERM $w; wait $w
+  bare=$(awk -v c="$c" '$1==c && $2=="|" {print $3}' "$T/floor")
+  sqlite3 "$T/e2e-$c.db" "
+    SELECT a.created_at, b.created_at FROM audit_logs a JOIN audit_logs b
+      ON a.job_id=b.job_id AND a.to_state='FETCHING' AND b.to_state='COMPLETED'" |
+  python3 -c '
+import sys
+c, n, bare = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+rows = [tuple(map(int, l.split("|"))) for l in sys.stdin if l.strip()]
+lat = sorted(b - a for a, b in rows)
+span = (max(b for _, b in rows) - min(a for a, _ in rows)) / 1000.0
+rate = len(rows) / span
+p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+over = c * (1 / rate - 1 / bare) * 1000
+print("%4d | %7.1f | %7.1f | %5.2f | %14d | %6d | %+16.1f" % (c, rate, bare, rate / bare, p(0.5), p(0.99), over))
+' "$c" "$n" "$bare"
+done
