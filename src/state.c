@@ -88,6 +88,7 @@ struct move {
 };
 
 static const struct move moves[] = {
+	/* from, to, owner, lease, attempt, error, by_owner, expired, result */
 	{ STATE_QUEUED, STATE_FETCHING, SET, SET, 1, 0, 0, 0, 0 },
 	{ STATE_FETCHING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
 	{ STATE_ANALYZING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
