@@ -8,14 +8,15 @@ cd "$T"
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed (scripts/deps.sh)"
 
 # hold_lock DB: the sqlite3 CLI, fed through a fifo on fd 3, takes an
-# exclusive lock on DB and keeps it until release_lock.
+# exclusive lock on DB and keeps it until release_lock. Its busy timeout
+# lets it wait out the probes of is_locked.
 hold_lock() {
   mkfifo "$T/fifo.$1"
   sqlite3 "$1" <"$T/fifo.$1" >/dev/null 2>&1 &
   HOLDER=$!
   at_exit "kill $HOLDER"
   exec 3>"$T/fifo.$1"
-  echo 'BEGIN EXCLUSIVE; CREATE TABLE hold(x);' >&3
+  printf '.timeout 10000\nBEGIN EXCLUSIVE; CREATE TABLE hold(x);\n' >&3
   wait_for "the lock on $1" 10 is_locked "$1"
 }
 release_lock() { echo 'COMMIT;' >&3; exec 3>&-; wait "$HOLDER"; }
