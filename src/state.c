@@ -50,14 +50,13 @@
 #include "fmacros.h"
 
 #include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "err.h"
 #include "state.h"
+#include "state_int.h"
 #include "store.h"
-#include "xalloc.h"
 #include "banned.h"
 
 enum rule { NEVER, MUST, MAY };
@@ -89,6 +88,7 @@ struct move {
 };
 
 static const struct move moves[] = {
+	/* from, to, owner, lease, attempt, error, by_owner, expired, result */
 	{ STATE_QUEUED, STATE_FETCHING, SET, SET, 1, 0, 0, 0, 0 },
 	{ STATE_FETCHING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
 	{ STATE_ANALYZING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
@@ -103,9 +103,6 @@ static const struct move moves[] = {
 };
 
 #define NMOVES (sizeof(moves) / sizeof(moves[0]))
-#define JOB_NCOLS 11
-#define RESULT_NCOLS 10
-#define AUDIT_NCOLS 8
 
 const char *state_name(enum state s)
 {
@@ -146,170 +143,6 @@ static const struct move *find_move(enum state from, enum state to)
 int state_allowed(enum state from, enum state to)
 {
 	return find_move(from, to) != NULL;
-}
-
-/* ---- jobs, results, audit rows: init, release, parse ---- */
-
-void state_job_init(struct state_job *job)
-{
-	memset(job, 0, sizeof(*job));
-	job->state = STATE_NONE;
-}
-
-void state_job_release(struct state_job *job)
-{
-	free(job->id);
-	free(job->url);
-	free(job->worker_id);
-	free(job->error_code);
-	free(job->error_message);
-	state_job_init(job);
-}
-
-void state_result_init(struct state_result *res)
-{
-	memset(res, 0, sizeof(*res));
-	res->content_length = -1;
-}
-
-void state_result_release(struct state_result *res)
-{
-	free(res->job_id);
-	free(res->verdict);
-	free(res->final_url);
-	free(res->content_type);
-	free(res->content_sha256);
-	free(res->result_json);
-	state_result_init(res);
-}
-
-static void audit_release(struct state_audit *a)
-{
-	free(a->job_id);
-	free(a->actor);
-	free(a->detail);
-}
-
-void state_audit_list_release(struct state_audit_list *list)
-{
-	size_t i;
-
-	for (i = 0; i < list->nr; i++)
-		audit_release(&list->items[i]);
-	free(list->items);
-	list->items = NULL;
-	list->nr = 0;
-}
-
-void state_job_list_release(struct state_job_list *list)
-{
-	size_t i;
-
-	for (i = 0; i < list->nr; i++)
-		state_job_release(&list->items[i]);
-	free(list->items);
-	list->items = NULL;
-	list->nr = 0;
-}
-
-static int check_cols(const struct store_row *row, size_t n, struct err *e)
-{
-	if (row->ncols != n)
-		return err_set(e, ERR_INTERNAL,
-			       "state: row of %zu columns, expected %zu",
-			       row->ncols, n);
-	return 0;
-}
-
-static int parse_job(const struct store_row *row, struct state_job *job,
-		     struct err *e)
-{
-	if (check_cols(row, JOB_NCOLS, e))
-		return -1;
-	job->id = store_col_strdup(row, 0);
-	job->url = store_col_strdup(row, 1);
-	job->state = row->cols[2].type == STORE_TEXT ?
-			     state_parse(row->cols[2].s) : STATE_NONE;
-	job->version = store_col_int(row, 3, -1);
-	job->attempts = (int)store_col_int(row, 4, 0);
-	job->worker_id = store_col_strdup(row, 5);
-	job->lease_expires_at = store_col_int(row, 6, 0);
-	job->error_code = store_col_strdup(row, 7);
-	job->error_message = store_col_strdup(row, 8);
-	job->created_at = store_col_int(row, 9, 0);
-	job->updated_at = store_col_int(row, 10, 0);
-	return 0;
-}
-
-/* Row callback: the (only) job row replaces *arg. */
-static int job_row(void *arg, const struct store_row *row, struct err *e)
-{
-	struct state_job *job = arg;
-
-	state_job_release(job);
-	return parse_job(row, job, e);
-}
-
-/* Row callback: append to a state_job_list, starting over at seq 0. */
-static int job_list_row(void *arg, const struct store_row *row,
-			struct err *e)
-{
-	struct state_job_list *list = arg;
-
-	if (row->seq == 0)
-		state_job_list_release(list);
-	list->items = xrealloc(list->items, (list->nr + 1) * sizeof(*list->items));
-	state_job_init(&list->items[list->nr]);
-	list->nr++;
-	return parse_job(row, &list->items[list->nr - 1], e);
-}
-
-static int result_row(void *arg, const struct store_row *row, struct err *e)
-{
-	struct state_result *res = arg;
-
-	state_result_release(res);
-	if (check_cols(row, RESULT_NCOLS, e))
-		return -1;
-	res->job_id = store_col_strdup(row, 0);
-	res->verdict = store_col_strdup(row, 1);
-	res->risk_score = (int)store_col_int(row, 2, 0);
-	res->http_status = (int)store_col_int(row, 3, 0);
-	res->final_url = store_col_strdup(row, 4);
-	res->content_type = store_col_strdup(row, 5);
-	res->content_sha256 = store_col_strdup(row, 6);
-	res->content_length = store_col_int(row, 7, -1);
-	res->result_json = store_col_strdup(row, 8);
-	res->created_at = store_col_int(row, 9, 0);
-	return 0;
-}
-
-static enum state col_state(const struct store_row *row, size_t col)
-{
-	return row->cols[col].type == STORE_TEXT ?
-		       state_parse(row->cols[col].s) : STATE_NONE;
-}
-
-static int audit_row(void *arg, const struct store_row *row, struct err *e)
-{
-	struct state_audit_list *list = arg;
-	struct state_audit *a;
-
-	if (row->seq == 0)
-		state_audit_list_release(list);
-	if (check_cols(row, AUDIT_NCOLS, e))
-		return -1;
-	list->items = xrealloc(list->items, (list->nr + 1) * sizeof(*list->items));
-	a = &list->items[list->nr++];
-	a->id = store_col_int(row, 0, 0);
-	a->job_id = store_col_strdup(row, 1);
-	a->from = col_state(row, 2);
-	a->to = col_state(row, 3);
-	a->version = store_col_int(row, 4, -1);
-	a->actor = store_col_strdup(row, 5);
-	a->detail = store_col_strdup(row, 6);
-	a->created_at = store_col_int(row, 7, 0);
-	return 0;
 }
 
 /* ---- invariants ---- */
@@ -495,7 +328,7 @@ static int run_guarded(struct store *st, const struct state_actor *who,
 	int rc;
 
 	state_job_init(&now);
-	rc = store_batch(st, job->id, stmts, n, job_row, &now, e);
+	rc = store_batch(st, job->id, stmts, n, state_job_row, &now, e);
 	if (rc == 1) {
 		state_job_release(job);
 		*job = now;
@@ -538,11 +371,34 @@ static void audit_args(struct store_val *a, const char *id, enum state from,
 	a[6] = STORE_VAL_INT(who->now);
 }
 
+/* Parameters of STORE_SQL_JOB_MOVE for move m of job. */
+static void move_args(struct store_val *a, const struct move *m,
+		      const struct state_job *job,
+		      const struct state_actor *who,
+		      const struct state_change *chg)
+{
+	a[0] = STORE_VAL_TEXT(state_name(m->to));
+	a[1] = STORE_VAL_INT(who->now);
+	a[2] = STORE_VAL_INT(m->owner);
+	a[3] = STORE_VAL_TEXT(who->id);
+	a[4] = STORE_VAL_INT(m->lease);
+	a[5] = STORE_VAL_INT(who->now + who->lease_ms);
+	a[6] = STORE_VAL_INT(m->attempt);
+	a[7] = STORE_VAL_INT(m->error);
+	a[8] = STORE_VAL_TEXT(chg->error_code);
+	a[9] = STORE_VAL_TEXT(chg->error_message);
+	a[10] = STORE_VAL_TEXT(job->id);
+	a[11] = STORE_VAL_INT(job->version);
+	a[12] = STORE_VAL_TEXT(state_name(job->state));
+	a[13] = STORE_VAL_INT(m->by_owner);
+	a[14] = STORE_VAL_INT(m->expired);
+}
+
+/* One batch: the guarded move, its audit row, the result if any. */
 static int do_move(struct store *st, const struct state_actor *who,
 		   struct state_job *job, const struct move *m,
 		   const struct state_change *chg, struct err *e)
 {
-	long long lease = who->now + who->lease_ms;
 	struct store_val mv[15], au[7], rs[10];
 	struct store_stmt stmts[3] = {
 		{ STORE_SQL_JOB_MOVE, mv, 15, STORE_GUARD },
@@ -552,22 +408,8 @@ static int do_move(struct store *st, const struct state_actor *who,
 	struct buf detail = BUF_INIT;
 	int rc;
 
-	build_detail(&detail, m, job, lease, chg);
-	mv[0] = STORE_VAL_TEXT(state_name(m->to));
-	mv[1] = STORE_VAL_INT(who->now);
-	mv[2] = STORE_VAL_INT(m->owner);
-	mv[3] = STORE_VAL_TEXT(who->id);
-	mv[4] = STORE_VAL_INT(m->lease);
-	mv[5] = STORE_VAL_INT(lease);
-	mv[6] = STORE_VAL_INT(m->attempt);
-	mv[7] = STORE_VAL_INT(m->error);
-	mv[8] = STORE_VAL_TEXT(chg->error_code);
-	mv[9] = STORE_VAL_TEXT(chg->error_message);
-	mv[10] = STORE_VAL_TEXT(job->id);
-	mv[11] = STORE_VAL_INT(job->version);
-	mv[12] = STORE_VAL_TEXT(state_name(job->state));
-	mv[13] = STORE_VAL_INT(m->by_owner);
-	mv[14] = STORE_VAL_INT(m->expired);
+	build_detail(&detail, m, job, who->now + who->lease_ms, chg);
+	move_args(mv, m, job, who, chg);
 	audit_args(au, job->id, m->from, m->to, job->version + 1, who,
 		   detail.data);
 	if (m->result)
@@ -695,59 +537,4 @@ int state_create(struct store *st, const struct state_actor *who,
 	if (created)
 		*created = rc;
 	return 0;
-}
-
-/* ---- reading ---- */
-
-int state_get_job(struct store *st, const char *id, struct state_job *job,
-		  struct err *e)
-{
-	struct store_val a[1] = { STORE_VAL_TEXT(id) };
-	struct store_stmt q = { STORE_SQL_JOB_GET, a, 1, 0 };
-
-	state_job_init(job);
-	if (store_query(st, id, &q, job_row, job, e))
-		return -1;
-	if (!job->id)
-		return err_set(e, ERR_NOT_FOUND, "state: scan '%s' not found",
-			       id);
-	return 0;
-}
-
-int state_get_result(struct store *st, const char *id,
-		     struct state_result *res, struct err *e)
-{
-	struct store_val a[1] = { STORE_VAL_TEXT(id) };
-	struct store_stmt q = { STORE_SQL_RESULT_GET, a, 1, 0 };
-
-	state_result_init(res);
-	if (store_query(st, id, &q, result_row, res, e))
-		return -1;
-	if (!res->job_id)
-		return err_set(e, ERR_NOT_FOUND,
-			       "state: scan '%s' has no result", id);
-	return 0;
-}
-
-int state_get_audit(struct store *st, const char *id,
-		    struct state_audit_list *list, struct err *e)
-{
-	struct store_val a[1] = { STORE_VAL_TEXT(id) };
-	struct store_stmt q = { STORE_SQL_AUDIT_GET, a, 1, 0 };
-
-	list->items = NULL;
-	list->nr = 0;
-	return store_query(st, id, &q, audit_row, list, e);
-}
-
-int state_sweep(struct store *st, long long now, long long lease_ms,
-		size_t limit, struct state_job_list *list, struct err *e)
-{
-	struct store_val a[2] = { STORE_VAL_INT(now - lease_ms),
-				  STORE_VAL_INT((long long)limit) };
-	struct store_stmt q = { STORE_SQL_JOB_SWEEP, a, 2, 0 };
-
-	list->items = NULL;
-	list->nr = 0;
-	return store_query(st, NULL, &q, job_list_row, list, e);
 }

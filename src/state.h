@@ -187,13 +187,19 @@ int state_move(struct store *st, const struct state_actor *who,
 	       struct state_job *job, enum state to,
 	       const struct state_change *chg, struct err *e);
 
-/* Read a job; ERR_NOT_FOUND when there is none. Release job after. */
+/*
+ * Read a job into *job (initialised here, its strings new; release it with
+ * state_job_release() whatever the outcome). ERR_NOT_FOUND when missing.
+ */
 int state_get_job(struct store *st, const char *id, struct state_job *job,
 		  struct err *e);
-/* Read a job's result; ERR_NOT_FOUND when there is none. */
+/* The same for a job's result; ERR_NOT_FOUND when there is none. */
 int state_get_result(struct store *st, const char *id,
 		     struct state_result *res, struct err *e);
-/* A job's audit trail, oldest first (empty for an unknown id). */
+/*
+ * A job's audit trail, oldest first, into *list (initialised here; release
+ * with state_audit_list_release()). Empty for an unknown id.
+ */
 int state_get_audit(struct store *st, const char *id,
 		    struct state_audit_list *list, struct err *e);
 

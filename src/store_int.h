@@ -8,10 +8,14 @@
  *
  *  - batch: run the statements in order inside one transaction; stop and
  *    roll back when a STORE_GUARD statement returns no row (return 0) or
- *    anything fails (return -1); commit and return 1 otherwise. A remote
- *    backend can send BEGIN, the statements and COMMIT in one pipeline and
- *    make every step after a guard conditional on it; version conflicts are
- *    read from RETURNING rows, never from affected-row counts.
+ *    anything fails (return -1); commit and return 1 otherwise. Version
+ *    conflicts are read from RETURNING rows, never from affected-row
+ *    counts. A remote backend can send it as one pipeline: BEGIN, the
+ *    guard, a check step that fails when the guard changed nothing
+ *    (`SELECT CASE WHEN changes() = 0 THEN json('') END` raises "malformed
+ *    JSON" in SQLite 3.40; to be confirmed against the server), the other
+ *    statements and COMMIT conditioned on the check, ROLLBACK on its
+ *    failure.
  *  - query: one read-only statement, rows to the callback.
  *  - script: a multi-statement SQL text run as is (migrations, which carry
  *    their own BEGIN/COMMIT); a failure leaves no transaction open.

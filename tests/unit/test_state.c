@@ -463,6 +463,106 @@ static void test_violations(void **state)
 	assert_non_null(state_job_violation(&j));
 }
 
+/* ---- torture: every backend call of a lifecycle fails in turn ---- */
+
+typedef int (*step_fn)(struct store *st, const char *id,
+		       struct state_job *job, struct err *e);
+
+static int step_create(struct store *st, const char *id,
+		       struct state_job *job, struct err *e)
+{
+	(void)job;
+	return state_create(st, &W1, id, "https://t/", NULL, e);
+}
+
+static int step_read(struct store *st, const char *id, struct state_job *job,
+		     struct err *e)
+{
+	state_job_release(job);
+	return state_get_job(st, id, job, e);
+}
+
+static int step_claim(struct store *st, const char *id,
+		      struct state_job *job, struct err *e)
+{
+	(void)id;
+	return state_claim(st, &W1, job, e);
+}
+
+static int step_advance(struct store *st, const char *id,
+			struct state_job *job, struct err *e)
+{
+	(void)id;
+	return state_advance(st, &W1, job, e);
+}
+
+static int step_complete(struct store *st, const char *id,
+			 struct state_job *job, struct err *e)
+{
+	(void)id;
+	return state_complete(st, &W1, job, &result, e);
+}
+
+/* A lifecycle, one backend call per step. */
+static const step_fn steps[] = { step_create, step_read, step_claim,
+				 step_advance, step_complete };
+#define NSTEPS ((int)(sizeof(steps) / sizeof(steps[0])))
+
+/* Run steps from *done on; returns -1 at the first failure. */
+static int run_steps(struct store *st, const char *id, struct state_job *job,
+		     int *done, struct err *e)
+{
+	for (; *done < NSTEPS; (*done)++)
+		if (steps[*done](st, id, job, e))
+			return -1;
+	return 0;
+}
+
+/*
+ * SAFEURL_TEST_FAIL_STORE_CALL=n with more failures than attempts: step n
+ * fails for good with ERR_UNAVAILABLE after its retries, having changed
+ * nothing (the same job view finishes the scan on a clean handle) and
+ * leaving every row with its audit trail.
+ */
+static void test_torture_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct state_job job;
+	struct err e = ERR_INIT;
+	struct store *st;
+	char id[16], n_s[16];
+	int n, done;
+
+	f->cfg.db_retry_attempts = 2;
+	f->cfg.db_retry_max_ms = 50;
+	for (n = 1; n <= NSTEPS; n++) {
+		snprintf(id, sizeof(id), "t%d", n);
+		snprintf(n_s, sizeof(n_s), "%d", n);
+		setenv("SAFEURL_TEST_FAIL_STORE_CALL", n_s, 1);
+		setenv("SAFEURL_TEST_FAIL_STORE_COUNT", "1000", 1);
+		st = store_open(&f->cfg, &e);
+		assert_non_null(st);
+		state_job_init(&job);
+		done = 0;
+		assert_int_equal(run_steps(st, id, &job, &done, &e), -1);
+		assert_int_equal(e.kind, ERR_UNAVAILABLE);
+		assert_int_equal(done, n - 1);
+		store_close(st);
+		unsetenv("SAFEURL_TEST_FAIL_STORE_CALL");
+		unsetenv("SAFEURL_TEST_FAIL_STORE_COUNT");
+		assert_int_equal(fixture_inconsistencies(f->path), 0);
+		st = store_open(&f->cfg, &e);
+		assert_non_null(st);
+		if (run_steps(st, id, &job, &done, &e))
+			fail_msg("finishing after failed call %d: %s", n, e.msg);
+		assert_int_equal(job.state, STATE_COMPLETED);
+		assert_int_equal(job.version, 3);
+		state_job_release(&job);
+		store_close(st);
+	}
+	assert_int_equal(fixture_inconsistencies(f->path), 0);
+}
+
 /* ---- contention: processes racing on the same rows ---- */
 
 #define RACE_PROCS 4
@@ -746,6 +846,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_atomic, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_torture_lifecycle, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_contention, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, fixture_teardown),
 	};
