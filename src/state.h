@@ -211,4 +211,12 @@ int state_get_audit(struct store *st, const char *id,
 int state_sweep(struct store *st, long long now, long long lease_ms,
 		size_t limit, struct state_job_list *list, struct err *e);
 
+/*
+ * QUEUED rows last changed before `before` (epoch ms) whose id sorts after
+ * `after` (borrowed; NULL = from the start), by id, at most limit: pages
+ * for `safeurl requeue --stale`.
+ */
+int state_list_queued(struct store *st, long long before, const char *after,
+		      size_t limit, struct state_job_list *list, struct err *e);
+
 #endif

@@ -223,6 +223,14 @@ int state_get_audit(struct store *st, const char *id,
 	return store_query(st, id, &q, audit_row, list, e);
 }
 
+static int job_list(struct store *st, const struct store_stmt *q,
+		    struct state_job_list *list, struct err *e)
+{
+	list->items = NULL;
+	list->nr = 0;
+	return store_query(st, NULL, q, job_list_row, list, e);
+}
+
 int state_sweep(struct store *st, long long now, long long lease_ms,
 		size_t limit, struct state_job_list *list, struct err *e)
 {
@@ -230,7 +238,16 @@ int state_sweep(struct store *st, long long now, long long lease_ms,
 				  STORE_VAL_INT((long long)limit) };
 	struct store_stmt q = { STORE_SQL_JOB_SWEEP, a, 2, 0 };
 
-	list->items = NULL;
-	list->nr = 0;
-	return store_query(st, NULL, &q, job_list_row, list, e);
+	return job_list(st, &q, list, e);
+}
+
+int state_list_queued(struct store *st, long long before, const char *after,
+		      size_t limit, struct state_job_list *list, struct err *e)
+{
+	struct store_val a[3] = { STORE_VAL_INT(before),
+				  STORE_VAL_TEXT(after ? after : ""),
+				  STORE_VAL_INT((long long)limit) };
+	struct store_stmt q = { STORE_SQL_JOB_QUEUED, a, 3, 0 };
+
+	return job_list(st, &q, list, e);
 }

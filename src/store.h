@@ -38,6 +38,7 @@ enum store_sql {
 	STORE_SQL_RESULT_GET,   /* the result row by job id */
 	STORE_SQL_AUDIT_GET,    /* a job's audit rows, oldest first */
 	STORE_SQL_JOB_SWEEP,    /* leased rows whose lease lapsed long ago */
+	STORE_SQL_JOB_QUEUED,   /* QUEUED rows untouched since a cut-off */
 	STORE_SQL_SCHEMA_VERSION, /* highest applied migration */
 	STORE_SQL_COUNT
 };

@@ -144,6 +144,11 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		"SELECT " JOB_COLS " FROM scan_jobs"
 		" WHERE state IN ('FETCHING', 'ANALYZING')"
 		" AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2",
+	/* ?1 updated_at cut-off, ?2 ids after this one, ?3 row limit */
+	[STORE_SQL_JOB_QUEUED] =
+		"SELECT " JOB_COLS " FROM scan_jobs"
+		" WHERE state = 'QUEUED' AND updated_at < ?1 AND id > ?2"
+		" ORDER BY id LIMIT ?3",
 	[STORE_SQL_SCHEMA_VERSION] =
 		"SELECT coalesce(max(version), 0) FROM schema_migrations",
 };
