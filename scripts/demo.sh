@@ -66,14 +66,14 @@ for id in "${ids[@]}"; do
   for _ in $(seq 1 300); do terminal "$id" && break; sleep 0.2; done
 done
 
-printf '\n%-58s %-10s %-11s %5s  %s\n' URL STATE VERDICT RISK ERROR
+printf '\nscans of %s\n%-44s %-10s %-11s %5s  %s\n' "$site" PAGE STATE VERDICT RISK ERROR
 for i in "${!ids[@]}"; do
   id=${ids[$i]}
   state=$(./build/release/safeurl status "$id" | awk '$1=="state:"{print $2}')
-  error=$(./build/release/safeurl status "$id" | awk '$1=="error:"{$1=""; print substr($0,2,50)}')
+  error=$(./build/release/safeurl status "$id" | awk '$1=="error:"{sub(/:$/,"",$2); print $2}')
   result=$(./build/release/safeurl result "$id" 2>/dev/null || echo '{}')
   read -r verdict risk < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("verdict","-"), d.get("riskScore","-"))' "$result")
-  printf '%-58s %-10s %-11s %5s  %s\n' "$site/${pages[$i]:0:30}" "$state" "$verdict" "$risk" "$error"
+  printf '%-44s %-10s %-11s %5s  %s\n' "/${pages[$i]:0:42}" "$state" "$verdict" "$risk" "$error"
 done
 echo
 if [ $keep = 1 ]; then
