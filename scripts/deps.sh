@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config git curl ca-certificates iproute2 procps
-  util-linux psmisc
+  util-linux psmisc time
   libhiredis-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libjansson-dev
   libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
   libssl-dev clang libclang-rt-14-dev openssl python3-jsonschema
