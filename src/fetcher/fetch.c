@@ -203,13 +203,68 @@ static int check_all(const struct addrinfo *res, const char *host,
 	return have ? 0 : -1;
 }
 
-/* Resolve host once; every address must pass. 0 or -1 with r set. */
-static int resolve(const struct fetch_opts *o, const char *host, int port,
-		   struct netguard_addr *out, struct fetch_result *r)
+/*
+ * getaddrinfo bounded by timeout_ms. 0 with *res (caller frees with
+ * freeaddrinfo), an EAI_* code, or EAI_AGAIN with *timed_out set. A
+ * lookup that cannot be cancelled keeps its request: the resolver thread
+ * still writes into it, and the process ends soon after anyway.
+ */
+static int lookup(const char *host, long timeout_ms, struct addrinfo **res,
+		  int *timed_out)
 {
-	struct addrinfo hints, *res = NULL;
-	char msg[300];
+	struct gaicb *req = xcalloc(1, sizeof(*req));
+	struct addrinfo *hints = xcalloc(1, sizeof(*hints));
+	struct gaicb *list[1] = { req };
+	struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+	char *name = xstrdup(host);
 	int rc;
+
+	hints->ai_family = AF_UNSPEC;
+	hints->ai_socktype = SOCK_STREAM;
+	req->ar_name = name;
+	req->ar_request = hints;
+	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	while (!rc && (rc = gai_suspend((const struct gaicb *const *)list, 1, &ts)) == EAI_INTR)
+		;
+	if (rc == EAI_AGAIN) {
+		*timed_out = 1;
+		if (gai_cancel(req) != EAI_CANCELED)
+			return EAI_AGAIN;
+	} else if (!rc) {
+		rc = gai_error(req);
+		*res = req->ar_result;
+	}
+	free(name);
+	free(hints);
+	free(req);
+	return rc;
+}
+
+static int resolve_failed(struct fetch_result *r, const char *host, int rc,
+			  int timed_out, long timeout_ms)
+{
+	char msg[300];
+
+	if (timed_out) {
+		snprintf(msg, sizeof(msg), "looking up '%s' took more than %ld ms", host,
+			 timeout_ms);
+		fail(r, FETCH_FAILED, "TIMEOUT", 1, msg);
+		return -1;
+	}
+	snprintf(msg, sizeof(msg), "cannot resolve '%s': %s", host, gai_strerror(rc));
+	if (rc == EAI_NONAME || rc == EAI_NODATA)
+		fail(r, FETCH_FAILED, "DNS_NXDOMAIN", 0, msg);
+	else
+		fail(r, FETCH_FAILED, "DNS_FAILURE", 1, msg);
+	return -1;
+}
+
+/* Resolve host once, within timeout_ms; every address must pass. 0 or -1 (r set). */
+static int resolve(const struct fetch_opts *o, const char *host, int port,
+		   long timeout_ms, struct netguard_addr *out, struct fetch_result *r)
+{
+	struct addrinfo *res = NULL;
+	int rc, timed_out = 0;
 
 	if (resolve_injected(o, host, port, out)) {
 		struct addrinfo one = { 0 };
@@ -223,18 +278,9 @@ static int resolve(const struct fetch_opts *o, const char *host, int port,
 			memcpy(&sa.sin6_addr, out->a, 16);
 		return check_all(&one, host, o, out, r);
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc) {
-		snprintf(msg, sizeof(msg), "cannot resolve '%s': %s", host, gai_strerror(rc));
-		if (rc == EAI_NONAME || rc == EAI_NODATA)
-			fail(r, FETCH_FAILED, "DNS_NXDOMAIN", 0, msg);
-		else
-			fail(r, FETCH_FAILED, "DNS_FAILURE", 1, msg);
-		return -1;
-	}
+	rc = lookup(host, timeout_ms, &res, &timed_out);
+	if (rc)
+		return resolve_failed(r, host, rc, timed_out, timeout_ms);
 	rc = check_all(res, host, o, out, r);
 	freeaddrinfo(res);
 	return rc;
@@ -498,6 +544,7 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 	struct err e = ERR_INIT;
 	struct hop h = { o, r, NULL, { 0, { 0 } }, 0, NULL, "", 0 };
 	double t0 = now_ms();
+	long left;
 	int rc;
 
 	free(r->final_url);
@@ -512,7 +559,11 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 	}
 	r->had_userinfo |= u.had_userinfo;
 	r->numeric_trick |= u.numeric_trick;
-	rc = u.host_is_ip ? (h.pinned = u.ip, 0) : resolve(o, u.host, u.port, &h.pinned, r);
+	left = (long)(deadline - t0);
+	if (left > o->connect_timeout_ms)
+		left = o->connect_timeout_ms;
+	rc = u.host_is_ip ? (h.pinned = u.ip, 0)
+			  : resolve(o, u.host, u.port, left > 1 ? left : 1, &h.pinned, r);
 	r->t.dns_ms += now_ms() - t0;
 	if (!rc) {
 		free(r->final_url);
