@@ -224,14 +224,19 @@ static int lookup(const char *host, long timeout_ms, struct addrinfo **res,
 	req->ar_name = name;
 	req->ar_request = hints;
 	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-	while (!rc && (rc = gai_suspend((const struct gaicb *const *)list, 1, &ts)) == EAI_INTR)
-		;
-	if (rc == EAI_AGAIN) {
+	if (!rc) {
+		/* Whatever gai_suspend says (glibc 2.36 reports a timeout as
+		 * EAI_SYSTEM), the request's own state tells done or not. */
+		while (gai_suspend((const struct gaicb *const *)list, 1, &ts) == EAI_INTR)
+			;
+		rc = gai_error(req);
+	}
+	if (rc == EAI_INPROGRESS) {
 		*timed_out = 1;
 		if (gai_cancel(req) != EAI_CANCELED)
 			return EAI_AGAIN;
+		rc = EAI_AGAIN;
 	} else if (!rc) {
-		rc = gai_error(req);
 		*res = req->ar_result;
 	}
 	free(name);
