@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config git curl ca-certificates iproute2 procps
-  util-linux psmisc time
+  util-linux psmisc
   libhiredis-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libjansson-dev
   libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
-  libssl-dev clang libclang-rt-14-dev openssl python3-jsonschema
+  libssl-dev clang libclang-rt-14-dev
   redis-server docker.io nodejs npm
 )
 
+# The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
+PACKAGES+=(openssl python3-jsonschema time)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
