@@ -540,6 +540,25 @@ static void tls_release(struct fetch_tls *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* The transfer of one hop within left_ms (0 or less: already too late). */
+static int hop_transfer(struct hop *h, const struct netguard_url *u, long left_ms)
+{
+	int rc;
+
+	if (left_ms < 1) {
+		fail(h->r, FETCH_FAILED, "TIMEOUT", 1, "the fetch ran out of time between redirects");
+		return -1;
+	}
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		fail(h->r, FETCH_FAILED, "INTERNAL_ERROR", 0, "cannot start libcurl");
+		return -1;
+	}
+	rc = transfer(h, u, left_ms);
+	curl_easy_cleanup(h->curl);
+	return rc;
+}
+
 /* Check and fetch one URL. 0 done, -1 stopped (r set). */
 static int one_hop(const struct fetch_opts *o, const char *url,
 		   struct fetch_result *r, double deadline, int first)
@@ -574,11 +593,7 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 		free(r->final_url);
 		r->final_url = xstrdup(u.url);
 		tls_release(&r->tls);
-		h.curl = curl_easy_init();
-		rc = h.curl ? transfer(&h, &u, (long)(deadline - now_ms()) + 1) : -1;
-		if (!h.curl)
-			fail(r, FETCH_FAILED, "INTERNAL_ERROR", 0, "cannot start libcurl");
-		curl_easy_cleanup(h.curl);
+		rc = hop_transfer(&h, &u, (long)(deadline - now_ms()));
 	}
 	netguard_url_release(&u);
 	return rc;
