@@ -403,21 +403,12 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 1;
 }
 
-static int setup(struct hop *h, const struct netguard_url *u,
-		 struct curl_slist **pins, long timeout_ms)
+/* Policy and limits: what libcurl may do at all. Non-zero on failure. */
+static int setup_limits(struct hop *h, long timeout_ms)
 {
-	char pin[400], ip[64];
 	CURL *c = h->curl;
 	int rc = 0;
 
-	netguard_addr_format(&h->pinned, ip, sizeof(ip));
-	snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
-		 u->host, u->port, ip);
-	*pins = u->host_is_ip ? NULL : curl_slist_append(NULL, pin);
-	rc |= curl_easy_setopt(c, CURLOPT_URL, u->url);
-	rc |= curl_easy_setopt(c, CURLOPT_RESOLVE, *pins);
-	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	rc |= curl_easy_setopt(c, CURLOPT_PROXY, "");
@@ -427,6 +418,29 @@ static int setup(struct hop *h, const struct netguard_url *u,
 	rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
 			       (curl_off_t)h->o->max_download_bytes);
+	rc |= curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+	rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, h->o->user_agent);
+	if (h->o->ca_file)
+		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->o->ca_file);
+	return rc;
+}
+
+/* The URL, the pinned address and the callbacks. -1 on failure. */
+static int setup(struct hop *h, const struct netguard_url *u,
+		 struct curl_slist **pins, long timeout_ms)
+{
+	char pin[400], ip[64];
+	CURL *c = h->curl;
+	int rc = setup_limits(h, timeout_ms);
+
+	netguard_addr_format(&h->pinned, ip, sizeof(ip));
+	snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
+		 u->host, u->port, ip);
+	*pins = u->host_is_ip ? NULL : curl_slist_append(NULL, pin);
+	rc |= curl_easy_setopt(c, CURLOPT_URL, u->url);
+	rc |= curl_easy_setopt(c, CURLOPT_RESOLVE, *pins);
+	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -434,10 +448,6 @@ static int setup(struct hop *h, const struct netguard_url *u,
 	rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	rc |= curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
-	rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, h->o->user_agent);
-	if (h->o->ca_file)
-		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->o->ca_file);
 	return rc ? -1 : 0;
 }
 
