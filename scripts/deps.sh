@@ -14,6 +14,8 @@ PACKAGES=(
   redis-server docker.io
 )
 
+# The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
+PACKAGES+=(openssl python3-jsonschema time)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

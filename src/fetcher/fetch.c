@@ -203,13 +203,73 @@ static int check_all(const struct addrinfo *res, const char *host,
 	return have ? 0 : -1;
 }
 
-/* Resolve host once; every address must pass. 0 or -1 with r set. */
-static int resolve(const struct fetch_opts *o, const char *host, int port,
-		   struct netguard_addr *out, struct fetch_result *r)
+/*
+ * getaddrinfo bounded by timeout_ms. 0 with *res (caller frees with
+ * freeaddrinfo), an EAI_* code, or EAI_AGAIN with *timed_out set. A
+ * lookup that cannot be cancelled keeps its request: the resolver thread
+ * still writes into it, and the process ends soon after anyway.
+ */
+static int lookup(const char *host, long timeout_ms, struct addrinfo **res,
+		  int *timed_out)
 {
-	struct addrinfo hints, *res = NULL;
-	char msg[300];
+	struct gaicb *req = xcalloc(1, sizeof(*req));
+	struct addrinfo *hints = xcalloc(1, sizeof(*hints));
+	struct gaicb *list[1] = { req };
+	struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+	char *name = xstrdup(host);
 	int rc;
+
+	hints->ai_family = AF_UNSPEC;
+	hints->ai_socktype = SOCK_STREAM;
+	req->ar_name = name;
+	req->ar_request = hints;
+	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (!rc) {
+		/* Whatever gai_suspend says (glibc 2.36 reports a timeout as
+		 * EAI_SYSTEM), the request's own state tells done or not. */
+		while (gai_suspend((const struct gaicb *const *)list, 1, &ts) == EAI_INTR)
+			;
+		rc = gai_error(req);
+	}
+	if (rc == EAI_INPROGRESS) {
+		*timed_out = 1;
+		if (gai_cancel(req) != EAI_CANCELED)
+			return EAI_AGAIN;
+		rc = EAI_AGAIN;
+	} else if (!rc) {
+		*res = req->ar_result;
+	}
+	free(name);
+	free(hints);
+	free(req);
+	return rc;
+}
+
+static int resolve_failed(struct fetch_result *r, const char *host, int rc,
+			  int timed_out, long timeout_ms)
+{
+	char msg[300];
+
+	if (timed_out) {
+		snprintf(msg, sizeof(msg), "looking up '%s' took more than %ld ms", host,
+			 timeout_ms);
+		fail(r, FETCH_FAILED, "TIMEOUT", 1, msg);
+		return -1;
+	}
+	snprintf(msg, sizeof(msg), "cannot resolve '%s': %s", host, gai_strerror(rc));
+	if (rc == EAI_NONAME || rc == EAI_NODATA)
+		fail(r, FETCH_FAILED, "DNS_NXDOMAIN", 0, msg);
+	else
+		fail(r, FETCH_FAILED, "DNS_FAILURE", 1, msg);
+	return -1;
+}
+
+/* Resolve host once, within timeout_ms; every address must pass. 0 or -1 (r set). */
+static int resolve(const struct fetch_opts *o, const char *host, int port,
+		   long timeout_ms, struct netguard_addr *out, struct fetch_result *r)
+{
+	struct addrinfo *res = NULL;
+	int rc, timed_out = 0;
 
 	if (resolve_injected(o, host, port, out)) {
 		struct addrinfo one = { 0 };
@@ -223,18 +283,9 @@ static int resolve(const struct fetch_opts *o, const char *host, int port,
 			memcpy(&sa.sin6_addr, out->a, 16);
 		return check_all(&one, host, o, out, r);
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc) {
-		snprintf(msg, sizeof(msg), "cannot resolve '%s': %s", host, gai_strerror(rc));
-		if (rc == EAI_NONAME || rc == EAI_NODATA)
-			fail(r, FETCH_FAILED, "DNS_NXDOMAIN", 0, msg);
-		else
-			fail(r, FETCH_FAILED, "DNS_FAILURE", 1, msg);
-		return -1;
-	}
+	rc = lookup(host, timeout_ms, &res, &timed_out);
+	if (rc)
+		return resolve_failed(r, host, rc, timed_out, timeout_ms);
 	rc = check_all(res, host, o, out, r);
 	freeaddrinfo(res);
 	return rc;
@@ -352,21 +403,12 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 1;
 }
 
-static int setup(struct hop *h, const struct netguard_url *u,
-		 struct curl_slist **pins, long timeout_ms)
+/* Policy and limits: what libcurl may do at all. Non-zero on failure. */
+static int setup_limits(struct hop *h, long timeout_ms)
 {
-	char pin[400], ip[64];
 	CURL *c = h->curl;
 	int rc = 0;
 
-	netguard_addr_format(&h->pinned, ip, sizeof(ip));
-	snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
-		 u->host, u->port, ip);
-	*pins = u->host_is_ip ? NULL : curl_slist_append(NULL, pin);
-	rc |= curl_easy_setopt(c, CURLOPT_URL, u->url);
-	rc |= curl_easy_setopt(c, CURLOPT_RESOLVE, *pins);
-	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	rc |= curl_easy_setopt(c, CURLOPT_PROXY, "");
@@ -376,6 +418,29 @@ static int setup(struct hop *h, const struct netguard_url *u,
 	rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
 			       (curl_off_t)h->o->max_download_bytes);
+	rc |= curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+	rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, h->o->user_agent);
+	if (h->o->ca_file)
+		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->o->ca_file);
+	return rc;
+}
+
+/* The URL, the pinned address and the callbacks. -1 on failure. */
+static int setup(struct hop *h, const struct netguard_url *u,
+		 struct curl_slist **pins, long timeout_ms)
+{
+	char pin[400], ip[64];
+	CURL *c = h->curl;
+	int rc = setup_limits(h, timeout_ms);
+
+	netguard_addr_format(&h->pinned, ip, sizeof(ip));
+	snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
+		 u->host, u->port, ip);
+	*pins = u->host_is_ip ? NULL : curl_slist_append(NULL, pin);
+	rc |= curl_easy_setopt(c, CURLOPT_URL, u->url);
+	rc |= curl_easy_setopt(c, CURLOPT_RESOLVE, *pins);
+	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -383,10 +448,6 @@ static int setup(struct hop *h, const struct netguard_url *u,
 	rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
 	rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	rc |= curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
-	rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, h->o->user_agent);
-	if (h->o->ca_file)
-		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, h->o->ca_file);
 	return rc ? -1 : 0;
 }
 
@@ -489,6 +550,25 @@ static void tls_release(struct fetch_tls *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* The transfer of one hop within left_ms (0 or less: already too late). */
+static int hop_transfer(struct hop *h, const struct netguard_url *u, long left_ms)
+{
+	int rc;
+
+	if (left_ms < 1) {
+		fail(h->r, FETCH_FAILED, "TIMEOUT", 1, "the fetch ran out of time between redirects");
+		return -1;
+	}
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		fail(h->r, FETCH_FAILED, "INTERNAL_ERROR", 0, "cannot start libcurl");
+		return -1;
+	}
+	rc = transfer(h, u, left_ms);
+	curl_easy_cleanup(h->curl);
+	return rc;
+}
+
 /* Check and fetch one URL. 0 done, -1 stopped (r set). */
 static int one_hop(const struct fetch_opts *o, const char *url,
 		   struct fetch_result *r, double deadline, int first)
@@ -498,6 +578,7 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 	struct err e = ERR_INIT;
 	struct hop h = { o, r, NULL, { 0, { 0 } }, 0, NULL, "", 0 };
 	double t0 = now_ms();
+	long left;
 	int rc;
 
 	free(r->final_url);
@@ -512,17 +593,17 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 	}
 	r->had_userinfo |= u.had_userinfo;
 	r->numeric_trick |= u.numeric_trick;
-	rc = u.host_is_ip ? (h.pinned = u.ip, 0) : resolve(o, u.host, u.port, &h.pinned, r);
+	left = (long)(deadline - t0);
+	if (left > o->connect_timeout_ms)
+		left = o->connect_timeout_ms;
+	rc = u.host_is_ip ? (h.pinned = u.ip, 0)
+			  : resolve(o, u.host, u.port, left > 1 ? left : 1, &h.pinned, r);
 	r->t.dns_ms += now_ms() - t0;
 	if (!rc) {
 		free(r->final_url);
 		r->final_url = xstrdup(u.url);
 		tls_release(&r->tls);
-		h.curl = curl_easy_init();
-		rc = h.curl ? transfer(&h, &u, (long)(deadline - now_ms()) + 1) : -1;
-		if (!h.curl)
-			fail(r, FETCH_FAILED, "INTERNAL_ERROR", 0, "cannot start libcurl");
-		curl_easy_cleanup(h.curl);
+		rc = hop_transfer(&h, &u, (long)(deadline - now_ms()));
 	}
 	netguard_url_release(&u);
 	return rc;

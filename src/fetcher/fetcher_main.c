@@ -9,6 +9,7 @@
 #include "../fmacros.h"
 
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,110 +27,73 @@ struct cli {
 	const char *url;
 };
 
-static int set_resolve(struct cli *c, const char *arg, long n, struct err *e)
+static int set_resolve(struct cli *c, const char *name, const char *arg,
+		       struct err *e)
 {
-	(void)n;
+	(void)name;
 	return fetch_opts_add_resolve(&c->fetch, arg, e);
 }
 
-static int set_allow_loopback(struct cli *c, const char *arg, long n, struct err *e)
+static int set_allow_loopback(struct cli *c, const char *name, const char *arg,
+			      struct err *e)
 {
-	(void)arg, (void)n;
+	(void)name, (void)arg;
 	return netguard_policy_allow(&c->fetch.policy, "127.0.0.0/8", e) ||
 	       netguard_policy_allow(&c->fetch.policy, "::1/128", e) ? -1 : 0;
 }
 
-static int set_allow_addr(struct cli *c, const char *arg, long n, struct err *e)
+static int set_allow_addr(struct cli *c, const char *name, const char *arg,
+			  struct err *e)
 {
-	(void)n;
+	(void)name;
 	return netguard_policy_allow(&c->fetch.policy, arg, e);
 }
 
-static int set_ports(struct cli *c, const char *arg, long n, struct err *e)
+static int set_ports(struct cli *c, const char *name, const char *arg,
+		     struct err *e)
 {
-	(void)n;
+	(void)name;
 	return netguard_policy_ports(&c->fetch.policy, arg, e);
 }
 
-#define SET_LONG(fn, field)                                                \
-	static int fn(struct cli *c, const char *arg, long n, struct err *e) \
-	{                                                                  \
-		(void)arg, (void)e;                                        \
-		c->fetch.field = n;                                        \
-		return 0;                                                  \
-	}
-#define SET_SIZE(fn, field)                                                \
-	static int fn(struct cli *c, const char *arg, long n, struct err *e) \
-	{                                                                  \
-		(void)arg, (void)e;                                        \
-		c->fetch.field = (size_t)n;                                \
-		return 0;                                                  \
-	}
-
-SET_LONG(set_max_redirects, max_redirects)
-SET_LONG(set_connect_timeout, connect_timeout_ms)
-SET_LONG(set_timeout, timeout_ms)
-SET_SIZE(set_max_header, max_header_bytes)
-SET_SIZE(set_max_body, max_body_bytes)
-SET_SIZE(set_max_download, max_download_bytes)
-
-static int set_ca_file(struct cli *c, const char *arg, long n, struct err *e)
+/* --blocklist-WHICH PATH */
+static int set_blocklist(struct cli *c, const char *name, const char *arg,
+			 struct err *e)
 {
-	(void)n, (void)e;
-	c->fetch.ca_file = arg;
-	return 0;
+	return analyze_lists_load(&c->lists, name + strlen("blocklist-"), arg, e);
 }
 
-static int set_user_agent(struct cli *c, const char *arg, long n, struct err *e)
-{
-	(void)n, (void)e;
-	c->fetch.user_agent = arg;
-	return 0;
-}
+/* Without fn, ARG_LONG, ARG_SIZE and ARG_STR store into struct fetch_opts at off. */
+enum arg_kind { ARG_NONE, ARG_STR, ARG_LONG, ARG_SIZE };
 
-static int list_domains(struct cli *c, const char *arg, long n, struct err *e)
-{
-	(void)n;
-	return analyze_lists_load(&c->lists, "domains", arg, e);
-}
-
-static int list_urls(struct cli *c, const char *arg, long n, struct err *e)
-{
-	(void)n;
-	return analyze_lists_load(&c->lists, "urls", arg, e);
-}
-
-static int list_sha256(struct cli *c, const char *arg, long n, struct err *e)
-{
-	(void)n;
-	return analyze_lists_load(&c->lists, "sha256", arg, e);
-}
-
-enum arg_kind { ARG_NONE, ARG_STR, ARG_NUM };
+#define OPT_FIELD(name, kind, min, max, field, help) \
+	{ name, kind, min, max, offsetof(struct fetch_opts, field), NULL, help }
+#define OPT_CALL(name, kind, fn, help) { name, kind, 0, 0, 0, fn, help }
 
 /* The options: one row each; --help prints this table. */
 static const struct option_row {
 	const char *name;
-	enum arg_kind kind;
+	enum arg_kind kind; /* of the value; ARG_NONE: a flag for fn */
 	long min, max;
-	int (*fn)(struct cli *, const char *, long, struct err *);
+	size_t off;
+	int (*fn)(struct cli *, const char *name, const char *arg, struct err *);
 	const char *help;
 } options[] = {
-	{ "resolve", ARG_STR, 0, 0, set_resolve, "HOST:PORT:ADDR  use ADDR for HOST:PORT, no DNS (repeatable; test hook)" },
-	{ "allow-loopback", ARG_NONE, 0, 0, set_allow_loopback, "let 127.0.0.0/8 and ::1 through (test hook)" },
-	{ "allow-addr", ARG_STR, 0, 0, set_allow_addr, "CIDR  let this range through (repeatable; test hook)" },
-	{ "ports", ARG_STR, 0, 0, set_ports, "LIST  allowed ports (default 80,443,8080,8443)" },
-	{ "max-redirects", ARG_NUM, 0, 20, set_max_redirects, "N  redirects followed (default 5)" },
-	{ "connect-timeout", ARG_NUM, 100, 60000, set_connect_timeout, "MS  per connection (default 5000)" },
-	{ "timeout", ARG_NUM, 100, 600000, set_timeout, "MS  whole fetch, redirects included (default 20000)" },
-	{ "max-header-bytes", ARG_NUM, 1024, 1048576, set_max_header, "N  response headers (default 65536)" },
-	{ "max-body-bytes", ARG_NUM, 1024, 268435456, set_max_body, "N  decompressed body (default 5242880)" },
-	{ "max-download-bytes", ARG_NUM, 1024, 268435456, set_max_download, "N  body on the wire (default 5242880)" },
-	{ "ca-file", ARG_STR, 0, 0, set_ca_file, "PATH  trust these CAs instead of the system bundle" },
-	{ "user-agent", ARG_STR, 0, 0, set_user_agent, "TEXT  User-Agent header" },
-	{ "blocklist-domains", ARG_STR, 0, 0, list_domains, "PATH  domains, one a line (subdomains match)" },
-	{ "blocklist-urls", ARG_STR, 0, 0, list_urls, "PATH  URLs, one a line" },
-	{ "blocklist-sha256", ARG_STR, 0, 0, list_sha256, "PATH  SHA-256 digests (hex), one a line" },
+	OPT_CALL("resolve", ARG_STR, set_resolve, "HOST:PORT:ADDR  use ADDR for HOST:PORT, no DNS (repeatable; test hook)"),
+	OPT_CALL("allow-loopback", ARG_NONE, set_allow_loopback, "let 127.0.0.0/8 and ::1 through (test hook)"),
+	OPT_CALL("allow-addr", ARG_STR, set_allow_addr, "CIDR  let this range through (repeatable; test hook)"),
+	OPT_CALL("ports", ARG_STR, set_ports, "LIST  allowed ports (default 80,443,8080,8443)"),
+	OPT_FIELD("max-redirects", ARG_LONG, 0, 20, max_redirects, "N  redirects followed (default 5)"),
+	OPT_FIELD("connect-timeout", ARG_LONG, 100, 60000, connect_timeout_ms, "MS  per connection (default 5000)"),
+	OPT_FIELD("timeout", ARG_LONG, 100, 600000, timeout_ms, "MS  whole fetch, redirects included (default 20000)"),
+	OPT_FIELD("max-header-bytes", ARG_SIZE, 1024, 1048576, max_header_bytes, "N  response headers (default 65536)"),
+	OPT_FIELD("max-body-bytes", ARG_SIZE, 1024, 268435456, max_body_bytes, "N  decompressed body (default 5242880)"),
+	OPT_FIELD("max-download-bytes", ARG_SIZE, 1024, 268435456, max_download_bytes, "N  body on the wire (default 5242880)"),
+	OPT_FIELD("ca-file", ARG_STR, 0, 0, ca_file, "PATH  trust these CAs instead of the system bundle"),
+	OPT_FIELD("user-agent", ARG_STR, 0, 0, user_agent, "TEXT  User-Agent header"),
+	OPT_CALL("blocklist-domains", ARG_STR, set_blocklist, "PATH  domains, one a line (subdomains match)"),
+	OPT_CALL("blocklist-urls", ARG_STR, set_blocklist, "PATH  URLs, one a line"),
+	OPT_CALL("blocklist-sha256", ARG_STR, set_blocklist, "PATH  SHA-256 digests (hex), one a line"),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -153,15 +117,29 @@ static void usage(FILE *out)
 		"help", "show this help", "version", "show the version");
 }
 
-static int number(const struct option_row *o, const char *arg, long *n,
-		  struct err *e)
+/* Store arg as o says: a checked number or a borrowed string. */
+static int store(struct cli *c, const struct option_row *o, const char *arg,
+		 struct err *e)
 {
-	char *end;
+	char *end, *field = (char *)&c->fetch + o->off;
+	long n;
+	size_t size;
 
-	*n = strtol(arg, &end, 10);
-	if (end == arg || *end || *n < o->min || *n > o->max)
+	if (o->fn)
+		return o->fn(c, o->name, arg, e);
+	if (o->kind == ARG_STR) {
+		memcpy(field, &arg, sizeof(arg));
+		return 0;
+	}
+	n = strtol(arg, &end, 10);
+	if (end == arg || *end || n < o->min || n > o->max)
 		return err_set(e, ERR_INVALID, "--%s '%s': expected an integer %ld..%ld",
 			       o->name, arg, o->min, o->max);
+	size = (size_t)n;
+	if (o->kind == ARG_LONG)
+		memcpy(field, &n, sizeof(n));
+	else
+		memcpy(field, &size, sizeof(size));
 	return 0;
 }
 
@@ -170,7 +148,6 @@ static int one_option(struct cli *c, int argc, char **argv, int *i, struct err *
 {
 	const char *name = argv[*i] + 2, *eq = strchr(name, '='), *arg = NULL;
 	size_t nl = eq ? (size_t)(eq - name) : strlen(name), k;
-	long n = 0;
 
 	for (k = 0; k < NOPTIONS; k++)
 		if (strlen(options[k].name) == nl && !strncmp(options[k].name, name, nl))
@@ -184,9 +161,7 @@ static int one_option(struct cli *c, int argc, char **argv, int *i, struct err *
 	} else if (eq) {
 		return err_set(e, ERR_INVALID, "--%s takes no value", options[k].name);
 	}
-	if (options[k].kind == ARG_NUM && number(&options[k], arg, &n, e))
-		return -1;
-	return options[k].fn(c, arg, n, e);
+	return store(c, &options[k], arg, e);
 }
 
 static int parse(struct cli *c, int argc, char **argv, struct err *e)

@@ -128,11 +128,103 @@ static const struct attr *attr(const struct tag *t, const char *name)
 	return NULL;
 }
 
+/* Named references worth decoding: those that can hide URL syntax. */
+static const struct {
+	const char *name;
+	char c;
+} entities[] = {
+	{ "amp;", '&' },   { "lt;", '<' },     { "gt;", '>' },     { "quot;", '"' },
+	{ "apos;", '\'' }, { "colon;", ':' },  { "sol;", '/' },    { "period;", '.' },
+	{ "quest;", '?' }, { "num;", '#' },    { "commat;", '@' }, { "Tab;", '\t' },
+	{ "NewLine;", '\n' },
+};
+
+static int digit(char c, int base)
+{
+	int d = c >= '0' && c <= '9' ? c - '0'
+		: (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : 99;
+
+	return d < base ? d : -1;
+}
+
+/* "#65;" or "#x41;" at s; ASCII comes out as itself, the rest as '?'. */
+static char numeric_ref(const char *s, const char *end, size_t *used)
+{
+	const char *p = s + 1, *first;
+	unsigned long v = 0;
+	int base = 10, d;
+
+	if (p < end && (*p == 'x' || *p == 'X')) {
+		base = 16;
+		p++;
+	}
+	for (first = p; p < end && (d = digit(*p, base)) >= 0; p++)
+		if (v < 0x110000)
+			v = v * (unsigned long)base + (unsigned long)d;
+	if (p == first) {
+		*used = 0;
+		return '&';
+	}
+	if (p < end && *p == ';')
+		p++;
+	*used = (size_t)(p - s);
+	return v > 0 && v < 0x80 ? (char)v : '?';
+}
+
+/* One character reference at s (after '&'); *used gets its length. */
+static char entity(const char *s, const char *end, size_t *used)
+{
+	size_t i, k;
+
+	if (s < end && *s == '#')
+		return numeric_ref(s, end, used);
+	for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
+		k = strlen(entities[i].name);
+		if ((size_t)(end - s) >= k && !memcmp(s, entities[i].name, k)) {
+			*used = k;
+			return entities[i].c;
+		}
+	}
+	*used = 0;
+	return '&';
+}
+
+/*
+ * The attribute value as a browser would use it: character references
+ * decoded (non-ASCII as '?'), tabs and newlines dropped (URL parsers
+ * drop them too). New string, caller frees.
+ */
+static char *attr_text(const struct attr *a)
+{
+	char *out = xmalloc(a->vlen + 1), c;
+	const char *p = a->v, *end = a->v + a->vlen;
+	size_t n = 0, used;
+
+	while (p < end) {
+		c = *p++;
+		if (c == '&') {
+			c = entity(p, end, &used);
+			p += used;
+		}
+		if (c != '\t' && c != '\n' && c != '\r')
+			out[n++] = c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 static int attr_is(const struct tag *t, const char *name, const char *value)
 {
 	const struct attr *a = attr(t, name);
+	char *v;
+	int same;
 
-	return a && a->vlen == strlen(value) && !strncasecmp(a->v, value, a->vlen);
+	if (!a)
+		return 0;
+	v = attr_text(a);
+	same = !strcasecmp(v, value);
+	free(v);
+	return same;
 }
 
 /* A style value with spaces removed contains needle? */
@@ -163,7 +255,7 @@ static void on_form(struct scan *s, const struct tag *t)
 	s->cur_form = -1;
 	if (f->nform >= HTML_MAX_LIST)
 		return;
-	f->form[f->nform].action = a ? xstrndup(a->v, a->vlen) : xstrdup("");
+	f->form[f->nform].action = a ? attr_text(a) : xstrdup("");
 	s->cur_form = (int)f->nform++;
 }
 
@@ -199,7 +291,7 @@ static void on_script(struct scan *s, const struct tag *t)
 
 	f->scripts++;
 	if (a && f->nscript_src < HTML_MAX_LIST)
-		f->script_src[f->nscript_src++] = xstrndup(a->v, a->vlen);
+		f->script_src[f->nscript_src++] = attr_text(a);
 }
 
 static const struct {

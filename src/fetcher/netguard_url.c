@@ -169,27 +169,40 @@ static char *host_ascii(const char *raw)
 	return out;
 }
 
+/* u->ip becomes the host; u->host its canonical text. */
+static void host_is_ip(struct netguard_url *u)
+{
+	u->host_is_ip = 1;
+	free(u->host);
+	u->host = xcalloc(1, 64);
+	netguard_addr_format(&u->ip, u->host, 64);
+}
+
+/* "[v6]" from curl. 0 or -1 (invalid). */
+static int host_ipv6(const char *raw, struct netguard_url *u, struct err *e)
+{
+	char text[64];
+	size_t n = strlen(raw);
+
+	if (n < 3 || n - 2 >= sizeof(text) || raw[n - 1] != ']')
+		return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
+	memcpy(text, raw + 1, n - 2);
+	text[n - 2] = '\0';
+	if (netguard_addr_parse(text, &u->ip) || u->ip.family != 6)
+		return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
+	host_is_ip(u);
+	return 0;
+}
+
 /* Set u->host and friends from curl's host. 0, 1 blocked, -1 invalid. */
 static int host_normalise(const char *raw, struct netguard_url *u,
 			  struct netguard_block *why, struct err *e)
 {
-	char text[64];
 	uint32_t v4;
 	int canon = 1, rc;
-	size_t n = strlen(raw);
 
-	if (raw[0] == '[') {
-		if (n < 3 || n - 2 >= sizeof(text) || raw[n - 1] != ']')
-			return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
-		memcpy(text, raw + 1, n - 2);
-		text[n - 2] = '\0';
-		if (netguard_addr_parse(text, &u->ip) || u->ip.family != 6)
-			return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
-		u->host_is_ip = 1;
-		u->host = xcalloc(1, 64);
-		netguard_addr_format(&u->ip, u->host, 64);
-		return 0;
-	}
+	if (raw[0] == '[')
+		return host_ipv6(raw, u, e);
 	u->host = host_ascii(raw);
 	if (!u->host)
 		return err_set(e, ERR_INVALID, "host '%s' is not a valid host name", raw);
@@ -202,20 +215,16 @@ static int host_normalise(const char *raw, struct netguard_url *u,
 	if (rc == 0) {
 		if (!internal_name(u->host))
 			return 0;
-		block(why, "BLOCKED_INTERNAL_NAME",
-		      "host '%s' is a local-only name", u->host);
+		block(why, "BLOCKED_INTERNAL_NAME", "host '%s' is a local-only name", u->host);
 		return 1;
 	}
-	u->host_is_ip = 1;
 	u->ip.family = 4;
 	u->ip.a[0] = (unsigned char)(v4 >> 24);
 	u->ip.a[1] = (unsigned char)(v4 >> 16);
 	u->ip.a[2] = (unsigned char)(v4 >> 8);
 	u->ip.a[3] = (unsigned char)v4;
 	u->numeric_trick |= !canon;
-	free(u->host);
-	u->host = xcalloc(1, 16);
-	netguard_addr_format(&u->ip, u->host, 16);
+	host_is_ip(u);
 	return 0;
 }
 

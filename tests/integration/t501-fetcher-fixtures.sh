@@ -57,8 +57,10 @@ expect_eq "chain: 4 redirects then safe" "safe 200 $H/benign" "$(field verdict h
 expect_eq "chain: hops" "$H/chain/3,$H/chain/2,$H/chain/1,$H/chain/0" "$(field redirects.url)"
 expect_match "chain: long chain noted" HTTP_LONG_REDIRECT_CHAIN "$(field reasons.code)"
 
-fx "too many redirects" "$H/chain/9"
-expect_eq "chain/9: error" "false TOO_MANY_REDIRECTS false" "$(field ok error.code error.retryable)"
+fx "redirects at the limit" --max-redirects 5 "$H/chain/4"
+expect_eq "chain/4: 5 redirects allowed" "true safe 5" "$(field ok verdict redirects.#)"
+fx "redirects past the limit" --max-redirects 5 "$H/chain/5"
+expect_eq "chain/5: 6 redirects refused" "false TOO_MANY_REDIRECTS false" "$(field ok error.code error.retryable)"
 fx "redirect loop" --max-redirects 2 "$H/loop"
 expect_eq "loop: error, 3 hops" "TOO_MANY_REDIRECTS 3" "$(field error.code redirects.#)"
 
@@ -83,6 +85,14 @@ expect_match "downgrade noted" HTTP_TLS_DOWNGRADE "$(field reasons.code)"
 
 fx "slow drip" --timeout 1500 "$H/slow"
 expect_eq "slow: timeout, retryable" "false TIMEOUT true" "$(field ok error.code error.retryable)"
+
+size=$(python3 -c "import sys; sys.path.insert(0, '$S/tests/fixtures'); import fetcher_fixture as f; print(len(f.BIG))")
+fx "body at the cap" --max-body-bytes "$size" "$H/page100k"
+expect_eq "body at the cap: analysed" "true $size" "$(field ok contentLength)"
+fx "body one byte past the cap" --max-body-bytes "$((size - 1))" "$H/page100k"
+expect_eq "body past the cap: too large" "false BODY_TOO_LARGE" "$(field ok error.code)"
+fx "wire bytes one past the cap" --max-download-bytes "$((size - 1))" "$H/page100k"
+expect_eq "wire past the cap: too large" "false BODY_TOO_LARGE" "$(field ok error.code)"
 
 fx "endless body" --max-download-bytes 1048576 "$H/endless"
 expect_eq "endless: too large" "BODY_TOO_LARGE" "$(field error.code)"

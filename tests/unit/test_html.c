@@ -39,6 +39,23 @@ static void test_title_and_forms(void **state)
 	html_facts_release(&f);
 }
 
+/* Character references and tabs cannot hide a form's target or type. */
+static void test_references(void **state)
+{
+	struct html_facts f;
+
+	(void)state;
+	scan("<form action=\"https&#58;//evil&period;example&#x2F;p\">"
+	     "<input type=\"pass&#119;ord\"></form>"
+	     "<form action='ht\ttp&colon;&sol;/x.example/&amp;&#;&#xZ;&unknown;&#128512;'>"
+	     "</form><script src='&#x2f;&#x2F;cdn.example/a.js'></script>", &f);
+	assert_string_equal(f.form[0].action, "https://evil.example/p");
+	assert_int_equal(f.form[0].passwords, 1);
+	assert_string_equal(f.form[1].action, "http://x.example/&&#;&#xZ;&unknown;?");
+	assert_string_equal(f.script_src[0], "//cdn.example/a.js");
+	html_facts_release(&f);
+}
+
 static const struct {
 	const char *html;
 	int hidden;
@@ -178,6 +195,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_title_and_forms),
+		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_hidden_iframes),
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_markers),
