@@ -60,11 +60,11 @@ fx() {
 }
 
 valid_doc() {
-  python3 "$S/tests/fixtures/fetcher_check.py" "$S/docs/fetcher-output.schema.json" \
+  /usr/bin/python3 "$S/tests/fixtures/fetcher_check.py" "$S/docs/fetcher-output.schema.json" \
     < "$T/out.json" >/dev/null
 }
 
 # field PATH...: values from the last document (see fetcher_check.py).
 field() {
-  python3 "$S/tests/fixtures/fetcher_check.py" "$S/docs/fetcher-output.schema.json" "$@" < "$T/out.json"
+  /usr/bin/python3 "$S/tests/fixtures/fetcher_check.py" "$S/docs/fetcher-output.schema.json" "$@" < "$T/out.json"
 }
