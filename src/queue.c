@@ -69,7 +69,18 @@ struct queue {
 	long long now_ms;
 	long long wait_deadline; /* 0: no BZPOPMIN outstanding */
 	int closing;
+	long long promoted_at;  /* last step that promoted delayed jobs */
+	long long next_delayed; /* earliest delayed job seen, 0 none */
+	long events_untrimmed;  /* events added since the last trim */
 };
+
+/* Housekeeping a step does only now and then, to keep Redis's work per
+ * job low: trimming the events stream once about TRIM_EVENTS events were
+ * added (BullMQ trims on every finish; the stream is capped either way),
+ * and promoting due delayed jobs at most every PROMOTE_MS unless one is
+ * known to be due. */
+#define TRIM_EVENTS 256
+#define PROMOTE_MS 100
 
 struct request {
 	struct queue *q;
@@ -389,6 +400,10 @@ static int request_send(struct request *req)
 				  req->argv.argv,
 				  req->argv.len) != REDIS_OK)
 		return -1;
+	/* Write now rather than after another poll round (saves a wakeup
+	 * per call; what does not fit stays buffered for POLLOUT). */
+	if (c->ac->c.flags & REDIS_CONNECTED)
+		redisAsyncHandleWrite(c->ac);
 	return 0;
 }
 
@@ -470,6 +485,26 @@ static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 		queue_argv_addstr(a, "");
 	queue_argv_addll(a, job->attempts);
 	queue_argv_addll(a, o->delay_ms);
+	queue_argv_addll(a, job->attempts_made + (o->op != QUEUE_RELEASE));
+}
+
+static void add_step_flags(struct queue *q, struct queue_argv *a,
+			   size_t nout, int take, long long now)
+{
+	char flags[3];
+	int n = 0;
+
+	q->events_untrimmed += 2 * (long)nout + take;
+	if (q->events_untrimmed >= TRIM_EVENTS || !q->promoted_at) {
+		flags[n++] = 't';
+		q->events_untrimmed = 0;
+	}
+	if (now - q->promoted_at >= PROMOTE_MS ||
+	    (q->next_delayed && q->next_delayed <= now)) {
+		flags[n++] = 'p';
+		q->promoted_at = now;
+	}
+	queue_argv_add(a, flags, (size_t)n);
 }
 
 static int reply_int(const redisReply *r, long long *out)
@@ -551,6 +586,8 @@ static void step_reply(struct request *req, redisReply *reply, int ok)
 		log_event(LOG_ERROR, NULL, "queue", "unexpected reply to step");
 		ok = -1;
 	}
+	if (ok == 1)
+		req->q->next_delayed = next;
 	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, ok);
 }
 
@@ -576,6 +613,7 @@ int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
 	queue_argv_addll(&req->argv, (long long)q->token_seq);
 	queue_argv_addll(&req->argv, take);
 	queue_argv_addll(&req->argv, (long long)nout);
+	add_step_flags(q, &req->argv, nout, take, req->now);
 	for (i = 0; i < nout; i++) {
 		outs[i].code = 0;
 		add_outcome(&req->argv, &outs[i]);

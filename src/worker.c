@@ -367,7 +367,9 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 
 static void send_step(struct worker *w)
 {
-	int take = w->stopping ? 0 : w->cap - w->nslots;
+	/* Slots whose outcome goes with this step are free once it returns:
+	 * the reply settles them before it hands over the new jobs. */
+	int take = w->stopping ? 0 : w->cap - w->nslots + (int)w->npending;
 	size_t i;
 
 	if (w->step_busy || !queue_ready(w->q))
