@@ -25,6 +25,7 @@ const { Queue, QueueEvents, Worker, Job, UnrecoverableError } = require('bullmq'
 const connection = {
   host: process.env.REDIS_HOST || '127.0.0.1',
   port: Number(process.env.REDIS_PORT || 6379),
+  password: process.env.REDIS_PASSWORD || undefined,
   maxRetriesPerRequest: null,
 };
 const name = process.env.QUEUE_NAME || 'scan-jobs';
