@@ -9,13 +9,18 @@ figures cover the window from the first completed job to the last one
 (both workers' start-up is left out); jobs are preloaded with the bullmq
 package's addBulk, so both drain identical jobs and emit the same events.
 
-usage: bench/queue_bench.py [--jobs N] [--concurrency 1,16,128]
+Each run is repeated (--repeat, alternating the two workers) and the
+median of each figure is printed, to damp the noise of a shared machine.
+
+usage: bench/queue_bench.py [--jobs N] [--concurrency 1,16,128] [--repeat 3]
+                            [--log-level info]
        (run from the source tree after `cmake --preset release &&
         cmake --build --preset release`; tests/interop needs `npm ci`)
 """
 import argparse
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +136,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--jobs', type=int, default=20000)
     ap.add_argument('--concurrency', default='1,16,128')
+    ap.add_argument('--repeat', type=int, default=3)
     ap.add_argument('--log-level', default='info',
                     help="safeurl-worker's LOG_LEVEL (info: one line per claim and outcome)")
     args = ap.parse_args()
@@ -157,7 +163,12 @@ def main():
         print(f'{"conc":>4} {"worker":>7} {"jobs/s":>9} {"worker us/job":>14} '
               f'{"redis us/job":>13} {"peak RSS MB":>12}')
         for conc in map(int, args.concurrency.split(',')):
-            res = {k: run_one(k, conc, args.jobs, port, r, env) for k in ('bullmq', 'ours')}
+            runs = {'bullmq': [], 'ours': []}
+            for _ in range(args.repeat):
+                for k in runs:
+                    runs[k].append(run_one(k, conc, args.jobs, port, r, env))
+            res = {k: {m: statistics.median(x[m] for x in v) for m in v[0]}
+                   for k, v in runs.items()}
             for k, v in res.items():
                 print(f'{conc:>4} {k:>7} {v["jobs_s"]:>9.0f} {v["worker_us"]:>14.1f} '
                       f'{v["redis_us"]:>13.1f} {v["rss_mb"]:>12.1f}')

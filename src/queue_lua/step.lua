@@ -23,7 +23,7 @@
   -2 lock missing, -6 lock owned by another token, -3 not active).
 ]]
 local rcall = redis.call
-local kWait, kActive, kPrio, kEvents, kStalled, kDelayed, kMeta, kPc, kMarker =
+local kWait, kActive, kPrio, kEvents, _, kDelayed, kMeta, kPc, kMarker =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local nTake, nOut = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -52,16 +52,18 @@ local function markDelayed()
   if first[2] then rcall("ZADD", kMarker, tonumber(first[2]) / 0x1000, "1") end
 end
 
--- A lock held with our token implies the job hash exists.
-local function unlock(jobKey, id, token)
+-- Remove our lock. A lock held with our token implies the job hash
+-- exists. Another holder's lock is put back (GETDEL saves a call on the
+-- common path). The id may stay in the stalled-suspects set: the next
+-- check skips ids that are no longer active, and drops the set anyway.
+local function unlock(jobKey, token)
   local lockKey = jobKey .. ":lock"
-  local owner = rcall("GET", lockKey)
+  local owner = rcall("GETDEL", lockKey)
   if owner ~= token then
+    if owner then rcall("SET", lockKey, owner, "PX", ARGV[4]) end
     if rcall("EXISTS", jobKey) == 0 then return -1 end
     return owner and -6 or -2
   end
-  rcall("DEL", lockKey)
-  rcall("SREM", kStalled, id)
   return 0
 end
 
@@ -136,7 +138,7 @@ end
 local function settle(a)
   local id, token, op = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local jobKey = prefix .. id
-  local rc = unlock(jobKey, id, token)
+  local rc = unlock(jobKey, token)
   if rc < 0 then return rc end
   if op == "d" or op == "w" then
     rcall("HSET", jobKey, "failedReason", ARGV[a + 3], "stacktrace", ARGV[a + 4])
