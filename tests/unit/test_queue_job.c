@@ -49,6 +49,15 @@ static int parse(struct queue_job *job, const struct hash *h)
 	return queue_job_parse(job, "42", h->f, h->len, h->n);
 }
 
+/* Parse a well-formed job with these opts; it must be accepted. */
+static void parse_opts(struct queue_job *job, const char *opts)
+{
+	struct hash h;
+
+	base_hash(&h, opts);
+	assert_int_equal(parse(job, &h), 0);
+}
+
 static void test_parse_fields(void **state)
 {
 	struct queue_job job;
@@ -86,63 +95,42 @@ static void test_parse_fields(void **state)
 	queue_job_release(&job);
 }
 
+/* Options as Queue.add stores them -> removeOnComplete/Fail and backoff. */
 static const struct {
 	const char *opts;
 	long c_count, c_age, f_count, f_age;
-} keep_cases[] = {
-	{ "{}", -1, -1, -1, -1 },
-	{ "{\"removeOnComplete\":true}", 0, -1, -1, -1 },
-	{ "{\"removeOnComplete\":false,\"removeOnFail\":true}", -1, -1, 0, -1 },
-	{ "{\"removeOnComplete\":5,\"removeOnFail\":0}", 5, -1, 0, -1 },
-	{ "{\"removeOnComplete\":{\"age\":3600}}", -1, 3600, -1, -1 },
-	{ "{\"removeOnFail\":{\"age\":60,\"count\":10}}", -1, -1, 10, 60 },
-};
-
-static void test_parse_keep(void **state)
-{
-	struct queue_job job;
-	struct hash h;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(keep_cases) / sizeof(keep_cases[0]); i++) {
-		base_hash(&h, keep_cases[i].opts);
-		assert_int_equal(parse(&job, &h), 0);
-		assert_int_equal(job.keep_completed.count, keep_cases[i].c_count);
-		assert_int_equal(job.keep_completed.age_s, keep_cases[i].c_age);
-		assert_int_equal(job.keep_failed.count, keep_cases[i].f_count);
-		assert_int_equal(job.keep_failed.age_s, keep_cases[i].f_age);
-		queue_job_release(&job);
-	}
-}
-
-static const struct {
-	const char *opts;
 	enum queue_backoff type;
 	long long delay;
 	double jitter;
-} backoff_cases[] = {
-	{ "{}", QUEUE_BACKOFF_NONE, 0, 0 },
-	{ "{\"backoff\":250}", QUEUE_BACKOFF_FIXED, 250, 0 },
-	{ "{\"backoff\":{\"type\":\"fixed\",\"delay\":100}}", QUEUE_BACKOFF_FIXED, 100, 0 },
+} opts_cases[] = {
+	{ "{}", -1, -1, -1, -1, QUEUE_BACKOFF_NONE, 0, 0 },
+	{ "{\"removeOnComplete\":true}", 0, -1, -1, -1, QUEUE_BACKOFF_NONE, 0, 0 },
+	{ "{\"removeOnComplete\":false,\"removeOnFail\":true}", -1, -1, 0, -1, QUEUE_BACKOFF_NONE, 0, 0 },
+	{ "{\"removeOnComplete\":5,\"removeOnFail\":0}", 5, -1, 0, -1, QUEUE_BACKOFF_NONE, 0, 0 },
+	{ "{\"removeOnComplete\":{\"age\":3600}}", -1, 3600, -1, -1, QUEUE_BACKOFF_NONE, 0, 0 },
+	{ "{\"removeOnFail\":{\"age\":60,\"count\":10}}", -1, -1, 10, 60, QUEUE_BACKOFF_NONE, 0, 0 },
+	{ "{\"backoff\":250}", -1, -1, -1, -1, QUEUE_BACKOFF_FIXED, 250, 0 },
+	{ "{\"backoff\":{\"type\":\"fixed\",\"delay\":100}}", -1, -1, -1, -1, QUEUE_BACKOFF_FIXED, 100, 0 },
 	{ "{\"backoff\":{\"type\":\"exponential\",\"delay\":50,\"jitter\":0.5}}",
-	  QUEUE_BACKOFF_EXPONENTIAL, 50, 0.5 },
-	{ "{\"backoff\":{\"type\":\"mine\",\"delay\":5}}", QUEUE_BACKOFF_UNKNOWN, 5, 0 },
+	  -1, -1, -1, -1, QUEUE_BACKOFF_EXPONENTIAL, 50, 0.5 },
+	{ "{\"backoff\":{\"type\":\"mine\",\"delay\":5}}", -1, -1, -1, -1, QUEUE_BACKOFF_UNKNOWN, 5, 0 },
 };
 
-static void test_parse_backoff(void **state)
+static void test_parse_opts(void **state)
 {
 	struct queue_job job;
-	struct hash h;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(backoff_cases) / sizeof(backoff_cases[0]); i++) {
-		base_hash(&h, backoff_cases[i].opts);
-		assert_int_equal(parse(&job, &h), 0);
-		assert_int_equal(job.backoff, backoff_cases[i].type);
-		assert_int_equal(job.backoff_delay, backoff_cases[i].delay);
-		assert_true(job.backoff_jitter == backoff_cases[i].jitter);
+	for (i = 0; i < sizeof(opts_cases) / sizeof(opts_cases[0]); i++) {
+		parse_opts(&job, opts_cases[i].opts);
+		assert_int_equal(job.keep_completed.count, opts_cases[i].c_count);
+		assert_int_equal(job.keep_completed.age_s, opts_cases[i].c_age);
+		assert_int_equal(job.keep_failed.count, opts_cases[i].f_count);
+		assert_int_equal(job.keep_failed.age_s, opts_cases[i].f_age);
+		assert_int_equal(job.backoff, opts_cases[i].type);
+		assert_int_equal(job.backoff_delay, opts_cases[i].delay);
+		assert_true(job.backoff_jitter == opts_cases[i].jitter);
 		queue_job_release(&job);
 	}
 }
@@ -265,8 +253,7 @@ static void test_on_failure(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(plan_cases) / sizeof(plan_cases[0]); i++) {
-		base_hash(&h, plan_cases[i].opts);
-		assert_int_equal(parse(&job, &h), 0);
+		parse_opts(&job, plan_cases[i].opts);
 		job.attempts_made = plan_cases[i].made;
 		assert_int_equal(queue_job_on_failure(&job, plan_cases[i].unrecoverable,
 						      plan_cases[i].rand01, &delay),
@@ -330,8 +317,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_fields),
-		cmocka_unit_test(test_parse_keep),
-		cmocka_unit_test(test_parse_backoff),
+		cmocka_unit_test(test_parse_opts),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_parse_nul_byte),
 		cmocka_unit_test(test_parse_byte_by_byte),
