@@ -102,7 +102,7 @@ expect_match "exponential backoff delays 50 then 100 ms" "delayed.*delayed" "$(g
 expect_eq "unrecoverable failure not retried" 1 "$(job_field unrec attemptsMade)"
 expect_eq "unrecoverable failure reason" '"VALIDATION_ERROR: bad"' "$(job_field unrec failedReason)"
 expect_eq "duplicate custom jobId is a no-op" 1 "$(grep -c '"event": *"added".*"jobId": *"plain"' ours.events || true)"
-check "processedBy is our worker id" grep -q '"processedBy": *"' <(bull job plain)
+expect_match "processedBy is our worker id" '"processedBy":"[^"]+:[0-9]+"' "$(bull job plain)"
 check "one log line per claim" test "$(grep -c '"event":"active"' worker.log)" -ge 12
 check "fail and retry logged" grep -q '"event":"retry"' worker.log
 check "every log line is JSON" python3 -c 'import json; [json.loads(l) for l in open("worker.log")]'

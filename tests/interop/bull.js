@@ -116,7 +116,7 @@ const commands = {
       if (job && job.finishedOn) settled(job);
     });
     await finished;
-    await w.close();
+    await w.close(true); // all counted jobs are settled: do not wait for the block
   },
   async worker(c, n, file) {
     const want = Number(n);
@@ -139,6 +139,9 @@ const commands = {
       cpuUs: cpu.user + cpu.system, maxRssKb: process.resourceUsage().maxRSS }));
   },
 };
+
+// A reader that stops early (grep -q) must not leave us blocked in Redis.
+process.stdout.on('error', () => process.exit(0));
 
 const [cmd, ...args] = process.argv.slice(2);
 if (!commands[cmd]) {
