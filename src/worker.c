@@ -44,6 +44,7 @@
 
 #define DRAIN_DELAY_MS 5000
 #define CANCEL_WAIT_MS 5000
+#define GIVE_UP_MS 10000
 #define LOCK_MS 30000
 #define STALLED_MS 30000
 #define MAX_STALLED 1
@@ -505,11 +506,50 @@ static void release_running(struct worker *w, long long now)
 	}
 }
 
+/*
+ * Done when nothing is held or unsent, or, whatever is left, GIVE_UP_MS
+ * after the grace period (Redis unreachable or a processor ignoring its
+ * cancel): the stalled check then recovers what we could not write.
+ */
 static int finished(const struct worker *w, long long now)
 {
-	if (!w->stopping || w->nslots || w->npending || w->step_busy)
+	if (!w->stopping)
+		return 0;
+	if (now >= w->deadline + GIVE_UP_MS)
+		return 1;
+	if (w->nslots || w->npending || w->step_busy)
 		return 0;
 	return w->unreported == 0 || now >= w->cancel_deadline;
+}
+
+/* After the loop: free what processors are done with; say what is lost. */
+static void drop_leftovers(struct worker *w)
+{
+	size_t i, kept = 0;
+
+	queue_free(w->q); /* a step in flight comes back as lost: pending */
+	w->q = NULL;
+	collect_reports(w);
+	if (w->npending)
+		log_event(LOG_WARN, NULL, "stop",
+			  "%zu outcome(s) not written to Redis; their jobs "
+			  "go back to wait through the stalled check",
+			  w->npending);
+	for (i = 0; i < w->npending; i++) {
+		struct worker_job *job = w->pending[i];
+
+		if (job->released && !job->report_seen) {
+			kept++; /* its processor may still touch it */
+			continue;
+		}
+		slot_remove(w, job);
+		job_free(job);
+	}
+	w->npending = 0;
+	if (kept || w->unreported)
+		log_event(LOG_WARN, NULL, "stop",
+			  "%zu processor(s) did not stop when cancelled",
+			  kept + (size_t)w->unreported);
 }
 
 /* ---- the loop ---- */
@@ -614,7 +654,7 @@ static void worker_init(struct worker *w, const struct config *cfg,
 
 static void worker_release(struct worker *w)
 {
-	queue_free(w->q);
+	drop_leftovers(w);
 	free(w->slots);
 	free(w->pending);
 	free(w->batch);
