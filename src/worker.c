@@ -385,11 +385,13 @@ static void send_step(struct worker *w)
 	if (!w->want_take)
 		take = 0;
 	w->asked = take;
-	if (queue_step(w->q, w->batch, w->nbatch, take, on_step, w)) {
-		finish_batch(w, 0);
-		return;
-	}
+	/* Busy before the call: a connection that dies while writing runs
+	 * on_step (ok = 0) before queue_step returns. */
 	w->step_busy = 1;
+	if (queue_step(w->q, w->batch, w->nbatch, take, on_step, w)) {
+		w->step_busy = 0;
+		finish_batch(w, 0);
+	}
 }
 
 /* ---- waiting, timers ---- */
@@ -459,15 +461,17 @@ static void run_timers(struct worker *w, long long now)
 		w->renew_at = now + w->lock_ms / 2;
 		for (i = 0; i < w->nslots; i++)
 			jobs[i] = &w->slots[i]->q;
+		w->renew_busy = w->nslots > 0; /* before: see send_step */
 		if (w->nslots > 0 &&
-		    !queue_renew(w->q, jobs, (size_t)w->nslots, on_renewed, w))
-			w->renew_busy = 1;
+		    queue_renew(w->q, jobs, (size_t)w->nslots, on_renewed, w))
+			w->renew_busy = 0;
 		free(jobs);
 	}
 	if (now >= w->stalled_at && !w->stalled_busy) {
 		w->stalled_at = now + w->stalled_ms;
-		if (!queue_check_stalled(w->q, on_stalled, w))
-			w->stalled_busy = 1;
+		w->stalled_busy = 1;
+		if (queue_check_stalled(w->q, on_stalled, w))
+			w->stalled_busy = 0;
 	}
 }
 
