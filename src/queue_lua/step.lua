@@ -103,6 +103,17 @@ local function enqueue(jobKey, id, front)
   rcall("XADD", kEvents, "*", "event", "waiting", "jobId", id, "prev", "active")
 end
 
+-- Completed jobs kept without a limit (the default) join one ZADD per
+-- call; jobs with removeOnComplete/Fail limits are added and trimmed now.
+local keepAll = {}
+
+local function flushKeepAll()
+  for i = 1, #keepAll, 2000 do
+    rcall("ZADD", KEYS[10], unpack(keepAll, i, math.min(i + 1999, #keepAll)))
+  end
+  keepAll = {}
+end
+
 local function finish(jobKey, id, op, value, stack, count, age, attempts, made)
   local target, field, event = KEYS[10], "returnvalue", "completed"
   if op == "f" then
@@ -110,14 +121,20 @@ local function finish(jobKey, id, op, value, stack, count, age, attempts, made)
     rcall("HDEL", jobKey, "defa")
   end
   if count ~= 0 then
-    rcall("ZADD", target, now, id)
     if op == "f" then
       rcall("HSET", jobKey, field, value, "finishedOn", now, "atm", made,
             "stacktrace", stack)
     else
       rcall("HSET", jobKey, field, value, "finishedOn", now, "atm", made)
     end
-    keepFinished(target, count, age)
+    if op == "c" and count < 0 and age == "" then
+      keepAll[#keepAll + 1] = now
+      keepAll[#keepAll + 1] = id
+    else
+      flushKeepAll() -- finished before this one: trimmed with the rest
+      rcall("ZADD", target, now, id)
+      keepFinished(target, count, age)
+    end
   else
     removeJobs({id})
   end
@@ -175,6 +192,7 @@ if nOut > 0 then
     codes[i] = rc
   end
   if delayed then markDelayed() end
+  flushKeepAll()
 end
 
 local paused = isPaused()
@@ -203,15 +221,19 @@ end
 local out = {codes, 0, paused and 1 or 0}
 local taken = 0
 if not paused then
+  -- Wait list first (oldest at the right), then the prioritized set; all
+  -- moved to active in one LPUSH, in the order RPOPLPUSH would give.
+  local ids = nTake > 0 and rcall("RPOP", kWait, nTake) or false
+  ids = ids or {}
+  if #ids < nTake then
+    local top = rcall("ZPOPMIN", kPrio, nTake - #ids)
+    for i = 1, #top, 2 do ids[#ids + 1] = top[i] end
+  end
+  for i = 1, #ids, 5000 do
+    rcall("LPUSH", kActive, unpack(ids, i, math.min(i + 4999, #ids)))
+  end
   local seq = tonumber(ARGV[6])
-  for _ = 1, nTake do
-    local id = rcall("RPOPLPUSH", kWait, kActive)
-    if not id then
-      local top = rcall("ZPOPMIN", kPrio)
-      if not top[1] then break end
-      id = top[1]
-      rcall("LPUSH", kActive, id)
-    end
+  for _, id in ipairs(ids) do
     local jobKey = prefix .. id
     rcall("SET", jobKey .. ":lock", ARGV[5] .. ":" .. (seq + taken), "PX", ARGV[4])
     rcall("XADD", kEvents, "*", "event", "active", "jobId", id, "prev", "waiting")
