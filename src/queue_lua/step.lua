@@ -222,14 +222,21 @@ local out = {codes, 0, paused and 1 or 0}
 local taken = 0
 if not paused then
   -- Wait list first (oldest at the right), then the prioritized set; all
-  -- moved to active in one LPUSH, in the order RPOPLPUSH would give.
-  local ids = nTake > 0 and rcall("RPOP", kWait, nTake) or false
-  ids = ids or {}
+  -- moved to active in one LPUSH, in the order RPOPLPUSH would give (one
+  -- job alone: RPOPLPUSH itself, one command instead of two).
+  local ids = {}
+  if nTake == 1 then
+    ids = {rcall("RPOPLPUSH", kWait, kActive)}
+    if not ids[1] then ids = {} end
+  elseif nTake > 1 then
+    ids = rcall("RPOP", kWait, nTake) or {}
+  end
+  local moved = (nTake == 1) and #ids or 0
   if #ids < nTake then
     local top = rcall("ZPOPMIN", kPrio, nTake - #ids)
     for i = 1, #top, 2 do ids[#ids + 1] = top[i] end
   end
-  for i = 1, #ids, 5000 do
+  for i = moved + 1, #ids, 5000 do
     rcall("LPUSH", kActive, unpack(ids, i, math.min(i + 4999, #ids)))
   end
   local seq = tonumber(ARGV[6])
