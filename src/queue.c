@@ -1,5 +1,5 @@
 /*
- * queue.c - the BullMQ consumer and producer over hiredis 0.14.
+ * queue.c - the BullMQ consumer over hiredis 0.14.
  *
  * The consumer holds two non-blocking connections: one for script calls,
  * one that only blocks in BZPOPMIN on the marker key (so a waiting worker
@@ -13,7 +13,8 @@
  * flushed its cache) re-sends that call once as EVAL with the source.
  *
  * What this file does not do: decide when to take, renew or check stalled
- * jobs (worker.c), or interpret job payloads (the processors).
+ * jobs (worker.c), interpret job payloads (the processors) or add jobs
+ * (queue_producer.c).
  */
 #include "fmacros.h"
 
@@ -21,12 +22,10 @@
 #include <fcntl.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,7 +68,18 @@ struct queue {
 	long long now_ms;
 	long long wait_deadline; /* 0: no BZPOPMIN outstanding */
 	int closing;
+	long long promoted_at;  /* last step that promoted delayed jobs */
+	long long next_delayed; /* earliest delayed job seen, 0 none */
+	long events_untrimmed;  /* events added since the last trim */
 };
+
+/* Housekeeping a step does only now and then, to keep Redis's work per
+ * job low: trimming the events stream once about TRIM_EVENTS events were
+ * added (BullMQ trims on every finish; the stream is capped either way),
+ * and promoting due delayed jobs at most every PROMOTE_MS unless one is
+ * known to be due. */
+#define TRIM_EVENTS 256
+#define PROMOTE_MS 100
 
 struct request {
 	struct queue *q;
@@ -84,14 +94,6 @@ struct request {
 	int take;
 	long long now;
 };
-
-static long long wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* ---- the poll adapter ---- */
 
@@ -243,7 +245,7 @@ static char *random_hex(void)
 	unsigned char raw[8] = { 0 };
 	char hex[17];
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), i;
-	unsigned long long mix = (unsigned long long)wall_ms() ^
+	unsigned long long mix = (unsigned long long)queue_wall_ms() ^
 				 ((unsigned long long)getpid() << 32);
 
 	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
@@ -326,7 +328,7 @@ void queue_handle(struct queue *q, const struct pollfd *pfd, int n)
 {
 	int i;
 
-	q->now_ms = wall_ms();
+	q->now_ms = queue_wall_ms();
 	for (i = 0; i < n; i++) {
 		if (!pfd[i].revents)
 			continue;
@@ -352,7 +354,7 @@ long queue_tick(struct queue *q, long long now_ms)
 	long a, b;
 
 	(void)now_ms;
-	q->now_ms = wall_ms();
+	q->now_ms = queue_wall_ms();
 	if (q->wait_deadline && q->now_ms > q->wait_deadline && q->blk.ac) {
 		log_event(LOG_WARN, NULL, "reconnect",
 			  "redis BZPOPMIN overran its timeout, reconnecting");
@@ -389,6 +391,10 @@ static int request_send(struct request *req)
 				  req->argv.argv,
 				  req->argv.len) != REDIS_OK)
 		return -1;
+	/* Write now rather than after another poll round (saves a wakeup
+	 * per call; what does not fit stays buffered for POLLOUT). */
+	if (c->ac->c.flags & REDIS_CONNECTED)
+		redisAsyncHandleWrite(c->ac);
 	return 0;
 }
 
@@ -421,7 +427,7 @@ static void on_script_reply(redisAsyncContext *ac, void *r, void *priv)
 			  queue_scripts[req->id].name, reply->str);
 		ok = -1;
 	}
-	req->q->now_ms = wall_ms();
+	req->q->now_ms = queue_wall_ms();
 	req->on_reply(req, reply, ok);
 	request_free(req);
 }
@@ -432,7 +438,7 @@ static struct request *request_new(struct queue *q, enum queue_script_id id)
 
 	req->q = q;
 	req->id = id;
-	req->now = wall_ms();
+	req->now = queue_wall_ms();
 	queue_argv_init(&req->argv, id, q->sha[id], &q->keys,
 			queue_script_keys[id]);
 	return req;
@@ -470,6 +476,26 @@ static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 		queue_argv_addstr(a, "");
 	queue_argv_addll(a, job->attempts);
 	queue_argv_addll(a, o->delay_ms);
+	queue_argv_addll(a, job->attempts_made + (o->op != QUEUE_RELEASE));
+}
+
+static void add_step_flags(struct queue *q, struct queue_argv *a,
+			   size_t nout, int take, long long now)
+{
+	char flags[3];
+	int n = 0;
+
+	q->events_untrimmed += 2 * (long)nout + take;
+	if (q->events_untrimmed >= TRIM_EVENTS || !q->promoted_at) {
+		flags[n++] = 't';
+		q->events_untrimmed = 0;
+	}
+	if (now - q->promoted_at >= PROMOTE_MS ||
+	    (q->next_delayed && q->next_delayed <= now)) {
+		flags[n++] = 'p';
+		q->promoted_at = now;
+	}
+	queue_argv_add(a, flags, (size_t)n);
 }
 
 static int reply_int(const redisReply *r, long long *out)
@@ -551,6 +577,8 @@ static void step_reply(struct request *req, redisReply *reply, int ok)
 		log_event(LOG_ERROR, NULL, "queue", "unexpected reply to step");
 		ok = -1;
 	}
+	if (ok == 1)
+		req->q->next_delayed = next;
 	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, ok);
 }
 
@@ -576,6 +604,7 @@ int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
 	queue_argv_addll(&req->argv, (long long)q->token_seq);
 	queue_argv_addll(&req->argv, take);
 	queue_argv_addll(&req->argv, (long long)nout);
+	add_step_flags(q, &req->argv, nout, take, req->now);
 	for (i = 0; i < nout; i++) {
 		outs[i].code = 0;
 		add_outcome(&req->argv, &outs[i]);
@@ -669,7 +698,7 @@ static void on_bzpopmin(redisAsyncContext *ac, void *r, void *priv)
 
 	(void)ac;
 	w->q->wait_deadline = 0;
-	w->q->now_ms = wall_ms();
+	w->q->now_ms = queue_wall_ms();
 	w->cb(w->arg, reply && reply->type == REDIS_REPLY_ARRAY);
 	free(w);
 }
@@ -695,170 +724,11 @@ int queue_wait(struct queue *q, long timeout_ms, queue_wait_cb *cb, void *arg)
 		free(w);
 		return -1;
 	}
-	q->wait_deadline = wall_ms() + timeout_ms + WAIT_SLACK_MS;
+	q->wait_deadline = queue_wall_ms() + timeout_ms + WAIT_SLACK_MS;
 	return 0;
 }
 
 int queue_waiting(const struct queue *q)
 {
 	return q->wait_deadline != 0;
-}
-
-/* ---- the producer ---- */
-
-struct queue_producer {
-	redisContext *c;
-	struct queue_keys keys;
-	char sha[41];
-};
-
-static int producer_error(redisReply *reply, redisContext *c, struct err *e,
-			  const char *what)
-{
-	if (reply && reply->type == REDIS_REPLY_ERROR)
-		err_set(e, ERR_UNAVAILABLE, "redis: %s: %s", what, reply->str);
-	else
-		err_set(e, ERR_UNAVAILABLE, "redis: %s: %s", what,
-			c->errstr[0] ? c->errstr : "unexpected reply");
-	if (reply)
-		freeReplyObject(reply);
-	return -1;
-}
-
-static int producer_prepare(struct queue_producer *p, const char *password,
-			    struct err *e)
-{
-	redisReply *r;
-
-	if (password && *password) {
-		r = redisCommand(p->c, "AUTH %s", password);
-		if (!r || r->type == REDIS_REPLY_ERROR)
-			return producer_error(r, p->c, e, "AUTH failed");
-		freeReplyObject(r);
-	}
-	r = redisCommand(p->c, "SCRIPT LOAD %b", queue_scripts[QS_ADD].src,
-			 queue_scripts[QS_ADD].len);
-	if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
-		return producer_error(r, p->c, e, "SCRIPT LOAD failed");
-	memcpy(p->sha, r->str, 41);
-	freeReplyObject(r);
-	return 0;
-}
-
-int queue_producer_open(struct queue_producer **out,
-			const struct queue_params *params, struct err *e)
-{
-	struct timeval tv = { 5, 0 };
-	struct queue_producer *p = xcalloc(1, sizeof(*p));
-
-	p->c = redisConnectWithTimeout(params->host, params->port, tv);
-	if (!p->c || p->c->err) {
-		err_set(e, ERR_UNAVAILABLE, "redis: cannot connect to '%s:%d': %s",
-			params->host, params->port,
-			p->c ? p->c->errstr : "out of memory");
-		queue_producer_close(p);
-		return -1;
-	}
-	redisSetTimeout(p->c, tv);
-	queue_keys_init(&p->keys, params->prefix, params->name);
-	if (producer_prepare(p, params->password, e)) {
-		queue_producer_close(p);
-		return -1;
-	}
-	*out = p;
-	return 0;
-}
-
-void queue_producer_close(struct queue_producer *p)
-{
-	if (!p)
-		return;
-	if (p->c)
-		redisFree(p->c);
-	queue_keys_release(&p->keys);
-	free(p);
-}
-
-static const char *const backoff_names[] = { NULL, "fixed", "exponential",
-					     NULL };
-
-/* The opts JSON BullMQ's Queue.add would store for these options. */
-static char *add_opts_json(const struct queue_add *job)
-{
-	json_t *o = json_object();
-	char *s;
-
-	json_object_set_new(o, "attempts", json_integer(job->attempts));
-	if (job->delay > 0)
-		json_object_set_new(o, "delay", json_integer(job->delay));
-	if (job->priority > 0)
-		json_object_set_new(o, "priority", json_integer(job->priority));
-	if (backoff_names[job->backoff])
-		json_object_set_new(o, "backoff",
-			json_pack("{s:s,s:I}", "type",
-				  backoff_names[job->backoff], "delay",
-				  (json_int_t)job->backoff_delay));
-	if (job->job_id)
-		json_object_set_new(o, "jobId", json_string(job->job_id));
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
-}
-
-static void add_argv(struct queue_argv *a, const struct queue_add *job,
-		     const struct queue_producer *p)
-{
-	char *opts = add_opts_json(job);
-
-	queue_argv_init(a, QS_ADD, p->sha, &p->keys, queue_script_keys[QS_ADD]);
-	queue_argv_addstr(a, p->keys.base);
-	queue_argv_addstr(a, job->job_id ? job->job_id : "");
-	queue_argv_addstr(a, job->name);
-	queue_argv_addll(a, wall_ms());
-	queue_argv_addstr(a, job->data);
-	queue_argv_addstr(a, opts ? opts : "{}");
-	queue_argv_addll(a, job->delay > 0 ? job->delay : 0);
-	queue_argv_addll(a, job->priority > 0 ? job->priority : 0);
-	free(opts);
-}
-
-static redisReply *producer_call(struct queue_producer *p,
-				 struct queue_argv *a)
-{
-	redisReply *r = redisCommandArgv(p->c, (int)a->n,
-					 a->argv, a->len);
-
-	if (r && r->type == REDIS_REPLY_ERROR &&
-	    !strncmp(r->str, "NOSCRIPT", 8)) {
-		freeReplyObject(r);
-		queue_argv_use_source(a, QS_ADD);
-		r = redisCommandArgv(p->c, (int)a->n, a->argv,
-				     a->len);
-	}
-	return r;
-}
-
-int queue_add_job(struct queue_producer *p, const struct queue_add *job,
-		  int *added, char **id_out, struct err *e)
-{
-	struct queue_argv a;
-	redisReply *r;
-
-	if (job->job_id && (!*job->job_id || strchr(job->job_id, ':')))
-		return err_set(e, ERR_INVALID,
-			       "queue: job id '%s': expected a non-empty id "
-			       "without ':'", job->job_id);
-	add_argv(&a, job, p);
-	r = producer_call(p, &a);
-	queue_argv_release(&a);
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_INTEGER)
-		return producer_error(r, p->c, e, "adding a job failed");
-	if (added)
-		*added = r->element[1]->integer == 1;
-	if (id_out)
-		*id_out = xstrdup(r->element[0]->str);
-	freeReplyObject(r);
-	return 0;
 }

@@ -185,7 +185,7 @@ int queue_waiting(const struct queue *q);
 typedef void queue_ids_cb(void *arg, char **ids, size_t n, int ok);
 void queue_ids_free(char **ids, size_t n);
 
-/* Renew the locks of jobs (borrowed until cb); cb gets the lost ids. */
+/* Renew the locks of jobs (ids and tokens copied); cb gets the lost ids. */
 int queue_renew(struct queue *q, struct queue_job *const *jobs, size_t n,
 		queue_ids_cb *cb, void *arg);
 /* Run the stalled check; cb gets the ids moved back to wait. */

@@ -65,6 +65,9 @@ static inline void queue_free_const(const char *s)
 	free((void *)(uintptr_t)s);
 }
 
+/* Unix epoch milliseconds (the clock BullMQ stamps jobs with). */
+long long queue_wall_ms(void);
+
 /* The key lists each script takes, in the order its KEYS line gives. */
 extern const enum queue_key queue_script_keys[QS_COUNT][12];
 

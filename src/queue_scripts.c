@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "buf.h"
 #include "queue_int.h"
@@ -114,4 +115,12 @@ void queue_argv_release(struct queue_argv *a)
 	free(a->argv);
 	free(a->len);
 	memset(a, 0, sizeof(*a));
+}
+
+long long queue_wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }

@@ -44,6 +44,7 @@
 
 #define DRAIN_DELAY_MS 5000
 #define CANCEL_WAIT_MS 5000
+#define GIVE_UP_MS 10000
 #define LOCK_MS 30000
 #define STALLED_MS 30000
 #define MAX_STALLED 1
@@ -367,7 +368,9 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 
 static void send_step(struct worker *w)
 {
-	int take = w->stopping ? 0 : w->cap - w->nslots;
+	/* Slots whose outcome goes with this step are free once it returns:
+	 * the reply settles them before it hands over the new jobs. */
+	int take = w->stopping ? 0 : w->cap - w->nslots + (int)w->npending;
 	size_t i;
 
 	if (w->step_busy || !queue_ready(w->q))
@@ -382,11 +385,13 @@ static void send_step(struct worker *w)
 	if (!w->want_take)
 		take = 0;
 	w->asked = take;
-	if (queue_step(w->q, w->batch, w->nbatch, take, on_step, w)) {
-		finish_batch(w, 0);
-		return;
-	}
+	/* Busy before the call: a connection that dies while writing runs
+	 * on_step (ok = 0) before queue_step returns. */
 	w->step_busy = 1;
+	if (queue_step(w->q, w->batch, w->nbatch, take, on_step, w)) {
+		w->step_busy = 0;
+		finish_batch(w, 0);
+	}
 }
 
 /* ---- waiting, timers ---- */
@@ -456,15 +461,17 @@ static void run_timers(struct worker *w, long long now)
 		w->renew_at = now + w->lock_ms / 2;
 		for (i = 0; i < w->nslots; i++)
 			jobs[i] = &w->slots[i]->q;
+		w->renew_busy = w->nslots > 0; /* before: see send_step */
 		if (w->nslots > 0 &&
-		    !queue_renew(w->q, jobs, (size_t)w->nslots, on_renewed, w))
-			w->renew_busy = 1;
+		    queue_renew(w->q, jobs, (size_t)w->nslots, on_renewed, w))
+			w->renew_busy = 0;
 		free(jobs);
 	}
 	if (now >= w->stalled_at && !w->stalled_busy) {
 		w->stalled_at = now + w->stalled_ms;
-		if (!queue_check_stalled(w->q, on_stalled, w))
-			w->stalled_busy = 1;
+		w->stalled_busy = 1;
+		if (queue_check_stalled(w->q, on_stalled, w))
+			w->stalled_busy = 0;
 	}
 }
 
@@ -503,11 +510,50 @@ static void release_running(struct worker *w, long long now)
 	}
 }
 
+/*
+ * Done when nothing is held or unsent, or, whatever is left, GIVE_UP_MS
+ * after the grace period (Redis unreachable or a processor ignoring its
+ * cancel): the stalled check then recovers what we could not write.
+ */
 static int finished(const struct worker *w, long long now)
 {
-	if (!w->stopping || w->nslots || w->npending || w->step_busy)
+	if (!w->stopping)
+		return 0;
+	if (now >= w->deadline + GIVE_UP_MS)
+		return 1;
+	if (w->nslots || w->npending || w->step_busy)
 		return 0;
 	return w->unreported == 0 || now >= w->cancel_deadline;
+}
+
+/* After the loop: free what processors are done with; say what is lost. */
+static void drop_leftovers(struct worker *w)
+{
+	size_t i, kept = 0;
+
+	queue_free(w->q); /* a step in flight comes back as lost: pending */
+	w->q = NULL;
+	collect_reports(w);
+	if (w->npending)
+		log_event(LOG_WARN, NULL, "stop",
+			  "%zu outcome(s) not written to Redis; their jobs "
+			  "go back to wait through the stalled check",
+			  w->npending);
+	for (i = 0; i < w->npending; i++) {
+		struct worker_job *job = w->pending[i];
+
+		if (job->released && !job->report_seen) {
+			kept++; /* its processor may still touch it */
+			continue;
+		}
+		slot_remove(w, job);
+		job_free(job);
+	}
+	w->npending = 0;
+	if (kept || w->unreported)
+		log_event(LOG_WARN, NULL, "stop",
+			  "%zu processor(s) did not stop when cancelled",
+			  kept + (size_t)w->unreported);
 }
 
 /* ---- the loop ---- */
@@ -612,7 +658,7 @@ static void worker_init(struct worker *w, const struct config *cfg,
 
 static void worker_release(struct worker *w)
 {
-	queue_free(w->q);
+	drop_leftovers(w);
 	free(w->slots);
 	free(w->pending);
 	free(w->batch);

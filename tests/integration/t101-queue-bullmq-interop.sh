@@ -102,9 +102,24 @@ expect_match "exponential backoff delays 50 then 100 ms" "delayed.*delayed" "$(g
 expect_eq "unrecoverable failure not retried" 1 "$(job_field unrec attemptsMade)"
 expect_eq "unrecoverable failure reason" '"VALIDATION_ERROR: bad"' "$(job_field unrec failedReason)"
 expect_eq "duplicate custom jobId is a no-op" 1 "$(grep -c '"event": *"added".*"jobId": *"plain"' ours.events || true)"
-check "processedBy is our worker id" grep -q '"processedBy": *"' <(bull job plain)
+expect_match "processedBy is our worker id" '"processedBy":"[^"]+:[0-9]+"' "$(bull job plain)"
 check "one log line per claim" test "$(grep -c '"event":"active"' worker.log)" -ge 12
 check "fail and retry logged" grep -q '"event":"retry"' worker.log
 check "every log line is JSON" python3 -c 'import json; [json.loads(l) for l in open("worker.log")]'
+
+# removeOnComplete / removeOnFail as counts: keep only the newest N of the
+# whole set, as BullMQ trims it.
+export QUEUE_NAME=keep
+bull add '[{"name":"scan","data":{"sleepMs":50},"opts":{"jobId":"k-a","removeOnComplete":1}},
+           {"name":"scan","data":{"sleepMs":400},"opts":{"jobId":"k-b","removeOnComplete":1}},
+           {"name":"scan","data":{"fail":"x","sleepMs":50},"opts":{"jobId":"f-a","removeOnFail":1}},
+           {"name":"scan","data":{"fail":"y","sleepMs":400},"opts":{"jobId":"f-b","removeOnFail":1}}]' >/dev/null
+WORKER_CONCURRENCY=4 start_worker keep.log --processor=test
+wait_for "keep queue settled" 20 settled 2
+stop_worker
+expect_eq "removeOnComplete 1: older completed job removed" null "$(job_field k-a state)"
+expect_eq "removeOnComplete 1: newest kept" '"completed"' "$(job_field k-b state)"
+expect_eq "removeOnFail 1: older failed job removed" null "$(job_field f-a state)"
+expect_eq "removeOnFail 1: newest kept" '"failed"' "$(job_field f-b state)"
 
 finish

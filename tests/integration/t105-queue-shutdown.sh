@@ -29,4 +29,17 @@ wait_for "released job completed by the next worker" 10 grep -q '"job":"long","e
 stop_worker
 expect_eq "long job then completed" '"completed"' "$(job_field long state)"
 expect_eq "the stopping worker took no new job" 0 "$(log_count a.log queued active)"
+
+# Redis gone at shutdown: the worker cannot release its job, gives up
+# after the grace period plus 10 s, says so, and still exits 0.
+bull add '[{"name":"scan","data":{"sleepMs":60000},"opts":{"jobId":"stuck"}}]' >/dev/null
+SHUTDOWN_GRACE_MS=300 start_worker c.log --processor=test
+wait_for "stuck job active" 10 grep -q '"job":"stuck","event":"active"' c.log
+redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+wait_for "connection loss noticed" 10 grep -q '"event":"reconnect"' c.log
+start=$(date +%s)
+stop_worker
+expect_eq "exit 0 with Redis gone" 0 "$WRC"
+check "gave up within 15 s" test $(( $(date +%s) - start )) -le 15
+check "unwritten outcome logged" grep -q 'not written to Redis' c.log
 finish

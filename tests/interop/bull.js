@@ -25,6 +25,7 @@ const { Queue, QueueEvents, Worker, Job, UnrecoverableError } = require('bullmq'
 const connection = {
   host: process.env.REDIS_HOST || '127.0.0.1',
   port: Number(process.env.REDIS_PORT || 6379),
+  password: process.env.REDIS_PASSWORD || undefined,
   maxRetriesPerRequest: null,
 };
 const name = process.env.QUEUE_NAME || 'scan-jobs';
@@ -115,7 +116,7 @@ const commands = {
       if (job && job.finishedOn) settled(job);
     });
     await finished;
-    await w.close();
+    await w.close(true); // all counted jobs are settled: do not wait for the block
   },
   async worker(c, n, file) {
     const want = Number(n);
@@ -138,6 +139,9 @@ const commands = {
       cpuUs: cpu.user + cpu.system, maxRssKb: process.resourceUsage().maxRSS }));
   },
 };
+
+// A reader that stops early (grep -q) must not leave us blocked in Redis.
+process.stdout.on('error', () => process.exit(0));
 
 const [cmd, ...args] = process.argv.slice(2);
 if (!commands[cmd]) {
