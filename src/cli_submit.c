@@ -52,17 +52,6 @@ static int new_scan_id(char out[37], struct err *e)
 	return 0;
 }
 
-static void params_from(const struct config *cfg, struct queue_params *qp)
-{
-	memset(qp, 0, sizeof(*qp));
-	qp->host = cfg->redis_host;
-	qp->port = cfg->redis_port;
-	qp->password = cfg->redis_password;
-	qp->prefix = cfg->bullmq_prefix;
-	qp->name = cfg->queue_name;
-	qp->worker_name = "cli";
-}
-
 /* Enqueue scan id for url; no-op when the queue has the id already. */
 static int enqueue(struct queue_producer *qp, const char *id, const char *url,
 		   struct err *e)
@@ -93,7 +82,8 @@ static int open_both(const struct config *cfg, struct store **st,
 {
 	struct queue_params params;
 
-	params_from(cfg, &params);
+	queue_params_from_config(&params, cfg);
+	params.worker_name = "cli";
 	*qp = NULL;
 	if (!(*st = store_open(cfg, e)))
 		return -1;

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 
+struct config;
 struct err;
 struct pollfd;
 
@@ -120,6 +121,14 @@ struct queue_params {
 	long stalled_ms;          /* stalledInterval */
 	int max_stalled;          /* maxStalledCount */
 };
+
+/*
+ * Connection and naming from the configuration (strings borrowed from cfg),
+ * lock and stalled settings zero: the producer ignores them, the worker
+ * sets them.
+ */
+void queue_params_from_config(struct queue_params *qp,
+			      const struct config *cfg);
 
 /* One settled job, handed to queue_step. */
 struct queue_outcome {
@@ -218,5 +227,19 @@ void queue_producer_close(struct queue_producer *p);
  */
 int queue_add_job(struct queue_producer *p, const struct queue_add *job,
 		  int *added, char **id_out, struct err *e);
+
+/* Where a job stands, as far as waiting for a worker goes. */
+enum queue_job_place {
+	QUEUE_JOB_PENDING,  /* waiting, prioritized, delayed or active */
+	QUEUE_JOB_FINISHED, /* its hash is there, in none of those: done */
+	QUEUE_JOB_GONE,     /* no such job (never added, or removed) */
+};
+
+/* Where job id (borrowed) stands now. -1 when Redis did not answer. */
+int queue_job_where(struct queue_producer *p, const char *id,
+		    enum queue_job_place *out, struct err *e);
+/* Does Redis answer on this connection? A failed producer must be
+ * closed and opened again. */
+int queue_producer_ping(struct queue_producer *p, struct err *e);
 
 #endif

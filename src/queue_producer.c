@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "config.h"
 #include "err.h"
 #include "queue.h"
 #include "queue_int.h"
@@ -55,6 +56,18 @@ static int producer_prepare(struct queue_producer *p, const char *password,
 	memcpy(p->sha, r->str, 41);
 	freeReplyObject(r);
 	return 0;
+}
+
+void queue_params_from_config(struct queue_params *qp,
+			      const struct config *cfg)
+{
+	memset(qp, 0, sizeof(*qp));
+	qp->host = cfg->redis_host;
+	qp->port = cfg->redis_port;
+	qp->password = cfg->redis_password;
+	qp->prefix = cfg->bullmq_prefix;
+	qp->name = cfg->queue_name;
+	qp->worker_name = cfg->worker_id;
 }
 
 int queue_producer_open(struct queue_producer **out,
@@ -171,6 +184,55 @@ int queue_add_job(struct queue_producer *p, const struct queue_add *job,
 		*added = r->element[1]->integer == 1;
 	if (id_out)
 		*id_out = xstrdup(r->element[0]->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Where a job waits its turn: lists (LPOS) and sorted sets (ZSCORE). */
+static const struct {
+	enum queue_key key;
+	const char *cmd;
+} pending_places[] = {
+	{ QK_WAIT, "LPOS" },
+	{ QK_ACTIVE, "LPOS" },
+	{ QK_PRIORITIZED, "ZSCORE" },
+	{ QK_DELAYED, "ZSCORE" },
+};
+
+#define NPLACES (sizeof(pending_places) / sizeof(pending_places[0]))
+
+int queue_job_where(struct queue_producer *p, const char *id,
+		    enum queue_job_place *out, struct err *e)
+{
+	redisReply *r = NULL;
+	int exists = 0, pending = 0;
+	size_t i;
+
+	redisAppendCommand(p->c, "EXISTS %s%s", p->keys.base, id);
+	for (i = 0; i < NPLACES; i++)
+		redisAppendCommand(p->c, "%s %s %s", pending_places[i].cmd,
+				   p->keys.key[pending_places[i].key], id);
+	for (i = 0; i <= NPLACES; i++) {
+		if (redisGetReply(p->c, (void **)&r) != REDIS_OK ||
+		    r->type == REDIS_REPLY_ERROR)
+			return producer_error(r, p->c, e, "job lookup failed");
+		if (i == 0)
+			exists = r->type == REDIS_REPLY_INTEGER && r->integer;
+		else if (r->type != REDIS_REPLY_NIL)
+			pending = 1;
+		freeReplyObject(r);
+	}
+	*out = pending ? QUEUE_JOB_PENDING :
+	       exists  ? QUEUE_JOB_FINISHED : QUEUE_JOB_GONE;
+	return 0;
+}
+
+int queue_producer_ping(struct queue_producer *p, struct err *e)
+{
+	redisReply *r = redisCommand(p->c, "PING");
+
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		return producer_error(r, p->c, e, "PING failed");
 	freeReplyObject(r);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "queue.h"
 #include "runtime.h"
 #include "scan.h"
 #include "scan_int.h"
@@ -801,8 +802,7 @@ static void scan_close(void *arg)
 	scan_keeper_stop(ctx);
 	runtime_free(ctx->rt);
 	store_close(ctx->aux_store);
-	if (ctx->aux_redis)
-		redisFree(ctx->aux_redis);
+	queue_producer_close(ctx->aux_queue);
 	metrics_free(ctx->metrics);
 	strvec_clear(&ctx->fetcher_args);
 	pthread_mutex_destroy(&ctx->lock);

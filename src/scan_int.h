@@ -2,7 +2,6 @@
 #ifndef SAFEURL_SCAN_INT_H
 #define SAFEURL_SCAN_INT_H
 
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -13,6 +12,7 @@
 struct config;
 struct http_server;
 struct metrics;
+struct queue_producer;
 struct runtime;
 struct store;
 struct worker_job;
@@ -58,7 +58,7 @@ struct scan_ctx {
 	/* the keeper's and the health probes' own connections */
 	pthread_mutex_t aux_lock;
 	struct store *aux_store;
-	redisContext *aux_redis;
+	struct queue_producer *aux_queue; /* NULL until needed, or after a failure */
 };
 
 long long scan_now_ms(void);

@@ -2,8 +2,8 @@
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
  * flight, the sweep of abandoned rows, and the health probes.
  *
- * Runs on its own thread with its own database handle and Redis
- * connection (aux_store, aux_redis, shared with the health probes under
+ * Runs on its own thread with its own database handle and queue
+ * connection (aux_store, aux_queue, shared with the health probes under
  * aux_lock), so a scan thread blocked on its container never delays a
  * renewal. Not here: moving jobs on the queue, running containers.
  */
@@ -19,6 +19,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "queue.h"
 #include "runtime.h"
 #include "scan_int.h"
 #include "state.h"
@@ -27,7 +28,6 @@
 #include "banned.h"
 
 #define SWEEP_LIMIT 64
-#define REDIS_TIMEOUT_MS 2000
 
 /* ---- lease renewal ---- */
 
@@ -79,78 +79,36 @@ static void renew_all(struct scan_ctx *ctx)
 
 /* ---- Redis, for the sweep and the health probe ---- */
 
-static int redis_ready(struct scan_ctx *ctx, struct err *e)
+/* The keeper's queue connection, opened on first use and after a failure. */
+static int aux_queue_ready(struct scan_ctx *ctx, struct err *e)
 {
-	const struct config *cfg = ctx->cfg;
-	struct timeval tv = { REDIS_TIMEOUT_MS / 1000,
-			      (REDIS_TIMEOUT_MS % 1000) * 1000 };
-	redisReply *r;
+	struct queue_params qp;
 
-	if (ctx->aux_redis && !ctx->aux_redis->err)
+	if (ctx->aux_queue)
 		return 0;
-	if (ctx->aux_redis)
-		redisFree(ctx->aux_redis);
-	ctx->aux_redis = redisConnectWithTimeout(cfg->redis_host,
-						 cfg->redis_port, tv);
-	if (!ctx->aux_redis || ctx->aux_redis->err)
-		return err_set(e, ERR_UNAVAILABLE, "redis %s:%d: %s",
-			       cfg->redis_host, cfg->redis_port,
-			       ctx->aux_redis ? ctx->aux_redis->errstr :
-						"out of memory");
-	redisSetTimeout(ctx->aux_redis, tv);
-	if (!*cfg->redis_password)
-		return 0;
-	r = redisCommand(ctx->aux_redis, "AUTH %s", cfg->redis_password);
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		freeReplyObject(r);
-		redisFree(ctx->aux_redis);
-		ctx->aux_redis = NULL;
-		return err_set(e, ERR_UNAVAILABLE, "redis: authentication failed");
-	}
-	freeReplyObject(r);
-	return 0;
+	queue_params_from_config(&qp, ctx->cfg);
+	return queue_producer_open(&ctx->aux_queue, &qp, e);
 }
 
-/* Where a pending BullMQ job can be: lists and sorted sets. */
-static const struct {
-	const char *suffix;
-	const char *cmd; /* LPOS or ZSCORE */
-} pending_places[] = {
-	{ "wait", "LPOS" },      { "paused", "LPOS" },
-	{ "active", "LPOS" },    { "delayed", "ZSCORE" },
-	{ "prioritized", "ZSCORE" },
-};
-
-#define NPLACES (sizeof(pending_places) / sizeof(pending_places[0]))
+static void aux_queue_failed(struct scan_ctx *ctx)
+{
+	queue_producer_close(ctx->aux_queue);
+	ctx->aux_queue = NULL;
+}
 
 int scan_queue_pending(struct scan_ctx *ctx, const char *bull_id)
 {
-	const char *prefix = ctx->cfg->bullmq_prefix;
-	const char *queue = ctx->cfg->queue_name;
+	enum queue_job_place where;
 	struct err e = ERR_INIT;
-	int pending = 0, failed = 0;
-	size_t i;
 
-	if (redis_ready(ctx, &e))
+	if (aux_queue_ready(ctx, &e) ||
+	    queue_job_where(ctx->aux_queue, bull_id, &where, &e)) {
+		log_event(LOG_WARN, bull_id, "sweep", "cannot look the job up: %s",
+			  e.msg);
+		aux_queue_failed(ctx);
 		return -1;
-	for (i = 0; i < NPLACES; i++)
-		redisAppendCommand(ctx->aux_redis, "%s %s:%s:%s %s",
-				   pending_places[i].cmd, prefix, queue,
-				   pending_places[i].suffix, bull_id);
-	for (i = 0; i < NPLACES; i++) {
-		redisReply *r = NULL;
-
-		if (redisGetReply(ctx->aux_redis, (void **)&r) != REDIS_OK) {
-			failed = 1;
-			break;
-		}
-		if (r->type == REDIS_REPLY_ERROR)
-			failed = 1;
-		else if (r->type != REDIS_REPLY_NIL)
-			pending = 1;
-		freeReplyObject(r);
 	}
-	return failed ? -1 : pending;
+	return where == QUEUE_JOB_PENDING;
 }
 
 /* ---- the sweep of abandoned rows (SPEC §5) ---- */
@@ -275,20 +233,14 @@ void scan_keeper_stop(struct scan_ctx *ctx)
 static int probe_redis(void *arg, struct err *e)
 {
 	struct scan_ctx *ctx = arg;
-	redisReply *r = NULL;
 	int rc;
 
 	pthread_mutex_lock(&ctx->aux_lock);
-	rc = redis_ready(ctx, e);
-	if (!rc) {
-		r = redisCommand(ctx->aux_redis, "PING");
-		if (!r || r->type == REDIS_REPLY_ERROR)
-			rc = err_set(e, ERR_UNAVAILABLE, "redis: %s",
-				     r ? r->str : ctx->aux_redis->errstr);
-	}
-	freeReplyObject(r);
+	rc = aux_queue_ready(ctx, e) || queue_producer_ping(ctx->aux_queue, e);
+	if (rc)
+		aux_queue_failed(ctx);
 	pthread_mutex_unlock(&ctx->aux_lock);
-	return rc;
+	return rc ? -1 : 0;
 }
 
 static int probe_database(void *arg, struct err *e)

@@ -642,13 +642,7 @@ static void worker_init(struct worker *w, const struct config *cfg,
 	w->want_take = 1;
 	pthread_mutex_init(&w->mu, NULL);
 	settings(w);
-	memset(&p, 0, sizeof(p));
-	p.host = cfg->redis_host;
-	p.port = cfg->redis_port;
-	p.password = cfg->redis_password;
-	p.prefix = cfg->bullmq_prefix;
-	p.name = cfg->queue_name;
-	p.worker_name = cfg->worker_id;
+	queue_params_from_config(&p, cfg);
 	p.lock_ms = w->lock_ms;
 	p.stalled_ms = w->stalled_ms;
 	p.max_stalled = MAX_STALLED;
