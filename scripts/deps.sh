@@ -12,6 +12,7 @@ PACKAGES=(
   libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
   libssl-dev clang libclang-rt-14-dev
   redis-server docker.io nodejs npm
+  python3
 )
 
 missing=()

@@ -85,6 +85,14 @@ int rt_engine_error(long status, const struct buf *reply, const char *what,
 int rt_transport_error(const struct runtime *rt, const struct rt_req *r,
 		       const char *what, struct err *e);
 
+#ifdef SAFEURL_TEST
+/*
+ * Fault injection: the nth engine request from now (1 = the next) goes to
+ * a socket that does not exist, as if the engine were gone for it alone.
+ */
+void runtime_test_fail_request(int n);
+#endif
+
 /* Monotonic clock in milliseconds. */
 double rt_now_ms(void);
 
