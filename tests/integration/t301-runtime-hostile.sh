@@ -17,6 +17,9 @@ check "SIGTERM-ignoring process killed soon after the deadline" \
 expect_eq "output before the deadline is kept" sleeping "$(jget "$out" stdout)"
 expect_eq "timed-out container removed" 0 "$(containers_with safeurl.job=t301-sleep | wc -l)"
 
+out=$(drv run --timeout-ms 3000 -- delay 1000 '{"slow":true}')
+expect_eq "a slow container within the deadline succeeds" '{"slow":true}' "$(jget "$out" stdout)"
+
 out=$(drv run --timeout-ms 1500 -- close-sleep)
 expect_eq "closed output and hanging is still a timeout" timeout "$(jget "$out" kind)"
 
