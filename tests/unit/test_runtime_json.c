@@ -163,6 +163,32 @@ static void test_message(void **state)
 	assert_string_equal(msg, "");
 }
 
+/* Engine error replies become kinds by status, with the engine's words. */
+static void test_engine_error(void **state)
+{
+	static const struct {
+		long status;
+		enum err_kind kind;
+	} cases[] = {
+		{ 400, ERR_INTERNAL }, { 404, ERR_NOT_FOUND }, { 409, ERR_CONFLICT },
+		{ 500, ERR_UNAVAILABLE }, { 503, ERR_UNAVAILABLE },
+		{ 418, ERR_UNAVAILABLE },
+	};
+	struct buf reply = BUF_INIT;
+	struct err e = ERR_INIT;
+	size_t i;
+
+	(void)state;
+	buf_addstr(&reply, "{\"message\":\"engine says no\"}", NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(rt_engine_error(cases[i].status, &reply, "start", &e), -1);
+		assert_int_equal(e.kind, cases[i].kind);
+		assert_non_null(strstr(e.msg, "start: engine answered"));
+		assert_non_null(strstr(e.msg, "engine says no"));
+	}
+	buf_release(&reply);
+}
+
 static struct runtime test_rt(void)
 {
 	static char worker[] = "w-1", host[] = "host-a";
@@ -240,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_wait_and_inspect),
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_engine_error),
 		cmocka_unit_test(test_create_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
