@@ -33,6 +33,7 @@
 #include "runtime.h"
 #include "runtime_int.h"
 #include "strvec.h"
+#include "xalloc.h"
 
 extern char **environ;
 
@@ -117,11 +118,20 @@ static void *run_job(void *arg)
 static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 {
 	int i, n = o->parallel > 0 ? o->parallel : 1, rc = 0, threaded = 0;
-	struct job *jobs = calloc((size_t)n, sizeof(*jobs));
 	struct canceller c = { rt, NULL, 0 };
+	struct job *jobs;
 	atomic_int flag;
 	pthread_t th;
 
+	if (o->fail_request) {
+#ifdef SAFEURL_TEST
+		runtime_test_fail_request(o->fail_request);
+#else
+		fprintf(stderr, "runtime_driver: --fail-request needs a -DSAFEURL_TEST build\n");
+		return 2;
+#endif
+	}
+	jobs = xcalloc((size_t)n, sizeof(*jobs));
 	atomic_init(&flag, 0);
 	o->spec.cmd = (const char *const *)cmd;
 	o->spec.cancel = &flag;
@@ -130,8 +140,6 @@ static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 		c.after_ms = o->cancel_after_ms ? o->cancel_after_ms : o->cancel_all_after_ms;
 		threaded = !pthread_create(&th, NULL, cancel_later, &c);
 	}
-	if (o->fail_request)
-		runtime_test_fail_request(o->fail_request);
 	for (i = 0; i < n; i++) {
 		jobs[i].rt = rt;
 		jobs[i].spec = o->spec;
