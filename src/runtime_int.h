@@ -129,6 +129,11 @@ int runtime_json_wait(const char *text, size_t len, int *status_code,
 int runtime_json_inspect(const char *text, size_t len, int *oom_killed,
 			 int *exit_code, struct err *e);
 /*
+ * GET /events (one JSON object per line): does an event with this Action
+ * appear? Lines that are not JSON are skipped.
+ */
+int runtime_json_has_event(const char *text, size_t len, const char *action);
+/*
  * GET /containers/json: *list is new (caller frees with
  * runtime_json_listed_free), *n entries.
  */

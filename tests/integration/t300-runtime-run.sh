@@ -68,8 +68,8 @@ expect_eq "network mode none: loopback only" '["lo"]' "$(jget "$probe" links)"
 
 # The settings as the engine holds them, read while a container runs.
 drv run --job t300-live --timeout-ms 20000 --memory-mb 64 --pids 40 -- sleep >"$T/live.json" &
-wait_for "the live container" 20 test -n "$(containers_with safeurl.job=t300-live)"
-id=$(containers_with safeurl.job=t300-live | head -1)
+wait_for "the live container" 20 test -n "$(ours_with "t300-live")"
+id=$(ours_with "t300-live" | head -1)
 api GET "/containers/$id/json" >"$T/inspect.json"
 api POST "/containers/$id/kill" >/dev/null
 wait

@@ -14,10 +14,10 @@ torture() { # LAST-REQUEST KIND-WHEN-REMOVE-FAILS CMD...
     out=$(drv run --job "t304-$n" --fail-request "$n" -- "$@")
     if [ "$n" -lt "$last" ]; then
       expect_eq "$*: request $n failing is unavailable" unavailable "$(jget "$out" kind)"
-      expect_eq "$*: request $n failing leaves no container" 0 "$(containers_with "safeurl.job=t304-$n" | wc -l)"
+      expect_eq "$*: request $n failing leaves no container" 0 "$(ours_with "t304-$n" | wc -l)"
     elif [ "$n" -eq "$last" ]; then
       expect_eq "$*: failed removal keeps the run's result" "$remove_kind" "$(jget "$out" kind)"
-      expect_eq "$*: failed removal leaves the container" 1 "$(containers_with "safeurl.job=t304-$n" | wc -l)"
+      expect_eq "$*: failed removal leaves the container" 1 "$(ours_with "t304-$n" | wc -l)"
       expect_eq "$*: the sweep removes it" 1 "$(jget "$(drv sweep)" removed)"
     else
       expect_eq "$*: no request failing is the normal outcome" "$remove_kind" "$(jget "$out" kind)"

@@ -119,6 +119,25 @@ static void test_wait_and_inspect(void **state)
 	assert_int_equal(runtime_json_inspect("{\"State\":{}}", 12, &oom, &ec, &e), -1);
 }
 
+static void test_events(void **state)
+{
+	static const char junk[] = "not json\n{\"Action\":\"die\"}\n{\"Action\":\"oom\"}";
+	size_t len;
+	char *v = fixture("runtime/events-oom.ndjson", &len);
+
+	(void)state;
+	assert_true(runtime_json_has_event(v, len, "oom"));
+	assert_true(runtime_json_has_event(v, len, "die"));
+	free(v);
+	v = fixture("runtime/events-exit3.ndjson", &len);
+	assert_false(runtime_json_has_event(v, len, "oom"));
+	assert_true(runtime_json_has_event(v, len, "start"));
+	free(v);
+	assert_true(runtime_json_has_event(junk, sizeof(junk) - 1, "oom"));
+	assert_false(runtime_json_has_event(junk, sizeof(junk) - 2, "oom"));
+	assert_false(runtime_json_has_event("", 0, "oom"));
+}
+
 static void test_containers(void **state)
 {
 	static const char list[] =
@@ -264,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_version_and_info),
 		cmocka_unit_test(test_created),
 		cmocka_unit_test(test_wait_and_inspect),
+		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_message),
 		cmocka_unit_test(test_engine_error),
