@@ -39,10 +39,15 @@ remove_ours() {
 }
 at_exit remove_ours
 
+# The host label of our containers: unique, so that the sweep of another
+# worker or test on this machine never takes a leftover this script is
+# about to look at (their pids are dead once the driver exits).
+TEST_HOST="host-$WORKER_ID"
+
 # drv ARGS...: run the driver, print its JSON whatever its exit status.
 # Its stderr is kept; sanitizer reports fail the script at sanitizer_clean.
 drv() {
-  "$DRV" "$@" 2>>"$T/driver.err" || true
+  "$DRV" --host "$TEST_HOST" "$@" 2>>"$T/driver.err" || true
 }
 sanitizer_clean() {
   ! grep -qE "Sanitizer|runtime error:" "$T/driver.err" 2>/dev/null ||

@@ -23,8 +23,7 @@ expect_eq "parallel runs keep their own output" 4 \
   "$(printf '%s\n' "$out" | grep -c 'out 49\\n","stderr_tail":"err 0\\nerr 1')"
 
 # Leftovers: create them directly through the API, as a dead run would.
-# A host name of this test's own keeps other tests' containers out of it.
-host=t302-host-$$-$RANDOM$RANDOM
+host=$TEST_HOST
 sleep 300 & live=$!
 at_exit "kill $live"
 sleep 0 & dead=$!
@@ -42,13 +41,13 @@ leftover dead "w-dead-$$" "$host" "$dead"
 leftover live "w-live-$$" "$host" "$live"
 leftover elsewhere "w-far-$$" "far-away-host" "$dead"
 expect_eq "four leftovers in place" 4 "$(containers_with "t302.run=$host" | wc -l)"
-out=$(drv --host "$host" sweep)
+out=$(drv sweep)
 expect_eq "sweep removes two" 2 "$(jget "$out" removed)"
 expect_eq "our worker id's container removed" 0 "$(containers_with "t302.run=$host" t302=own | wc -l)"
 expect_eq "dead worker's container removed" 0 "$(containers_with "t302.run=$host" t302=dead | wc -l)"
 expect_eq "live worker's container kept" 1 "$(containers_with "t302.run=$host" t302=live | wc -l)"
 expect_eq "other host's container kept" 1 "$(containers_with "t302.run=$host" t302=elsewhere | wc -l)"
-out=$(drv --host "$host" sweep)
+out=$(drv sweep)
 expect_eq "a second sweep finds nothing" 0 "$(jget "$out" removed)"
 
 expect_eq "no container of ours is left" 0 "$(ours_left)"
