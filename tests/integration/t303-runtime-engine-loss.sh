@@ -12,7 +12,7 @@ PROXY=$T/engine.sock
 start_proxy() {
   python3 "$S/tests/integration/unix_proxy.py" "$PROXY" "$SOCK" &
   PROXY_PID=$!
-  wait_for "the engine proxy" 10 curl -fsS --unix-socket "$PROXY" http://docker/_ping
+  wait_for "the engine proxy" 30 curl -fsS --unix-socket "$PROXY" http://docker/_ping
 }
 start_proxy
 at_exit 'kill $PROXY_PID'
