@@ -11,7 +11,7 @@ PACKAGES=(
   libhiredis-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libjansson-dev
   libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
   libssl-dev clang libclang-rt-14-dev openssl python3-jsonschema
-  redis-server docker.io
+  redis-server docker.io python3
 )
 
 # The fetcher's tests and benchmark: test CA, schema validation, peak RSS.

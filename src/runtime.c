@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -38,6 +39,9 @@
 #include "banned.h"
 
 #define RT_DEFAULT_TIMEOUT_MS 30000
+#define RT_OOM_RECHECKS 5      /* looks for a late OOM event after SIGKILL */
+#define RT_OOM_RECHECK_MS 50
+#define RT_CLOCK_SKEW_S 60     /* events since: run start minus this */
 #define RT_BUILD_HINT "build it with scripts/build-image.sh (the fetcher-image target)"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -212,13 +216,25 @@ static int remove_container(const struct runtime *rt, const char *id,
 	return rc;
 }
 
+/* Append filter (JSON) to path, URL-encoded. */
+static void add_escaped(struct buf *path, const struct buf *filter)
+{
+	char *q = curl_easy_escape(NULL, filter->data, (int)filter->len);
+
+	if (!q) {
+		log_error("runtime: out of memory escaping a filter");
+		abort();
+	}
+	buf_addstr(path, q, NULL);
+	curl_free(q);
+}
+
 /* Containers (all states) whose label name has the value value. */
 static int list_labelled(const struct runtime *rt, const char *name,
 			 const char *value, struct rt_listed **list, size_t *n,
 			 struct err *e)
 {
 	struct buf filter = BUF_INIT, path = BUF_INIT, reply = BUF_INIT;
-	char *q;
 	int rc;
 
 	buf_addstr(&filter, "{\"label\":[\"", NULL);
@@ -226,9 +242,8 @@ static int list_labelled(const struct runtime *rt, const char *name,
 	buf_addch(&filter, '=', NULL);
 	buf_add_json_str(&filter, value, strlen(value), NULL);
 	buf_addstr(&filter, "\"]}", NULL);
-	q = curl_easy_escape(NULL, filter.data, (int)filter.len);
-	buf_addf(&path, NULL, "/containers/json?all=1&filters=%s", q);
-	curl_free(q);
+	buf_addstr(&path, "/containers/json?all=1&filters=", NULL);
+	add_escaped(&path, &filter);
 	rc = get_ok(rt, path.data, &reply, e);
 	if (!rc)
 		rc = runtime_json_containers(reply.data, reply.len, list, n, e);
@@ -329,6 +344,7 @@ struct rt_run {
 	struct rt_req attach, wait, start;
 	struct runtime_stream stream;
 	double t0;
+	time_t t0_wall;
 };
 
 static const char *job_of(const struct rt_run *run)
@@ -492,6 +508,10 @@ static int crash_error(struct rt_run *run, struct err *e)
 		return err_set(e, ERR_CRASH,
 			       "runtime: job '%s': container killed: out of memory (limit %d MiB): %s",
 			       job_of(run), run->spec->memory_mb, tail);
+	if (res->exit_code == 128 + SIGKILL)
+		return err_set(e, ERR_CRASH,
+			       "runtime: job '%s': container killed by signal 9 (the %d MiB memory limit or an outside kill): %s",
+			       job_of(run), run->spec->memory_mb, tail);
 	if (res->exit_code > 128)
 		return err_set(e, ERR_CRASH,
 			       "runtime: job '%s': container killed by signal %d: %s",
@@ -501,7 +521,7 @@ static int crash_error(struct rt_run *run, struct err *e)
 		       job_of(run), res->exit_code, tail);
 }
 
-static int run_inspect(struct rt_run *run, struct err *e)
+static int inspect_once(struct rt_run *run, struct err *e)
 {
 	struct buf reply = BUF_INIT, path = BUF_INIT;
 	int code, rc;
@@ -513,6 +533,53 @@ static int run_inspect(struct rt_run *run, struct err *e)
 					  &run->res->oom_killed, &code, e);
 	buf_release(&reply);
 	buf_release(&path);
+	return rc;
+}
+
+/*
+ * Did the engine log an "oom" event for the container? It logs one even
+ * when the OOM notice reaches it after the exit, too late to set
+ * State.OOMKilled (a known containerd race), so this is the second source.
+ */
+static int oom_event(struct rt_run *run, struct err *e)
+{
+	struct buf filter = BUF_INIT, path = BUF_INIT, reply = BUF_INIT;
+	struct timespec now;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	buf_addf(&filter, NULL, "{\"container\":[\"%s\"],\"event\":[\"oom\"]}",
+		 run->res->container_id);
+	buf_addf(&path, NULL, "/events?since=%lld&until=%lld.%09ld&filters=",
+		 (long long)run->t0_wall - RT_CLOCK_SKEW_S,
+		 (long long)now.tv_sec, now.tv_nsec);
+	add_escaped(&path, &filter);
+	rc = get_ok(run->rt, path.data, &reply, e);
+	if (!rc)
+		run->res->oom_killed =
+			runtime_json_has_event(reply.data, reply.len, "oom");
+	buf_release(&filter);
+	buf_release(&path);
+	buf_release(&reply);
+	return rc;
+}
+
+/*
+ * Read State.OOMKilled; for a container that died of SIGKILL (the OOM
+ * killer's signal) without it, look for the engine's late "oom" event a
+ * few times before calling it a plain crash.
+ */
+static int run_inspect(struct rt_run *run, struct err *e)
+{
+	const struct timespec pause = { 0, RT_OOM_RECHECK_MS * 1000000L };
+	int tries = 0, rc = inspect_once(run, e);
+
+	while (!rc && !run->res->oom_killed &&
+	       run->res->exit_code == 128 + SIGKILL && tries++ < RT_OOM_RECHECKS) {
+		rc = oom_event(run, e);
+		if (!rc && !run->res->oom_killed)
+			nanosleep(&pause, NULL);
+	}
 	return rc;
 }
 
@@ -647,6 +714,7 @@ int runtime_run(struct runtime *rt, const struct runtime_spec *spec,
 	run.spec = spec;
 	run.res = res;
 	run.t0 = rt_now_ms();
+	run.t0_wall = time(NULL);
 	runtime_stream_init(&run.stream, spec->max_stdout, spec->stderr_tail);
 	if (atomic_load(&rt->cancel_all) ||
 	    (spec->cancel && atomic_load(spec->cancel)))

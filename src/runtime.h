@@ -48,7 +48,7 @@ struct runtime;
 
 struct runtime_opts {
 	const char *socket_path; /* DOCKER_SOCKET_PATH; borrowed, copied */
-	const char *worker_id;   /* label safeurl.worker; copied */
+	const char *worker_id;   /* label safeurl.worker; required, copied */
 	const char *host;        /* label safeurl.host; NULL = gethostname() */
 	int pid;                 /* label safeurl.pid; 0 = getpid() */
 	int request_timeout_ms;  /* per engine request; 0 = 30000 */
@@ -115,8 +115,9 @@ struct runtime_spec {
 
 /*
  * Fill spec with the settings of cfg (borrowed: its strings must outlive
- * the spec) and the module's fixed limits; image, cmd and job_id are left
- * for the caller (image defaults to cfg's FETCHER_IMAGE).
+ * the spec; the image is FETCHER_IMAGE) and the module's fixed limits
+ * (RUNTIME_USER, RUNTIME_PIDS_LIMIT, RUNTIME_TMPFS_MB, RUNTIME_STDERR_TAIL).
+ * cmd and job_id are left for the caller.
  */
 void runtime_spec_init(struct runtime_spec *spec, const struct config *cfg);
 

@@ -56,6 +56,28 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+#ifdef SAFEURL_TEST
+static atomic_int test_fail_at; /* requests to go before the failing one */
+
+void runtime_test_fail_request(int n)
+{
+	atomic_store(&test_fail_at, n);
+}
+
+/* The socket to use: a dead one for the armed request. */
+static const char *test_socket(const char *socket_path)
+{
+	int left = atomic_load(&test_fail_at);
+
+	while (left > 0 && !atomic_compare_exchange_weak(&test_fail_at, &left,
+							 left - 1))
+		;
+	return left == 1 ? "/nonexistent/safeurl-test-fault.sock" : socket_path;
+}
+#else
+#define test_socket(path) (path)
+#endif
+
 void rt_req_init(struct rt_req *r, const struct runtime *rt,
 		 const char *method, const char *path, const char *payload)
 {
@@ -73,7 +95,8 @@ void rt_req_init(struct rt_req *r, const struct runtime *rt,
 	r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	r->hdrs = curl_slist_append(r->hdrs, "Expect:");
 	curl_easy_setopt(r->h, CURLOPT_URL, url);
-	curl_easy_setopt(r->h, CURLOPT_UNIX_SOCKET_PATH, rt->socket_path);
+	curl_easy_setopt(r->h, CURLOPT_UNIX_SOCKET_PATH,
+			 test_socket(rt->socket_path));
 	curl_easy_setopt(r->h, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "GET") && strcmp(method, "DELETE"))
 		curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, r->payload);

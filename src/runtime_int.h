@@ -85,6 +85,14 @@ int rt_engine_error(long status, const struct buf *reply, const char *what,
 int rt_transport_error(const struct runtime *rt, const struct rt_req *r,
 		       const char *what, struct err *e);
 
+#ifdef SAFEURL_TEST
+/*
+ * Fault injection: the nth engine request from now (1 = the next) goes to
+ * a socket that does not exist, as if the engine were gone for it alone.
+ */
+void runtime_test_fail_request(int n);
+#endif
+
 /* Monotonic clock in milliseconds. */
 double rt_now_ms(void);
 
@@ -120,6 +128,11 @@ int runtime_json_wait(const char *text, size_t len, int *status_code,
 /* GET /containers/{id}/json: State.OOMKilled and State.ExitCode. */
 int runtime_json_inspect(const char *text, size_t len, int *oom_killed,
 			 int *exit_code, struct err *e);
+/*
+ * GET /events (one JSON object per line): does an event with this Action
+ * appear? Lines that are not JSON are skipped.
+ */
+int runtime_json_has_event(const char *text, size_t len, const char *action);
 /*
  * GET /containers/json: *list is new (caller frees with
  * runtime_json_listed_free), *n entries.

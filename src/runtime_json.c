@@ -160,6 +160,31 @@ int runtime_json_inspect(const char *text, size_t len, int *oom_killed,
 	return 0;
 }
 
+/* The string member key of o, or "" when o or the member is not there. */
+static const char *member(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+int runtime_json_has_event(const char *text, size_t len, const char *action)
+{
+	const char *p = text, *end = text + len, *nl;
+	json_t *ev;
+	int found = 0;
+
+	for (; p < end && !found; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		ev = json_loadb(p, (size_t)(nl - p), 0, NULL);
+		found = !strcmp(member(ev, "Action"), action);
+		json_decref(ev);
+	}
+	return found;
+}
+
 static char *label(json_t *labels, const char *name)
 {
 	const char *v = json_string_value(json_object_get(labels, name));

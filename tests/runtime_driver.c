@@ -8,7 +8,10 @@
  *   runtime_driver ... run [--image I] [--job J] [--timeout-ms N]
  *        [--memory-mb N] [--pids N] [--max-out N] [--network M]
  *        [--cancel-after-ms N] [--cancel-all-after-ms N] [--parallel N]
- *        -- CMD...
+ *        [--fail-request N] -- CMD...
+ *
+ * --fail-request N makes the Nth engine request of the run fail as if the
+ * engine were unreachable (a -DSAFEURL_TEST build).
  *
  * Settings not given come from the environment as the worker reads them
  * (DOCKER_SOCKET_PATH, CONTAINER_*, FETCHER_MAX_OUTPUT_BYTES...). Exit
@@ -28,7 +31,9 @@
 #include "config.h"
 #include "err.h"
 #include "runtime.h"
+#include "runtime_int.h"
 #include "strvec.h"
+#include "xalloc.h"
 
 extern char **environ;
 
@@ -36,7 +41,7 @@ struct opts {
 	struct runtime_opts ro;
 	struct runtime_spec spec;
 	char worker[300];
-	int cancel_after_ms, cancel_all_after_ms, parallel;
+	int cancel_after_ms, cancel_all_after_ms, parallel, fail_request;
 	double cpus;
 	int have_cpus;
 };
@@ -113,11 +118,20 @@ static void *run_job(void *arg)
 static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 {
 	int i, n = o->parallel > 0 ? o->parallel : 1, rc = 0, threaded = 0;
-	struct job *jobs = calloc((size_t)n, sizeof(*jobs));
 	struct canceller c = { rt, NULL, 0 };
+	struct job *jobs;
 	atomic_int flag;
 	pthread_t th;
 
+	if (o->fail_request) {
+#ifdef SAFEURL_TEST
+		runtime_test_fail_request(o->fail_request);
+#else
+		fprintf(stderr, "runtime_driver: --fail-request needs a -DSAFEURL_TEST build\n");
+		return 2;
+#endif
+	}
+	jobs = xcalloc((size_t)n, sizeof(*jobs));
 	atomic_init(&flag, 0);
 	o->spec.cmd = (const char *const *)cmd;
 	o->spec.cancel = &flag;
@@ -174,10 +188,11 @@ static int take(struct opts *o, const char *name, const char *v)
 	static const char *const ints[] = { "--timeout-ms", "--memory-mb", "--pids",
 					    "--pid", "--cancel-after-ms",
 					    "--cancel-all-after-ms", "--parallel",
-					    "--max-out" };
+					    "--fail-request", "--max-out" };
 	int *const slots[] = { &o->spec.timeout_ms, &o->spec.memory_mb,
 			       &o->spec.pids_limit, &o->ro.pid, &o->cancel_after_ms,
-			       &o->cancel_all_after_ms, &o->parallel, NULL };
+			       &o->cancel_all_after_ms, &o->parallel,
+			       &o->fail_request, NULL };
 	size_t i;
 
 	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {

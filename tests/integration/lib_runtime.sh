@@ -11,20 +11,25 @@ SOCK=${DOCKER_SOCKET_PATH:-/var/run/docker.sock}
 DRV=$B/tests/runtime_driver
 [ -x "$DRV" ] || die "runtime_driver is not built ($DRV)"
 export FETCHER_IMAGE=safeurl-testbox:latest CONTAINER_NETWORK_MODE=none
-export WORKER_ID="t3-$(basename "$0" .sh)-$$"
+# Unique even across pid namespaces sharing the engine.
+export WORKER_ID="t3-$(basename "$0" .sh)-$$-$RANDOM$RANDOM"
 
 # api METHOD PATH: one request to the engine, reply on stdout.
 api() { curl -sS --unix-socket "$SOCK" -X "$1" "http://docker/v1.41$2"; }
 
-# containers_with LABEL=VALUE: ids of containers (any state) with it.
+# containers_with LABEL=VALUE...: ids of containers (any state) with all.
 containers_with() {
   local f
-  f=$(python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.dumps({"label":[sys.argv[1]]})))' "$1")
+  f=$(python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.dumps({"label":sys.argv[1:]})))' "$@")
   api GET "/containers/json?all=1&filters=$f" |
     python3 -c 'import json,sys; [print(c["Id"]) for c in json.load(sys.stdin)]'
 }
 
 ours_left() { containers_with "safeurl.worker=$WORKER_ID" | wc -l; }
+
+# ours_with JOB: ids of our containers labelled with job id JOB (other
+# runs of the same script may share the engine, never our WORKER_ID).
+ours_with() { containers_with "safeurl.worker=$WORKER_ID" "safeurl.job=$1"; }
 
 remove_ours() {
   local id
@@ -34,10 +39,15 @@ remove_ours() {
 }
 at_exit remove_ours
 
+# The host label of our containers: unique, so that the sweep of another
+# worker or test on this machine never takes a leftover this script is
+# about to look at (their pids are dead once the driver exits).
+TEST_HOST="host-$WORKER_ID"
+
 # drv ARGS...: run the driver, print its JSON whatever its exit status.
 # Its stderr is kept; sanitizer reports fail the script at sanitizer_clean.
 drv() {
-  "$DRV" "$@" 2>>"$T/driver.err" || true
+  "$DRV" --host "$TEST_HOST" "$@" 2>>"$T/driver.err" || true
 }
 sanitizer_clean() {
   ! grep -qE "Sanitizer|runtime error:" "$T/driver.err" 2>/dev/null ||

@@ -66,10 +66,11 @@ expect_eq "/tmp is writable" ok "$(jget "$probe" tmp_write)"
 expect_eq "/tmp is noexec" EACCES "$(jget "$probe" tmp_exec)"
 expect_eq "network mode none: loopback only" '["lo"]' "$(jget "$probe" links)"
 
-# The settings as the engine holds them, read while a container runs.
-drv run --job t300-live --timeout-ms 20000 --memory-mb 64 --pids 40 -- sleep >"$T/live.json" &
-wait_for "the live container" 20 test -n "$(containers_with safeurl.job=t300-live)"
-id=$(containers_with safeurl.job=t300-live | head -1)
+# The settings as the engine holds them, read while a container runs
+# (labelled with the real host name: no --host here).
+"$DRV" run --job t300-live --timeout-ms 20000 --memory-mb 64 --pids 40 -- sleep >"$T/live.json" 2>>"$T/driver.err" &
+wait_for "the live container" 20 test -n "$(ours_with "t300-live")"
+id=$(ours_with "t300-live" | head -1)
 api GET "/containers/$id/json" >"$T/inspect.json"
 api POST "/containers/$id/kill" >/dev/null
 wait

@@ -13,9 +13,12 @@ expect_eq "deadline is a timeout" timeout "$(jget "$out" kind)"
 expect_eq "timed_out set" true "$(jget "$out" timed_out)"
 expect_match "timeout message names the deadline" "ran past 1500 ms: killed" "$(jget "$out" error)"
 check "SIGTERM-ignoring process killed soon after the deadline" \
-  python3 -c "assert 1500 <= $(jget "$out" total_ms) < 8000"
+  python3 -c "assert 1500 <= $(jget "$out" total_ms) < 20000"
 expect_eq "output before the deadline is kept" sleeping "$(jget "$out" stdout)"
-expect_eq "timed-out container removed" 0 "$(containers_with safeurl.job=t301-sleep | wc -l)"
+expect_eq "timed-out container removed" 0 "$(ours_with "t301-sleep" | wc -l)"
+
+out=$(drv run --timeout-ms 10000 -- delay 1000 '{"slow":true}')
+expect_eq "a slow container within the deadline succeeds" '{"slow":true}' "$(jget "$out" stdout)"
 
 out=$(drv run --timeout-ms 1500 -- close-sleep)
 expect_eq "closed output and hanging is still a timeout" timeout "$(jget "$out" kind)"
@@ -25,12 +28,12 @@ expect_eq "memory hog is a crash" crash "$(jget "$out" kind)"
 expect_eq "OOM kill reported as such" true "$(jget "$out" oom_killed)"
 expect_match "OOM message names the limit" "out of memory \(limit 16 MiB\)" "$(jget "$out" error)"
 
-out=$(drv run --job t301-flood --max-out 4096 --timeout-ms 20000 -- flood)
+out=$(drv run --job t301-flood --max-out 4096 --timeout-ms 60000 -- flood)
 expect_eq "stdout flood is invalid output" invalid "$(jget "$out" kind)"
 expect_match "flood message says output too large" "output too large: more than 4096 bytes" "$(jget "$out" error)"
 expect_eq "output_too_large set" true "$(jget "$out" output_too_large)"
 expect_eq "stdout kept up to the cap exactly" 4096 "$(jget "$out" stdout_len)"
-check "flood stopped at once, not at the deadline" python3 -c "assert $(jget "$out" total_ms) < 10000"
+check "flood stopped at once, not at the deadline" python3 -c "assert $(jget "$out" total_ms) < 15000"
 out=$(drv run --max-out 4096 -- flood 4096)
 expect_eq "output of exactly the cap passes" true "$(jget "$out" ok)"
 out=$(drv run --max-out 4096 -- flood 4097)

@@ -12,21 +12,21 @@ PROXY=$T/engine.sock
 start_proxy() {
   python3 "$S/tests/integration/unix_proxy.py" "$PROXY" "$SOCK" &
   PROXY_PID=$!
-  wait_for "the engine proxy" 10 curl -fsS --unix-socket "$PROXY" http://docker/_ping
+  wait_for "the engine proxy" 30 curl -fsS --unix-socket "$PROXY" http://docker/_ping
 }
 start_proxy
 at_exit 'kill $PROXY_PID'
 
 DOCKER_SOCKET_PATH=$PROXY drv run --job t303-lost --timeout-ms 30000 -- sleep >"$T/lost.json" &
 run=$!
-wait_for "the container to run" 20 test -n "$(containers_with safeurl.job=t303-lost)"
+wait_for "the container to run" 20 test -n "$(ours_with "t303-lost")"
 sleep 0.5
 kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null || true
 wait "$run"
 out=$(cat "$T/lost.json")
 expect_eq "engine lost mid-run is unavailable" unavailable "$(jget "$out" kind)"
-check "engine loss noticed at once, not at the deadline" python3 -c "assert $(jget "$out" total_ms) < 15000"
+check "engine loss noticed at once, not at the deadline" python3 -c "assert $(jget "$out" total_ms) < 20000"
 expect_eq "not reported as a timeout" false "$(jget "$out" timed_out)"
 
 out=$(DOCKER_SOCKET_PATH=$PROXY drv run -- json '{}')
@@ -35,7 +35,7 @@ expect_eq "engine away: unavailable" unavailable "$(jget "$out" kind)"
 start_proxy
 out=$(DOCKER_SOCKET_PATH=$PROXY drv run -- json '{"back":true}')
 expect_eq "engine back: runs work again" '{"back":true}' "$(jget "$out" stdout)"
-expect_eq "the lost run's container is still there" 1 "$(containers_with safeurl.job=t303-lost | wc -l)"
+expect_eq "the lost run's container is still there" 1 "$(ours_with "t303-lost" | wc -l)"
 out=$(DOCKER_SOCKET_PATH=$PROXY drv sweep)
 expect_eq "sweep removes the lost run's container" 1 "$(jget "$out" removed)"
 

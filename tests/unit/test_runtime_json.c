@@ -119,6 +119,25 @@ static void test_wait_and_inspect(void **state)
 	assert_int_equal(runtime_json_inspect("{\"State\":{}}", 12, &oom, &ec, &e), -1);
 }
 
+static void test_events(void **state)
+{
+	static const char junk[] = "not json\n{\"Action\":\"die\"}\n{\"Action\":\"oom\"}";
+	size_t len;
+	char *v = fixture("runtime/events-oom.ndjson", &len);
+
+	(void)state;
+	assert_true(runtime_json_has_event(v, len, "oom"));
+	assert_true(runtime_json_has_event(v, len, "die"));
+	free(v);
+	v = fixture("runtime/events-exit3.ndjson", &len);
+	assert_false(runtime_json_has_event(v, len, "oom"));
+	assert_true(runtime_json_has_event(v, len, "start"));
+	free(v);
+	assert_true(runtime_json_has_event(junk, sizeof(junk) - 1, "oom"));
+	assert_false(runtime_json_has_event(junk, sizeof(junk) - 2, "oom"));
+	assert_false(runtime_json_has_event("", 0, "oom"));
+}
+
 static void test_containers(void **state)
 {
 	static const char list[] =
@@ -161,6 +180,32 @@ static void test_message(void **state)
 	free(v);
 	runtime_json_message("garbage", 7, msg, sizeof(msg));
 	assert_string_equal(msg, "");
+}
+
+/* Engine error replies become kinds by status, with the engine's words. */
+static void test_engine_error(void **state)
+{
+	static const struct {
+		long status;
+		enum err_kind kind;
+	} cases[] = {
+		{ 400, ERR_INTERNAL }, { 404, ERR_NOT_FOUND }, { 409, ERR_CONFLICT },
+		{ 500, ERR_UNAVAILABLE }, { 503, ERR_UNAVAILABLE },
+		{ 418, ERR_UNAVAILABLE },
+	};
+	struct buf reply = BUF_INIT;
+	struct err e = ERR_INIT;
+	size_t i;
+
+	(void)state;
+	buf_addstr(&reply, "{\"message\":\"engine says no\"}", NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(rt_engine_error(cases[i].status, &reply, "start", &e), -1);
+		assert_int_equal(e.kind, cases[i].kind);
+		assert_non_null(strstr(e.msg, "start: engine answered"));
+		assert_non_null(strstr(e.msg, "engine says no"));
+	}
+	buf_release(&reply);
 }
 
 static struct runtime test_rt(void)
@@ -238,8 +283,10 @@ int main(void)
 		cmocka_unit_test(test_version_and_info),
 		cmocka_unit_test(test_created),
 		cmocka_unit_test(test_wait_and_inspect),
+		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_engine_error),
 		cmocka_unit_test(test_create_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
