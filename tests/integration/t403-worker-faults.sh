@@ -77,7 +77,8 @@ start_worker kill2
 # Any worker started on this host removes a dead worker's containers (its
 # pid is gone); with tests running in parallel that may be another one.
 dead_left() { containers_with "safeurl.worker=$WORKER_ID-kill1" | wc -l; }
-wait_for "the dead worker's container to be swept" 10 test "$(dead_left)" = 0
+dead_gone() { [ "$(dead_left)" = 0 ]; }
+wait_for "the dead worker's container to be swept" 10 dead_gone
 expect_eq "the dead worker's container was swept" 0 "$(dead_left)"
 wait_terminal 40 "$s3" || die "killed scan not finished"
 expect_eq "killed scan completed by the next worker" "COMPLETED|$WORKER_ID-kill2" \
