@@ -13,6 +13,13 @@ struct config;
 /* submit URL...: create QUEUED scans and enqueue them; prints the ids. */
 int cli_submit(const struct config *cfg, int argc, char **argv);
 
+/*
+ * requeue --stale [--older-than SECONDS]: re-enqueue QUEUED scans (untouched
+ * for SECONDS, default 60) that have no waiting or active queue job; prints
+ * their ids.
+ */
+int cli_requeue(const struct config *cfg, int argc, char **argv);
+
 /* The sysexits code for an error of this kind (cli_main.c's table). */
 int cli_exit_code(enum err_kind kind);
 

@@ -9,6 +9,7 @@
 #include "fmacros.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sysexits.h>
@@ -22,6 +23,7 @@
 #include "scan.h"
 #include "state.h"
 #include "store.h"
+#include "xalloc.h"
 #include "banned.h"
 
 #define SUBMIT_ATTEMPTS 3
@@ -52,13 +54,16 @@ static int new_scan_id(char out[37], struct err *e)
 	return 0;
 }
 
-/* Enqueue scan id for url; no-op when the queue has the id already. */
-static int enqueue(struct queue_producer *qp, const char *id, const char *url,
-		   struct err *e)
+/*
+ * Enqueue scan id for url as BullMQ job bull_id; a no-op when the queue
+ * has that job id already (*added 0).
+ */
+static int enqueue(struct queue_producer *qp, const char *bull_id,
+		   const char *id, const char *url, int *added, struct err *e)
 {
 	struct buf data = BUF_INIT;
 	struct queue_add add;
-	int rc, added;
+	int rc;
 
 	buf_addstr(&data, "{\"jobId\":\"", NULL);
 	buf_add_json_str(&data, id, strlen(id), NULL);
@@ -66,13 +71,13 @@ static int enqueue(struct queue_producer *qp, const char *id, const char *url,
 	buf_add_json_str(&data, url, strlen(url), NULL);
 	buf_addstr(&data, "\"}", NULL);
 	memset(&add, 0, sizeof(add));
-	add.job_id = id;
+	add.job_id = bull_id;
 	add.name = "scan";
 	add.data = data.data;
 	add.attempts = SUBMIT_ATTEMPTS;
 	add.backoff = QUEUE_BACKOFF_EXPONENTIAL;
 	add.backoff_delay = SUBMIT_BACKOFF_MS;
-	rc = queue_add_job(qp, &add, &added, NULL, e);
+	rc = queue_add_job(qp, &add, added, NULL, e);
 	buf_release(&data);
 	return rc;
 }
@@ -101,7 +106,7 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 	struct queue_producer *qp;
 	struct err e = ERR_INIT;
 	struct store *st;
-	int i, rc = 0;
+	int i, rc = 0, added;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: safeurl submit URL...\n");
@@ -125,7 +130,7 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		if (new_scan_id(id, &e) ||
 		    state_create(st, &who, id, argv[i], NULL, &e)) {
 			rc = -1;
-		} else if (enqueue(qp, id, argv[i], &e)) {
+		} else if (enqueue(qp, id, id, argv[i], &added, &e)) {
 			err_prefix(&e, "scan created but not enqueued (run "
 				       "'safeurl requeue --stale' later)");
 			rc = -1;
@@ -136,6 +141,103 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 	}
 	if (rc)
 		fprintf(stderr, "safeurl: submit: %s\n", e.msg);
+	queue_producer_close(qp);
+	store_close(st);
+	return rc ? cli_exit_code(e.kind) : 0;
+}
+
+#define REQUEUE_PAGE 200
+#define REQUEUE_DEFAULT_AGE_S 60
+
+/*
+ * Give one stale QUEUED row a queue job again: under its own id when the
+ * queue has no such job, else under "<id>-requeue-v<version>" (its first
+ * job finished without moving the row), unless either is still pending.
+ * *done is 1 when a job was added.
+ */
+static int requeue_one(struct queue_producer *qp, const struct state_job *row,
+		       int *done, struct err *e)
+{
+	enum queue_job_place where[2];
+	struct buf alt = BUF_INIT;
+	const char *ids[2];
+	int rc = 0, i;
+
+	*done = 0;
+	buf_addf(&alt, NULL, "%s-requeue-v%lld", row->id, row->version);
+	ids[0] = row->id;
+	ids[1] = alt.data;
+	for (i = 0; i < 2 && !rc; i++)
+		rc = queue_job_where(qp, ids[i], &where[i], e);
+	if (rc || where[0] == QUEUE_JOB_PENDING || where[1] == QUEUE_JOB_PENDING)
+		;
+	else if (where[0] == QUEUE_JOB_GONE || where[1] == QUEUE_JOB_GONE)
+		rc = enqueue(qp, ids[where[0] == QUEUE_JOB_GONE ? 0 : 1], row->id,
+			     row->url, done, e);
+	else
+		fprintf(stderr, "safeurl: requeue: '%s': jobs '%s' and '%s' both "
+			"finished without moving the scan; left QUEUED\n",
+			row->id, ids[0], ids[1]);
+	buf_release(&alt);
+	return rc;
+}
+
+static int requeue_args(int argc, char **argv, long long *age_s)
+{
+	int i;
+
+	*age_s = REQUEUE_DEFAULT_AGE_S;
+	if (argc < 2 || strcmp(argv[1], "--stale"))
+		return -1;
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--older-than") && i + 1 < argc &&
+		    !config_parse_int(argv[i + 1], 0, 31536000, age_s))
+			i++;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+int cli_requeue(const struct config *cfg, int argc, char **argv)
+{
+	struct state_job_list page = { NULL, 0 };
+	struct queue_producer *qp;
+	struct err e = ERR_INIT;
+	struct store *st;
+	char *after = NULL;
+	long long age_s, now = now_ms();
+	int rc = 0, requeued = 0, done;
+	size_t i;
+
+	if (requeue_args(argc, argv, &age_s)) {
+		fprintf(stderr, "usage: safeurl requeue --stale [--older-than SECONDS]\n");
+		return EX_USAGE;
+	}
+	if (open_both(cfg, &st, &qp, &e)) {
+		fprintf(stderr, "safeurl: requeue: %s\n", e.msg);
+		return cli_exit_code(e.kind);
+	}
+	do {
+		rc = state_list_queued(st, now - age_s * 1000, after,
+				       REQUEUE_PAGE, &page, &e);
+		for (i = 0; !rc && i < page.nr; i++) {
+			rc = requeue_one(qp, &page.items[i], &done, &e);
+			if (!rc && done) {
+				printf("%s\n", page.items[i].id);
+				requeued++;
+			}
+		}
+		free(after);
+		after = page.nr ? xstrdup(page.items[page.nr - 1].id) : NULL;
+		i = page.nr;
+		state_job_list_release(&page);
+	} while (!rc && i == REQUEUE_PAGE);
+	free(after);
+	if (rc)
+		fprintf(stderr, "safeurl: requeue: %s\n", e.msg);
+	else
+		fprintf(stderr, "safeurl: requeue: %d scan(s) re-enqueued\n", requeued);
 	queue_producer_close(qp);
 	store_close(st);
 	return rc ? cli_exit_code(e.kind) : 0;
