@@ -133,6 +133,14 @@ static void report_invalid(struct scan_task *t, const char *msg)
 		    METRICS_FAILED);
 }
 
+/* Shutdown: the outcome is discarded and the queue requeues the job. */
+static void report_released(struct scan_task *t)
+{
+	log_event(LOG_INFO, job_id(t), "release", "released for another worker");
+	finish(t, METRICS_RELEASED);
+	worker_job_complete(t->job, NULL);
+}
+
 /* A state operation failed: the error kind decides the report. */
 static void report_state_error(struct scan_task *t, const struct err *e)
 {
@@ -148,6 +156,14 @@ static void report_state_error(struct scan_task *t, const struct err *e)
 		report_fail(t, "DATABASE_UNAVAILABLE", e->msg,
 			    WORKER_FAIL_RETRY, METRICS_RETRIED);
 	}
+}
+
+/* After a state operation: report its failure, if any; non-zero if so. */
+static int failed(struct scan_task *t, int rc, const struct err *e)
+{
+	if (rc)
+		report_state_error(t, e);
+	return rc;
 }
 
 static void add_result_fields(json_t *ret, const struct state_result *res)
@@ -343,7 +359,7 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 				  t->row.worker_id ? t->row.worker_id : "?",
 				  waited_for - who.now);
 			if (sleep_until(t, waited_for + 100)) {
-				report_skip(t, "version_conflict");
+				report_released(t);
 				return -1;
 			}
 			continue;
@@ -376,8 +392,8 @@ static void end_failed(struct scan_task *t, struct store *st,
 	struct state_actor who = actor(t);
 	struct err e = ERR_INIT;
 
-	if (state_fail(st, &who, &t->row, code, msg, &e))
-		return report_state_error(t, &e);
+	if (failed(t, state_fail(st, &who, &t->row, code, msg, &e), &e))
+		return;
 	publish(t, 0);
 	report_fail(t, code, msg, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
 }
@@ -388,8 +404,8 @@ static void end_timed_out(struct scan_task *t, struct store *st,
 	struct state_actor who = actor(t);
 	struct err e = ERR_INIT;
 
-	if (state_timeout(st, &who, &t->row, msg, &e))
-		return report_state_error(t, &e);
+	if (failed(t, state_timeout(st, &who, &t->row, msg, &e), &e))
+		return;
 	publish(t, 0);
 	report_fail(t, "TIMEOUT", msg, WORKER_FAIL_UNRECOVERABLE,
 		    METRICS_TIMED_OUT);
@@ -404,19 +420,17 @@ static void end_retry(struct scan_task *t, struct store *st,
 
 	if (!attempts_left(t)) {
 		buf_addf(&why, NULL, "%s: %s", code, msg);
-		if (state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
-			       why.data, &e)) {
-			buf_release(&why);
-			return report_state_error(t, &e);
+		if (!failed(t, state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
+					  why.data, &e), &e)) {
+			publish(t, 0);
+			report_fail(t, "RETRIES_EXHAUSTED", why.data,
+				    WORKER_FAIL_RETRY, METRICS_FAILED);
 		}
-		publish(t, 0);
-		report_fail(t, "RETRIES_EXHAUSTED", why.data, WORKER_FAIL_RETRY,
-			    METRICS_FAILED);
 		buf_release(&why);
 		return;
 	}
-	if (state_release(st, &who, &t->row, code, msg, &e))
-		return report_state_error(t, &e);
+	if (failed(t, state_release(st, &who, &t->row, code, msg, &e), &e))
+		return;
 	publish(t, 0);
 	report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
 }
@@ -431,9 +445,7 @@ static void end_released(struct scan_task *t, struct store *st)
 		log_event(LOG_WARN, job_id(t), "release",
 			  "could not release the scan: %s", e.msg);
 	publish(t, 0);
-	log_event(LOG_INFO, job_id(t), "release", "released for another worker");
-	finish(t, METRICS_RELEASED);
-	worker_job_complete(t->job, NULL); /* discarded: the queue requeues */
+	report_released(t);
 }
 
 static void result_from_output(struct state_result *res,
@@ -457,14 +469,14 @@ static void end_completed(struct scan_task *t, struct store *st,
 	struct state_result res;
 	struct err e = ERR_INIT;
 
-	if (state_advance(st, &who, &t->row, &e))
-		return report_state_error(t, &e);
+	if (failed(t, state_advance(st, &who, &t->row, &e), &e))
+		return;
 	publish(t, 1);
 	log_event(LOG_INFO, job_id(t), "transition", "FETCHING -> ANALYZING");
 	result_from_output(&res, out);
 	who.now = scan_now_ms();
-	if (state_complete(st, &who, &t->row, &res, &e))
-		return report_state_error(t, &e);
+	if (failed(t, state_complete(st, &who, &t->row, &res, &e), &e))
+		return;
 	publish(t, 0);
 	report_completed(t, &res);
 }
@@ -580,8 +592,7 @@ static void run_task(struct scan_task *t, struct store *st)
 	char *id, *url;
 
 	if (atomic_load(&t->cancel)) {
-		finish(t, METRICS_RELEASED);
-		worker_job_complete(t->job, NULL);
+		report_released(t);
 		return;
 	}
 	if (read_payload(t, &id, &url, &e)) {
