@@ -54,7 +54,7 @@ static const char check_sql[] =
 struct libsql_store {
 	CURL *curl;
 	struct curl_slist *headers;
-	char *endpoint; /* for messages: the URL without credentials */
+	char *endpoint; /* the pipeline URL, query string dropped */
 	struct buf body;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -311,30 +311,14 @@ static void ld_close(struct store *st)
 	curl_global_cleanup();
 }
 
-/* http(s)://host[:port][/path] for url; libsql:// means https://. */
-static char *endpoint_of(const char *url)
-{
-	struct buf b = BUF_INIT;
-	size_t len;
-
-	if (!strncmp(url, "libsql://", 9)) {
-		buf_addstr(&b, "https://", NULL);
-		url += 9;
-	}
-	len = strcspn(url, "?#");
-	while (len && url[len - 1] == '/')
-		len--;
-	buf_add(&b, url, len, NULL);
-	buf_addstr(&b, "/v2/pipeline", NULL);
-	return buf_detach(&b, NULL);
-}
-
 static struct curl_slist *make_headers(const char *token)
 {
 	struct curl_slist *h;
 	struct buf auth = BUF_INIT;
 
 	h = curl_slist_append(NULL, "Content-Type: application/json");
+	/* no "Expect: 100-continue" wait before large bodies */
+	h = curl_slist_append(h, "Expect:");
 	if (token && *token) {
 		buf_addf(&auth, NULL, "Authorization: Bearer %s", token);
 		h = curl_slist_append(h, auth.data);
@@ -369,7 +353,7 @@ static int ld_open(struct store *st, const char *url, struct err *e)
 	s = xcalloc(1, sizeof(*s));
 	st->impl = s;
 	buf_init(&s->body, LIBSQL_MAX_REPLY);
-	s->endpoint = endpoint_of(url);
+	s->endpoint = store_libsql_endpoint(url);
 	s->headers = make_headers(st->auth_token);
 	s->curl = curl_easy_init();
 	if (!s->curl || !s->headers) {

@@ -34,6 +34,13 @@ struct libsql_step {
 	enum libsql_cond cond;
 };
 
+/*
+ * The pipeline URL for a database URL: libsql:// means https://; query
+ * string and trailing slashes dropped; /v2/pipeline appended. New, caller
+ * frees.
+ */
+char *store_libsql_endpoint(const char *url);
+
 /* Append the pipeline request carrying steps as one batch to out. */
 int store_libsql_encode(struct buf *out, const struct libsql_step *steps,
 			size_t n, struct err *e);

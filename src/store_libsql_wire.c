@@ -46,6 +46,24 @@ enum err_kind store_libsql_code_kind(const char *code)
 
 /* ---- request ---- */
 
+char *store_libsql_endpoint(const char *url)
+{
+	struct buf b = BUF_INIT;
+	size_t len;
+
+	if (!strncmp(url, "libsql://", 9)) {
+		buf_addstr(&b, "https://", NULL);
+		url += 9;
+	}
+	len = strcspn(url, "?#");
+	while (len && url[len - 1] == '/')
+		len--;
+	buf_add(&b, url, len, NULL);
+	buf_addstr(&b, "/v2/pipeline", NULL);
+	return buf_detach(&b, NULL);
+}
+
+
 static int add_str(struct buf *b, const char *s, struct err *e)
 {
 	if (buf_addch(b, '"', e) || buf_add_json_str(b, s, strlen(s), e))
