@@ -62,6 +62,14 @@ finish() {
   [ "$FAILS" -eq 0 ] && [ "$PASSES" -gt 0 ]
 }
 
+# run CMD...: run CMD; its stdout in OUT, stderr in ERR, exit code in RC.
+run() {
+  set +e
+  OUT=$("$@" 2>"$T/stderr"); RC=$?
+  set -e
+  ERR=$(cat "$T/stderr")
+}
+
 free_port() {
   python3 - <<'PY'
 import socket

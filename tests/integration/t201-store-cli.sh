@@ -6,14 +6,6 @@
 cd "$T"
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed (scripts/deps.sh)"
 
-# run NAME CMD...: capture stdout, stderr and exit code of CMD.
-run() {
-  set +e
-  OUT=$("$@" 2>"$T/stderr"); RC=$?
-  set -e
-  ERR=$(cat "$T/stderr")
-}
-
 run "$B/safeurl" migrate
 expect_eq "migrate on a new database exits 0" 0 "$RC"
 expect_match "migrate applies the schema" "^schema at version 1, 1 migration applied$" "$OUT"

@@ -12,13 +12,6 @@ start_redis
 start_tursodb
 TOKEN=t203-secret-token-value
 
-run() {
-  set +e
-  OUT=$("$@" 2>"$T/stderr"); RC=$?
-  set -e
-  ERR=$(cat "$T/stderr")
-}
-
 run "$B/safeurl" migrate
 expect_eq "migrate over HTTP exits 0" 0 "$RC"
 expect_match "migrate applies the schema remotely" "^schema at version 1, 1 migration applied$" "$OUT"

@@ -18,29 +18,17 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "fixture.h"
 #include "store_libsql_int.h"
 #include "strvec.h"
 
-static char *slurp(const char *name, size_t *len)
+/* fixtures/libsql/<name>, caller frees. */
+static char *fixture_libsql(const char *name, size_t *len)
 {
-	char path[512];
-	FILE *f;
-	char *data;
-	long n;
+	char path[128];
 
-	snprintf(path, sizeof(path), "%s/libsql/%s", SAFEURL_FIXTURES, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	data[n] = '\0';
-	*len = (size_t)n;
-	return data;
+	snprintf(path, sizeof(path), "libsql/%s", name);
+	return fixture(path, len);
 }
 
 /* Decode fixture name as a reply to nsteps steps; 0 or -1. */
@@ -48,7 +36,7 @@ static int decode(const char *name, size_t nsteps, struct libsql_reply *r,
 		  struct err *e)
 {
 	size_t len;
-	char *body = slurp(name, &len);
+	char *body = fixture_libsql(name, &len);
 	int rc = store_libsql_decode(r, body, len, nsteps, e);
 
 	free(body);
@@ -237,7 +225,7 @@ static void test_truncated(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		body = slurp(names[i], &len);
+		body = fixture_libsql(names[i], &len);
 		for (cut = 0; cut < len - 1; cut++) {
 			assert_int_equal(store_libsql_decode(&r, body, cut, 6, &e), -1);
 			store_libsql_reply_release(&r);
