@@ -19,10 +19,14 @@
  *   script: its statements, each after the one before, then the same
  *           conditional ROLLBACK.
  *
- * HTTP errors: no answer, or 5xx -> ERR_UNAVAILABLE (store.c retries);
- * 401/403 -> ERR_INVALID naming the token; other 4xx -> ERR_INVALID with
- * the server's text. The token is sent as `Authorization: Bearer` and
- * never logged or put in an error message.
+ * HTTP errors: no answer, 5xx, 408 or 429 -> ERR_UNAVAILABLE (store.c
+ * retries); 401/403 -> ERR_INVALID naming the token; other 4xx ->
+ * ERR_INVALID with the server's text. The token is sent as
+ * `Authorization: Bearer` and never logged or put in an error message.
+ *
+ * A retry after a lost reply is not idempotent: if the server committed
+ * the batch before the connection dropped, the retried guard misses and
+ * the caller sees a version conflict for its own transition.
  *
  * Not here: the JSON (store_libsql_wire.c), retries (store.c), SQL text
  * (store_schema.c).
@@ -79,16 +83,31 @@ static const char *body_text(struct libsql_store *s)
 	return s->body.len ? s->body.data : "(no text)";
 }
 
+/* 5xx, 408 and 429 are worth another try; other statuses are not. */
 static int http_status_fail(struct libsql_store *s, long status,
 			    struct err *e)
 {
+	int again = status >= 500 || status == 408 || status == 429;
+
 	if (status == 401 || status == 403)
 		return err_set(e, ERR_INVALID, "store: '%s' refused the "
 			       "credentials (HTTP %ld): check TURSO_AUTH_TOKEN: "
 			       "%s", s->endpoint, status, body_text(s));
-	return err_set(e, status >= 500 ? ERR_UNAVAILABLE : ERR_INVALID,
+	return err_set(e, again ? ERR_UNAVAILABLE : ERR_INVALID,
 		       "store: '%s' answered HTTP %ld: %s", s->endpoint,
 		       status, body_text(s));
+}
+
+static int transfer_fail(struct libsql_store *s, CURLcode rc,
+			 struct err *e)
+{
+	if (rc == CURLE_WRITE_ERROR)
+		return err_set(e, ERR_INVALID, "store: reply from '%s' is "
+			       "larger than %u bytes", s->endpoint,
+			       LIBSQL_MAX_REPLY);
+	return err_set(e, ERR_UNAVAILABLE, "store: cannot reach '%s': %s",
+		       s->endpoint, s->errbuf[0] ? s->errbuf :
+		       curl_easy_strerror(rc));
 }
 
 /* POST req; the reply body is left in s->body. */
@@ -104,10 +123,7 @@ static int post(struct libsql_store *s, const struct buf *req,
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)req->len);
 	rc = curl_easy_perform(s->curl);
 	if (rc != CURLE_OK)
-		return err_set(e, rc == CURLE_WRITE_ERROR ? ERR_INVALID :
-			       ERR_UNAVAILABLE, "store: cannot reach '%s': %s",
-			       s->endpoint, s->errbuf[0] ? s->errbuf :
-			       curl_easy_strerror(rc));
+		return transfer_fail(s, rc, e);
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200)
 		return http_status_fail(s, status, e);
