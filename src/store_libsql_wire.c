@@ -7,7 +7,7 @@
  * typed: integers as decimal strings (64-bit exact), text, null. Reply
  * values come back the same way, plus floats (JSON numbers, truncated to
  * integers as the embedded backend's sqlite3_column_int64 does) and blobs
- * (base64, handed over as text).
+ * (base64, handed over as text); a float beyond the integer range is refused.
  *
  * Not here: HTTP, retries, which steps make a transaction
  * (store_libsql.c).
@@ -235,6 +235,15 @@ static int parse_int(const char *s, long long *out, struct err *e)
 	return 0;
 }
 
+/* Truncated toward zero like sqlite3_column_int64; out of range refused. */
+static int float_value(double d, struct store_val *out, struct err *e)
+{
+	if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+		return bad_reply(e, "float value out of integer range");
+	*out = STORE_VAL_INT((long long)d);
+	return 0;
+}
+
 int store_libsql_value(const json_t *v, struct store_val *out,
 		       struct buf *blob, struct err *e)
 {
@@ -250,10 +259,8 @@ int store_libsql_value(const json_t *v, struct store_val *out,
 		out->type = STORE_INT;
 		return parse_int(json_string_value(val), &out->i, e);
 	}
-	if (!strcmp(type, "float") && json_is_number(val)) {
-		*out = STORE_VAL_INT((long long)json_number_value(val));
-		return 0;
-	}
+	if (!strcmp(type, "float") && json_is_number(val))
+		return float_value(json_number_value(val), out, e);
 	if (!strcmp(type, "text") && json_is_string(val)) {
 		*out = STORE_VAL_TEXT(json_string_value(val));
 		return 0;

@@ -191,6 +191,8 @@ static void test_bad_values(void **state)
 		"{\"type\":\"text\",\"value\":null}",
 		"{\"type\":\"blob\",\"base64\":\"A*==\"}",
 		"{\"type\":\"vector\",\"value\":\"1\"}",
+		"{\"type\":\"float\",\"value\":1e300}",
+		"{\"type\":\"float\",\"value\":\"1.5\"}",
 		"{\"value\":\"1\"}",
 	};
 	struct store_val v;
