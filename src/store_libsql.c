@@ -298,6 +298,8 @@ static int ld_script(struct store *st, const char *sql, struct err *e)
 	int rc;
 
 	store_libsql_split(sql, &parts);
+	if (!parts.nr)
+		return 0;
 	steps = xcalloc(parts.nr + 1, sizeof(*steps));
 	for (i = 0; i < parts.nr; i++)
 		steps[i] = step(parts.items[i], NULL,
