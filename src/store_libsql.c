@@ -11,8 +11,10 @@
  *           each step runs only if the one before succeeded. After each
  *           STORE_GUARD statement a check step fails when it changed
  *           nothing (`json('')` raises "malformed JSON" when changes() is
- *           0), so COMMIT is skipped; ROLLBACK runs only when BEGIN ran,
- *           COMMIT did not, and a transaction is still open. The client
+ *           0), so COMMIT is skipped; ROLLBACK runs only when BEGIN ran
+ *           and COMMIT did not (it fails harmlessly where the server has
+ *           already ended the transaction, as tursodb does after some
+ *           errors; its outcome is not read). The client
  *           reads the guard's RETURNING rows (the server reports
  *           affected_row_count 0 for them) to return 0 for a guard miss.
  *   query:  the one statement.

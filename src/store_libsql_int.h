@@ -23,7 +23,8 @@ enum libsql_cond {
 	LIBSQL_ALWAYS,
 	LIBSQL_IF_OK,     /* the step before succeeded */
 	LIBSQL_IF_FAILED, /* rollback: step 0 ran, the step before did not
-			     succeed, and a transaction is still open */
+			     succeed (no `is_autocommit`: Hrana 3 only,
+			     and sqld refuses it on /v2) */
 };
 
 /* One step; everything borrowed for the call. */

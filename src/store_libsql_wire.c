@@ -95,8 +95,7 @@ static int add_cond(struct buf *b, enum libsql_cond c, size_t prev,
 		return buf_addf(b, e, ",\"condition\":{\"type\":\"and\","
 				"\"conds\":[{\"type\":\"ok\",\"step\":0},"
 				"{\"type\":\"not\",\"cond\":{\"type\":\"ok\","
-				"\"step\":%zu}},{\"type\":\"not\",\"cond\":"
-				"{\"type\":\"is_autocommit\"}}]}", prev);
+				"\"step\":%zu}}]}", prev);
 	return 0;
 }
 
