@@ -5,7 +5,10 @@
  *
  * Every operation is ONE HTTP request holding one `batch` whose steps are
  * conditioned on the step before, so nothing waits on the network inside
- * a transaction and no server-side stream (baton) is kept:
+ * a transaction. A server that keeps the stream (sqld answers with a
+ * baton) gets the baton back on the next request, so one store uses one
+ * server-side connection, and a close at store_close(); tursodb keeps
+ * none (baton null). The steps:
  *
  *   batch:  BEGIN IMMEDIATE; stmt; [check]; ...; COMMIT; ROLLBACK
  *           each step runs only if the one before succeeded. After each
@@ -61,6 +64,8 @@ struct libsql_store {
 	CURL *curl;
 	struct curl_slist *headers;
 	char *endpoint; /* the pipeline URL, query string dropped */
+	char *baton;    /* the stream the server keeps for us, or NULL */
+	long status;    /* HTTP status of the last answer, 0 for none */
 	struct buf body;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -116,38 +121,76 @@ static int transfer_fail(struct libsql_store *s, CURLcode rc,
 static int post(struct libsql_store *s, const struct buf *req,
 		struct err *e)
 {
-	long status = 0;
 	CURLcode rc;
 
 	buf_reset(&s->body);
 	s->errbuf[0] = '\0';
+	s->status = 0;
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, req->data);
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)req->len);
 	rc = curl_easy_perform(s->curl);
 	if (rc != CURLE_OK)
 		return transfer_fail(s, rc, e);
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
-		return http_status_fail(s, status, e);
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->status != 200)
+		return http_status_fail(s, s->status, e);
 	return 0;
 }
 
-/* Send steps as one request and parse the reply into r (release it). */
-static int send_steps(struct store *st, const struct libsql_step *steps,
-		      size_t n, struct libsql_reply *r, struct err *e)
+/* Go on with the stream the server kept (sqld), or with none. */
+static void keep_baton(struct libsql_store *s, const char *baton)
 {
-	struct libsql_store *s = impl(st);
+	free(s->baton);
+	s->baton = baton ? xstrdup(baton) : NULL;
+}
+
+/* One request on the kept stream; a failure forgets the stream. */
+static int send_once(struct libsql_store *s, const struct libsql_step *steps,
+		     size_t n, struct libsql_reply *r, struct err *e)
+{
 	struct buf req = BUF_INIT;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	rc = store_libsql_encode(&req, steps, n, e);
+	rc = store_libsql_encode(&req, s->baton, steps, n, e);
 	if (!rc)
 		rc = post(s, &req, e);
 	buf_release(&req);
 	if (!rc)
 		rc = store_libsql_decode(r, s->body.data, s->body.len, n, e);
+	keep_baton(s, rc ? NULL : r->baton);
 	return rc;
+}
+
+/*
+ * Send steps as one request and parse the reply into r (release it). A
+ * kept stream that the server refuses at the HTTP level (expired,
+ * unknown: nothing ran) is dropped and the request sent once more at
+ * once on a new stream.
+ */
+static int send_steps(struct store *st, const struct libsql_step *steps,
+		      size_t n, struct libsql_reply *r, struct err *e)
+{
+	struct libsql_store *s = impl(st);
+	int kept = s->baton != NULL;
+	int rc = send_once(s, steps, n, r, e);
+
+	if (rc && kept && s->status >= 400) {
+		store_libsql_reply_release(r);
+		rc = send_once(s, steps, n, r, e);
+	}
+	return rc;
+}
+
+/* Tell the server it may drop the stream it keeps for us, if any. */
+static void close_stream(struct libsql_store *s)
+{
+	struct buf req = BUF_INIT;
+
+	if (s->baton && !store_libsql_encode_close(&req, s->baton, NULL))
+		post(s, &req, NULL);
+	buf_release(&req);
+	keep_baton(s, NULL);
 }
 
 static struct libsql_step step(const char *sql, const struct store_stmt *q,
@@ -322,6 +365,7 @@ static void ld_close(struct store *st)
 
 	if (!s)
 		return;
+	close_stream(s);
 	curl_easy_cleanup(s->curl);
 	curl_slist_free_all(s->headers);
 	buf_release(&s->body);

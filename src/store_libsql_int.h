@@ -42,14 +42,22 @@ struct libsql_step {
  */
 char *store_libsql_endpoint(const char *url);
 
-/* Append the pipeline request carrying steps as one batch to out. */
-int store_libsql_encode(struct buf *out, const struct libsql_step *steps,
-			size_t n, struct err *e);
+/*
+ * Append the pipeline request carrying steps as one batch to out, on the
+ * stream named by baton (borrowed; NULL: a new stream).
+ */
+int store_libsql_encode(struct buf *out, const char *baton,
+			const struct libsql_step *steps, size_t n,
+			struct err *e);
+/* Append the request that closes the stream named by baton. */
+int store_libsql_encode_close(struct buf *out, const char *baton,
+			      struct err *e);
 
 struct libsql_reply {
 	json_t *root;    /* owned */
 	json_t *results; /* borrowed from root: step results, null if not run */
 	json_t *errors;  /* borrowed from root: step errors, null if none */
+	const char *baton; /* borrowed from root: the stream kept, or NULL */
 	size_t nsteps;
 };
 

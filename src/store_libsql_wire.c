@@ -116,18 +116,40 @@ static int add_step(struct buf *b, const struct libsql_step *s, size_t i,
 	return buf_addch(b, '}', e);
 }
 
-int store_libsql_encode(struct buf *out, const struct libsql_step *steps,
-			size_t n, struct err *e)
+/* `{"baton":"…",` or `{` when there is no stream to go on with. */
+static int add_head(struct buf *b, const char *baton, struct err *e)
+{
+	if (buf_addch(b, '{', e))
+		return -1;
+	if (!baton)
+		return 0;
+	if (buf_addstr(b, "\"baton\":", e) || add_str(b, baton, e))
+		return -1;
+	return buf_addch(b, ',', e);
+}
+
+int store_libsql_encode(struct buf *out, const char *baton,
+			const struct libsql_step *steps, size_t n,
+			struct err *e)
 {
 	size_t i;
 
-	if (buf_addstr(out, "{\"requests\":[{\"type\":\"batch\","
+	if (add_head(out, baton, e) ||
+	    buf_addstr(out, "\"requests\":[{\"type\":\"batch\","
 			    "\"batch\":{\"steps\":[", e))
 		return -1;
 	for (i = 0; i < n; i++)
 		if (add_step(out, &steps[i], i, e))
 			return -1;
 	return buf_addstr(out, "]}}]}", e);
+}
+
+int store_libsql_encode_close(struct buf *out, const char *baton,
+			      struct err *e)
+{
+	if (add_head(out, baton, e))
+		return -1;
+	return buf_addstr(out, "\"requests\":[{\"type\":\"close\"}]}", e);
 }
 
 /* ---- reply ---- */
@@ -156,6 +178,7 @@ int store_libsql_decode(struct libsql_reply *r, const char *body,
 
 	memset(r, 0, sizeof(*r));
 	r->root = json_loadb(body, len, 0, NULL);
+	r->baton = json_string_value(json_object_get(r->root, "baton"));
 	res = json_array_get(json_object_get(r->root, "results"), 0);
 	if (!res)
 		return bad_reply(e, "no result");

@@ -1,6 +1,7 @@
 /*
  * test_store_libsql.c - the pure side of the remote libSQL backend:
- * request encoding (typed arguments, step conditions), replies captured
+ * request encoding (typed arguments, step conditions, the stream's
+ * baton), replies captured
  * from tursodb 0.7 (tests/fixtures/libsql/, see its README) decoded into
  * typed rows and step errors, every truncation of them refused, base64,
  * script splitting, endpoints, error codes.
@@ -56,7 +57,7 @@ static void test_encode(void **state)
 	struct err e = ERR_INIT;
 
 	(void)state;
-	assert_int_equal(store_libsql_encode(&b, steps, 3, &e), 0);
+	assert_int_equal(store_libsql_encode(&b, NULL, steps, 3, &e), 0);
 	assert_string_equal(b.data,
 		"{\"requests\":[{\"type\":\"batch\",\"batch\":{\"steps\":["
 		"{\"stmt\":{\"sql\":\"BEGIN\",\"args\":[]}},"
@@ -71,6 +72,39 @@ static void test_encode(void **state)
 		"{\"type\":\"not\",\"cond\":{\"type\":\"ok\",\"step\":1}}]}}"
 		"]}}]}");
 	buf_release(&b);
+}
+
+/* A server that keeps the stream (sqld): its baton goes back with the
+ * next request, and the close request names it. */
+static void test_baton(void **state)
+{
+	static const char reply[] =
+		"{\"baton\":\"b-42\",\"base_url\":null,\"results\":[{\"type\":"
+		"\"ok\",\"response\":{\"type\":\"batch\",\"result\":{"
+		"\"step_results\":[{\"cols\":[],\"rows\":[]}],"
+		"\"step_errors\":[null]}}}]}";
+	struct libsql_step step = { "SELECT 1", NULL, 0, LIBSQL_ALWAYS };
+	struct libsql_reply r;
+	struct buf b = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(store_libsql_decode(&r, reply, sizeof(reply) - 1, 1, &e), 0);
+	assert_string_equal(r.baton, "b-42");
+	assert_int_equal(store_libsql_encode(&b, r.baton, &step, 1, &e), 0);
+	assert_string_equal(b.data, "{\"baton\":\"b-42\",\"requests\":[{\"type\":"
+			    "\"batch\",\"batch\":{\"steps\":[{\"stmt\":{\"sql\":"
+			    "\"SELECT 1\",\"args\":[]}}]}}]}");
+	buf_reset(&b);
+	assert_int_equal(store_libsql_encode_close(&b, r.baton, &e), 0);
+	assert_string_equal(b.data, "{\"baton\":\"b-42\",\"requests\":"
+			    "[{\"type\":\"close\"}]}");
+	store_libsql_reply_release(&r);
+	buf_release(&b);
+	/* tursodb keeps no stream */
+	assert_int_equal(decode("query-job.json", 1, &r, &e), 0);
+	assert_null(r.baton);
+	store_libsql_reply_release(&r);
 }
 
 struct rows {
@@ -347,6 +381,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_baton),
 		cmocka_unit_test(test_create_ok),
 		cmocka_unit_test(test_create_guard_miss),
 		cmocka_unit_test(test_constraint_error),
