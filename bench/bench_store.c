@@ -9,7 +9,13 @@
  * naive way: every statement parsed afresh by sqlite3_exec and committed
  * on its own (autocommit).
  *
- * usage: bench_store [LIFECYCLES [DIR]]   (default 20000 in /tmp)
+ * With REMOTE_URL (a libSQL server, e.g. bench/bench_libsql.sh starting
+ * tursodb), the same lifecycles also run against it through the remote
+ * backend, and the run prints the remote figure and its ratio to the file
+ * store's. TURSO_AUTH_TOKEN, when set, is sent to it.
+ *
+ * usage: bench_store [LIFECYCLES [DIR [REMOTE_URL [REMOTE_LIFECYCLES]]]]
+ *        (default 20000 in /tmp; remote default LIFECYCLES / 10)
  */
 #include "fmacros.h"
 
@@ -64,6 +70,7 @@ static struct store *open_store(struct config *cfg, char *url)
 	struct store *st;
 
 	cfg->turso_url = url;
+	cfg->turso_auth_token = getenv("TURSO_AUTH_TOKEN");
 	cfg->db_busy_timeout_ms = 5000;
 	cfg->db_retry_attempts = 8;
 	cfg->db_retry_max_ms = 30000;
@@ -89,7 +96,7 @@ static void lifecycle(struct store *st, long i, struct state_result *res)
 	state_job_release(&job);
 }
 
-static struct stopwatch bench_store(char *url, long n)
+static struct stopwatch bench_store(char *url, long n, long first)
 {
 	static char verdict[] = "safe", json[] =
 		"{\"ok\":true,\"verdict\":\"safe\",\"riskScore\":3}";
@@ -105,7 +112,7 @@ static struct stopwatch bench_store(char *url, long n)
 	res.http_status = 200;
 	res.result_json = json;
 	sw_start(&sw);
-	for (i = 0; i < n; i++)
+	for (i = first; i < first + n; i++)
 		lifecycle(st, i, &res);
 	sw_stop(&sw);
 	store_close(st);
@@ -182,6 +189,23 @@ static void report(const char *name, long n, const struct stopwatch *sw)
 	       sw->wall, n / sw->wall, sw->cpu, n / sw->cpu);
 }
 
+/* The same lifecycles on a remote server; the ratio to the file store. */
+static void bench_remote(char *url, long n, const struct stopwatch *file,
+			 long nfile)
+{
+	struct stopwatch tr;
+
+	if (n <= 0)
+		die("setup", "REMOTE_LIFECYCLES must be > 0");
+	tr = bench_store(url, n, 1000000000L);
+	report("remote", n, &tr);
+	printf("remote: the store's libSQL backend, one HTTP request per "
+	       "transaction, to %s\n", url);
+	printf("ratio remote/file: %.3fx wall (%.0f vs %.0f lifecycles/s)\n",
+	       (n / tr.wall) / (nfile / file->wall), n / tr.wall,
+	       nfile / file->wall);
+}
+
 static void pin_one_core(void)
 {
 	cpu_set_t set;
@@ -207,7 +231,7 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "file:%s/store.db", dir);
 	snprintf(ppath, sizeof(ppath), "%s/peer.db", dir);
 	snprintf(purl, sizeof(purl), "file:%s", ppath);
-	ts = bench_store(url, n);
+	ts = bench_store(url, n, 0);
 	tp = bench_peer(purl, ppath, n);
 	printf("lifecycle: create, read, claim, advance, complete + result "
 	       "(4 transactions, 4 audit rows)\n");
@@ -217,6 +241,9 @@ int main(int argc, char **argv)
 	       "and committed on its own\n");
 	printf("ratio store/peer: %.2fx wall, %.2fx cpu\n", tp.wall / ts.wall,
 	       tp.cpu / ts.cpu);
+	if (argc > 3)
+		bench_remote(argv[3], argc > 4 ? strtol(argv[4], NULL, 10) :
+			     n / 10, &ts, n);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

@@ -4,9 +4,10 @@
  * One row per command in a table {name, fn, usage}; each command returns a
  * sysexits code. Exit codes: 0 ok, 64 usage, 65 bad input (an unknown scan
  * id, a scan without a result), 69 a service unavailable (the database
- * stayed busy or locked past the retry bounds), 70 internal error, 74 the
- * database cannot be used (unreadable, corrupt, not a database, or a URL
- * scheme not supported yet), 78 bad configuration.
+ * stayed busy, locked or unreachable past the retry bounds), 70 internal
+ * error, 74 the database cannot be used (unreadable, corrupt, not a
+ * database, or a remote one refusing the token or the request), 78 bad
+ * configuration.
  */
 #include "fmacros.h"
 
@@ -75,13 +76,13 @@ static void usage(FILE *out)
 		     "  0   ok\n"
 		     "  64  usage error\n"
 		     "  65  bad input: unknown scan id, or no result stored yet\n"
-		     "  69  database unavailable: busy or locked past "
-		     "DB_RETRY_ATTEMPTS/DB_RETRY_MAX_MS\n"
+		     "  69  database unavailable: busy, locked or unreachable "
+		     "past\n      DB_RETRY_ATTEMPTS/DB_RETRY_MAX_MS\n"
 		     "  70  internal error\n"
 		     "  74  database unusable: cannot be opened, not a database, "
 		     "corrupt,\n"
-		     "      or a TURSO_CONNECTION_URL scheme not supported yet "
-		     "(retrying cannot help)\n"
+		     "      or a remote database refusing the token or the "
+		     "request\n      (HTTP 4xx; retrying cannot help)\n"
 		     "  78  bad configuration\n");
 }
 

@@ -3,7 +3,7 @@
  * failures with backoff, inject faults in test builds.
  *
  * Not here: SQL text and migrations (store_schema.c), talking to a
- * database (store_sqlite.c), states and transitions (state.c).
+ * database (store_sqlite.c, store_libsql.c), states and transitions (state.c).
  */
 #include "fmacros.h"
 
@@ -22,15 +22,15 @@
 
 #define BACKOFF_BASE_MS 25
 
-/* URL schemes; a NULL backend is recognised but not built yet. */
+/* URL schemes and their backends. */
 static const struct {
 	const char *prefix;
 	const struct store_ops *ops;
 } schemes[] = {
 	{ "file:", &store_sqlite_ops },
-	{ "libsql://", NULL },
-	{ "https://", NULL },
-	{ "http://", NULL },
+	{ "libsql://", &store_libsql_ops },
+	{ "https://", &store_libsql_ops },
+	{ "http://", &store_libsql_ops },
 };
 
 /* One backend call, as retried by with_retry(). */
@@ -183,13 +183,8 @@ static const struct store_ops *pick_backend(const char *url, struct err *e)
 
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		len = strlen(schemes[i].prefix);
-		if (strncmp(url, schemes[i].prefix, len))
-			continue;
-		if (!schemes[i].ops)
-			err_set(e, ERR_INVALID,
-				"store: TURSO_CONNECTION_URL scheme '%s' is not "
-				"supported yet (use file:)", schemes[i].prefix);
-		return schemes[i].ops;
+		if (!strncmp(url, schemes[i].prefix, len))
+			return schemes[i].ops;
 	}
 	err_set(e, ERR_INVALID,
 		"store: TURSO_CONNECTION_URL has an unknown scheme: expected "
@@ -214,11 +209,13 @@ struct store *store_open(const struct config *cfg, struct err *e)
 		  (unsigned long long)getpid() ^ (unsigned long long)(size_t)st;
 	st->rng |= 1;
 	hook_init(st);
+	st->auth_token = cfg->turso_auth_token;
 	if (with_retry(st, NULL, &c, e) < 0 ||
 	    store_migrate(st, NULL, NULL, e)) {
 		store_close(st);
 		return NULL;
 	}
+	st->auth_token = NULL;
 #ifdef SAFEURL_TEST
 	st->counting = 1;
 #endif

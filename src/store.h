@@ -87,12 +87,14 @@ typedef int (*store_row_fn)(void *arg, const struct store_row *row,
 			    struct err *e);
 
 /*
- * Open the database named by cfg->turso_url (file: URLs; remote schemes
- * fail with ERR_INVALID "not supported yet"), apply cfg's busy timeout and
+ * Open the database named by cfg->turso_url (file: = embedded SQLite;
+ * libsql:// (https), https://, http:// = remote libSQL, authenticated
+ * with cfg->turso_auth_token when set), apply cfg's busy timeout and
  * retry bounds, and bring the schema up to date. Returns a new store,
  * caller frees with store_close(), or NULL with e filled: ERR_INVALID for
- * a file that is not a usable database or cannot be opened, ERR_UNAVAILABLE
- * when it stayed busy past the retry bounds. cfg is copied from.
+ * a file that is not a usable database or cannot be opened, a refused
+ * token or another 4xx answer; ERR_UNAVAILABLE when it stayed busy or
+ * unreachable (no answer, 5xx) past the retry bounds. cfg is copied from.
  */
 struct store *store_open(const struct config *cfg, struct err *e);
 void store_close(struct store *st);

@@ -2,20 +2,20 @@
  * store_int.h - private to store_*.c: the backend vtable and struct store.
  *
  * Two backends implement struct store_ops: embedded SQLite
- * (store_sqlite.c) and, later, remote libSQL over HTTP. The operations are
- * whole units of work, not begin/exec/commit steps, so that a remote
- * backend can send each as one request:
+ * (store_sqlite.c) and remote libSQL over HTTP (store_libsql.c). The
+ * operations are whole units of work, not begin/exec/commit steps, so that
+ * the remote backend sends each as one request:
  *
  *  - batch: run the statements in order inside one transaction; stop and
  *    roll back when a STORE_GUARD statement returns no row (return 0) or
  *    anything fails (return -1); commit and return 1 otherwise. Version
  *    conflicts are read from RETURNING rows, never from affected-row
- *    counts. A remote backend can send it as one pipeline: BEGIN, the
+ *    counts. The remote backend sends one conditional batch: BEGIN, the
  *    guard, a check step that fails when the guard changed nothing
- *    (`SELECT CASE WHEN changes() = 0 THEN json('') END` raises "malformed
- *    JSON" in SQLite 3.40; to be confirmed against the server), the other
- *    statements and COMMIT conditioned on the check, ROLLBACK on its
- *    failure.
+ *    (`SELECT CASE WHEN changes() = 0 THEN json('')`, "malformed JSON" on
+ *    SQLite 3.40 and tursodb 0.7), the other statements, COMMIT if all
+ *    went well, ROLLBACK otherwise (see store_libsql.c). Its rows reach the
+ *    callback after the server has committed.
  *  - query: one read-only statement, rows to the callback.
  *  - script: a multi-statement SQL text run as is (migrations, which carry
  *    their own BEGIN/COMMIT); a failure leaves no transaction open.
@@ -34,6 +34,7 @@
 
 struct store_ops {
 	const char *name;
+	int rowid_only; /* no WITHOUT ROWID tables: migrations say so */
 	/* Connect to url (borrowed) and set st->impl; -1 leaves nothing open. */
 	int (*open)(struct store *st, const char *url, struct err *e);
 	int (*batch)(struct store *st, const struct store_stmt *stmts,
@@ -53,6 +54,7 @@ struct store {
 	int retry_max_ms;
 	unsigned long long rng; /* jitter state */
 	int applied;            /* migrations applied through this handle */
+	const char *auth_token; /* borrowed, set only while store_open runs */
 #ifdef SAFEURL_TEST
 	long long calls;      /* backend calls since store_open returned */
 	int counting;         /* 0 while store_open runs */
@@ -62,6 +64,7 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_libsql_ops;
 
 /* A multi-statement script, retried like every other call. */
 int store_script(struct store *st, const char *sql, struct err *e);

@@ -24,48 +24,56 @@
 
 struct migration {
 	int version;
-	const char *sql;
+	const char *sql;       /* embedded SQLite */
+	const char *rowid_sql; /* backends with ops->rowid_only */
 };
 
+/*
+ * Migration 1, with WITHOUT ROWID for the embedded backend and without it
+ * for servers that do not index such tables (tursodb 0.7); the columns,
+ * constraints and indexes are the same.
+ */
+#define MIGRATION_1(NO_ROWID) \
+	"CREATE TABLE scan_jobs(\n" \
+	"  id TEXT PRIMARY KEY,\n" \
+	"  url TEXT NOT NULL,\n" \
+	"  state TEXT NOT NULL CHECK (state IN ('QUEUED', 'FETCHING',\n" \
+	"    'ANALYZING', 'COMPLETED', 'FAILED', 'TIMED_OUT')),\n" \
+	"  version INTEGER NOT NULL,\n" \
+	"  attempts INTEGER NOT NULL,\n" \
+	"  worker_id TEXT,\n" \
+	"  lease_expires_at INTEGER,\n" \
+	"  error_code TEXT,\n" \
+	"  error_message TEXT,\n" \
+	"  created_at INTEGER NOT NULL,\n" \
+	"  updated_at INTEGER NOT NULL)" NO_ROWID ";\n" \
+	"CREATE INDEX scan_jobs_state_lease\n" \
+	"  ON scan_jobs(state, lease_expires_at)\n" \
+	"  WHERE state IN ('FETCHING', 'ANALYZING');\n" \
+	"CREATE TABLE scan_results(\n" \
+	"  job_id TEXT PRIMARY KEY REFERENCES scan_jobs(id),\n" \
+	"  verdict TEXT NOT NULL,\n" \
+	"  risk_score INTEGER NOT NULL,\n" \
+	"  http_status INTEGER,\n" \
+	"  final_url TEXT,\n" \
+	"  content_type TEXT,\n" \
+	"  content_sha256 TEXT,\n" \
+	"  content_length INTEGER,\n" \
+	"  result_json TEXT NOT NULL,\n" \
+	"  created_at INTEGER NOT NULL)" NO_ROWID ";\n" \
+	"CREATE TABLE audit_logs(\n" \
+	"  id INTEGER PRIMARY KEY,\n" \
+	"  job_id TEXT NOT NULL,\n" \
+	"  from_state TEXT,\n" \
+	"  to_state TEXT NOT NULL,\n" \
+	"  version INTEGER NOT NULL,\n" \
+	"  actor TEXT NOT NULL,\n" \
+	"  detail TEXT,\n" \
+	"  created_at INTEGER NOT NULL);\n" \
+	"CREATE INDEX audit_logs_job ON audit_logs(job_id, version);\n"
+
 static const struct migration migrations[] = {
-	{ 1,
-	  "CREATE TABLE scan_jobs(\n"
-	  "  id TEXT PRIMARY KEY,\n"
-	  "  url TEXT NOT NULL,\n"
-	  "  state TEXT NOT NULL CHECK (state IN ('QUEUED', 'FETCHING',\n"
-	  "    'ANALYZING', 'COMPLETED', 'FAILED', 'TIMED_OUT')),\n"
-	  "  version INTEGER NOT NULL,\n"
-	  "  attempts INTEGER NOT NULL,\n"
-	  "  worker_id TEXT,\n"
-	  "  lease_expires_at INTEGER,\n"
-	  "  error_code TEXT,\n"
-	  "  error_message TEXT,\n"
-	  "  created_at INTEGER NOT NULL,\n"
-	  "  updated_at INTEGER NOT NULL) WITHOUT ROWID;\n"
-	  "CREATE INDEX scan_jobs_state_lease\n"
-	  "  ON scan_jobs(state, lease_expires_at)\n"
-	  "  WHERE state IN ('FETCHING', 'ANALYZING');\n"
-	  "CREATE TABLE scan_results(\n"
-	  "  job_id TEXT PRIMARY KEY REFERENCES scan_jobs(id),\n"
-	  "  verdict TEXT NOT NULL,\n"
-	  "  risk_score INTEGER NOT NULL,\n"
-	  "  http_status INTEGER,\n"
-	  "  final_url TEXT,\n"
-	  "  content_type TEXT,\n"
-	  "  content_sha256 TEXT,\n"
-	  "  content_length INTEGER,\n"
-	  "  result_json TEXT NOT NULL,\n"
-	  "  created_at INTEGER NOT NULL) WITHOUT ROWID;\n"
-	  "CREATE TABLE audit_logs(\n"
-	  "  id INTEGER PRIMARY KEY,\n"
-	  "  job_id TEXT NOT NULL,\n"
-	  "  from_state TEXT,\n"
-	  "  to_state TEXT NOT NULL,\n"
-	  "  version INTEGER NOT NULL,\n"
-	  "  actor TEXT NOT NULL,\n"
-	  "  detail TEXT,\n"
-	  "  created_at INTEGER NOT NULL);\n"
-	  "CREATE INDEX audit_logs_job ON audit_logs(job_id, version);\n" },
+	{ 1, MIGRATION_1(" WITHOUT ROWID"), MIGRATION_1("") },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -192,7 +200,7 @@ static int apply(struct store *st, const struct migration *m, struct err *e)
 		 "BEGIN IMMEDIATE;\n%s\n"
 		 "INSERT INTO schema_migrations(version, applied_at)"
 		 " VALUES (%d, %lld);\nCOMMIT;\n",
-		 m->sql, m->version,
+		 st->ops->rowid_only ? m->rowid_sql : m->sql, m->version,
 		 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	rc = store_script(st, script.data, e);
 	buf_release(&script);

@@ -48,8 +48,10 @@ static void usage(FILE *out)
 		"  --help          show this help\n"
 		"  --version       show the version\n"
 		"\n"
-		"exit codes: 0 stopped cleanly, 64 usage, 69 dependency unavailable,\n"
-		"70 internal error, 78 bad configuration\n");
+		"exit codes: 0 stopped cleanly, 64 usage, 69 dependency unavailable\n"
+		"(Redis, engine or database unreachable past the retry bounds),\n"
+		"70 internal error, 78 bad configuration (including a remote\n"
+		"database refusing TURSO_AUTH_TOKEN)\n");
 }
 
 static int load_config(struct config *cfg)

@@ -62,6 +62,14 @@ finish() {
   [ "$FAILS" -eq 0 ] && [ "$PASSES" -gt 0 ]
 }
 
+# run CMD...: run CMD; its stdout in OUT, stderr in ERR, exit code in RC.
+run() {
+  set +e
+  OUT=$("$@" 2>"$T/stderr"); RC=$?
+  set -e
+  ERR=$(cat "$T/stderr")
+}
+
 free_port() {
   python3 - <<'PY'
 import socket
@@ -90,6 +98,45 @@ start_redis() {
   done
   redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server on port $REDIS_PORT does not answer"
   export REDIS_HOST=127.0.0.1 REDIS_PORT
+}
+
+# TURSODB: the pinned tursodb binary (npm package in tests/interop).
+TURSODB=$S/tests/interop/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb
+
+# start_tursodb [PORT]: tursodb serving $T/turso.db over the libSQL HTTP
+# protocol on a free (or the given) loopback port; sets TURSO_PORT and
+# TURSO_PID, exports TURSO_CONNECTION_URL; killed at exit. After
+# stop_tursodb, start_tursodb $TURSO_PORT restarts the same database.
+start_tursodb() {
+  [ -x "$TURSODB" ] || die "tursodb is not installed at $TURSODB (scripts/deps.sh runs npm ci in tests/interop)"
+  TURSO_PORT=${1:-$(free_port)}
+  "$TURSODB" "$T/turso.db" --sync-server "127.0.0.1:$TURSO_PORT" >>"$T/tursodb.log" 2>&1 &
+  TURSO_PID=$!
+  at_exit "kill $TURSO_PID"
+  wait_for "tursodb on port $TURSO_PORT" 20 turso_sql "SELECT 1" ||
+    { cat "$T/tursodb.log" >&2; die "tursodb did not answer on port $TURSO_PORT"; }
+  export TURSO_CONNECTION_URL=http://127.0.0.1:$TURSO_PORT
+}
+
+stop_tursodb() {
+  kill "$TURSO_PID"
+  wait "$TURSO_PID" 2>/dev/null || true
+}
+
+# turso_sql SQL: rows of SQL on the tursodb server, as the sqlite3 shell
+# prints them (a|b, NULL empty).
+turso_sql() { python3 "$S/tests/integration/libsql_sql.py" "$TURSO_PORT" "$1"; }
+
+# start_libsql_proxy TOKEN [RECORD_DIR]: a loopback proxy in front of
+# tursodb that refuses requests without "Authorization: Bearer TOKEN"
+# (tursodb checks no token); sets PROXY_PORT; killed at exit.
+start_libsql_proxy() {
+  PROXY_PORT=$(free_port)
+  python3 "$S/tests/integration/libsql_proxy.py" "$PROXY_PORT" "$TURSO_PORT" "$1" \
+    ${2:+--record "$2"} >>"$T/proxy.log" 2>&1 &
+  at_exit "kill $!"
+  wait_for "libsql proxy" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT" ||
+    die "libsql proxy did not start"
 }
 
 # require_docker: the engine must answer (scripts/test.sh starts it).

@@ -1,18 +1,10 @@
 #!/usr/bin/env bash
 # t201: safeurl migrate/status/result on real SQLite files: outputs, exit
 # codes for unknown ids (65), unusable databases (74) and usage (64);
-# relative and absolute file: URLs; remote schemes refused for now.
+# relative and absolute file: URLs; an unreachable remote database (69).
 . "$(dirname "$0")/lib.sh"
 cd "$T"
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed (scripts/deps.sh)"
-
-# run NAME CMD...: capture stdout, stderr and exit code of CMD.
-run() {
-  set +e
-  OUT=$("$@" 2>"$T/stderr"); RC=$?
-  set -e
-  ERR=$(cat "$T/stderr")
-}
 
 run "$B/safeurl" migrate
 expect_eq "migrate on a new database exits 0" 0 "$RC"
@@ -90,9 +82,10 @@ TURSO_CONNECTION_URL=file:sub run "$B/safeurl" status x
 expect_eq "a directory as database exits 74" 74 "$RC"
 expect_match "unopenable database is named" "cannot open 'file:sub'" "$ERR"
 
-TURSO_CONNECTION_URL=libsql://db.example.turso.io run "$B/safeurl" status x
-expect_eq "remote scheme exits 74 for now" 74 "$RC"
-expect_match "remote scheme: not supported yet" "not supported yet" "$ERR"
+nobody=$(free_port)
+TURSO_CONNECTION_URL=http://127.0.0.1:$nobody DB_RETRY_ATTEMPTS=2 run "$B/safeurl" status x
+expect_eq "unreachable remote database exits 69" 69 "$RC"
+expect_match "unreachable remote database is named" "cannot reach 'http://127.0.0.1:$nobody/v2/pipeline'" "$ERR"
 
 run "$B/safeurl" --help
 expect_match "--help documents 65" "65 +bad input" "$OUT"

@@ -1,8 +1,11 @@
 /*
- * test_store.c - the store on real SQLite files: opening by URL (relative,
- * absolute, remote schemes refused), migrations recorded and run once even
- * by racing processes, pragmas, guarded batches, retries of injected and
- * real lock failures, and unusable files.
+ * test_store.c - the store on real SQLite files and, when
+ * SAFEURL_TEST_TURSODB is set, on a real tursodb server: opening by URL,
+ * migrations recorded and run once even by racing processes, guarded
+ * batches, retries of injected failures, constraint errors not retried.
+ * File only: relative paths, pragmas (WAL, foreign keys), lock failures,
+ * unusable files. Remote only: server restarted mid-call, unreachable
+ * server, HTTP errors.
  */
 #include "fmacros.h"
 
@@ -81,24 +84,16 @@ static void test_open_relative(void **state)
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_migrations"), 1);
 }
 
-static void test_remote_schemes_not_yet(void **state)
+static void test_unknown_scheme(void **state)
 {
 	struct fixture *f = *state;
-	char libsql[] = "libsql://db.example.turso.io", https[] = "https://x/",
-	     http[] = "http://127.0.0.1:8080", bad[] = "ftp://x";
-	char *urls[] = { libsql, https, http };
+	char bad[] = "ftp://x";
 	struct err e = ERR_INIT;
-	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		fixture_config(f, urls[i]);
-		assert_null(store_open(&f->cfg, &e));
-		assert_int_equal(e.kind, ERR_INVALID);
-		assert_non_null(strstr(e.msg, "not supported yet"));
-	}
 	fixture_config(f, bad);
 	assert_null(store_open(&f->cfg, &e));
 	assert_int_equal(e.kind, ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unknown scheme"));
 }
 
 static void write_file(const char *path, const void *data, size_t len,
@@ -350,21 +345,94 @@ static void test_concurrent_migrate(void **state)
 			 store_schema_latest());
 }
 
+/* ---- remote only ---- */
+
+/* The server goes away and comes back: the call is retried and lands. */
+static void test_remote_restart_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct state_actor a = { "w", 1, 0 };
+	char logpath[128];
+	struct err e = ERR_INIT;
+	int fd = log_to_file(f->dir, logpath, sizeof(logpath));
+
+	f->cfg.db_retry_attempts = 100;
+	f->cfg.db_retry_max_ms = 20000;
+	fixture_open(f);
+	fixture_server_stop(f);
+	fixture_server_spawn(f, 700 * 1000);
+	assert_int_equal(state_create(f->st, &a, "r", "https://r/", NULL, &e), 0);
+	assert_true(count_in_file(logpath, "db_retry") >= 1);
+	assert_true(count_in_file(logpath, "cannot reach") >= 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_logs"
+				 " WHERE job_id = 'r'"), 1);
+	log_set_fd(2);
+	close(fd);
+}
+
+/* Nobody listening: retried within the bounds, then ERR_UNAVAILABLE. */
+static void test_remote_unreachable(void **state)
+{
+	struct fixture *f = *state;
+	char url[64];
+	struct err e = ERR_INIT;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", fixture_free_port());
+	fixture_config(f, url);
+	f->cfg.db_retry_attempts = 3;
+	f->cfg.db_retry_max_ms = 1000;
+	assert_null(store_open(&f->cfg, &e));
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "cannot reach"));
+	assert_non_null(strstr(e.msg, url));
+}
+
+/* A 4xx answer is not retried and carries the status and the text. */
+static void test_remote_http_error(void **state)
+{
+	struct fixture *f = *state;
+	char url[256], logpath[128];
+	struct err e = ERR_INIT;
+	int fd = log_to_file(f->dir, logpath, sizeof(logpath));
+
+	snprintf(url, sizeof(url), "%s/no/such/path/", f->url);
+	fixture_config(f, url);
+	assert_null(store_open(&f->cfg, &e));
+	assert_int_equal(e.kind, ERR_INVALID);
+	assert_non_null(strstr(e.msg, "HTTP 404"));
+	assert_non_null(strstr(e.msg, "/no/such/path/v2/pipeline"));
+	assert_int_equal(count_in_file(logpath, "db_retry"), 0);
+	log_set_fd(2);
+	close(fd);
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_absolute_and_migrate_once, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_pragmas, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_open_relative, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_remote_schemes_not_yet, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_database, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_database, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_guard_abandons_batch, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_injected_failures_retried, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_constraint_not_retried, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_locked_database_retried, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_migrate, fixture_setup, fixture_teardown),
+	const struct CMUnitTest both[] = {
+		TEST(test_open_absolute_and_migrate_once),
+		TEST(test_unknown_scheme),
+		TEST(test_guard_abandons_batch),
+		TEST(test_injected_failures_retried),
+		TEST(test_constraint_not_retried),
+		TEST(test_concurrent_migrate),
 	};
+	const struct CMUnitTest file_only[] = {
+		TEST(test_pragmas),
+		TEST(test_open_relative),
+		TEST(test_not_a_database),
+		TEST(test_corrupt_database),
+		TEST(test_locked_database_retried),
+	};
+	const struct CMUnitTest remote_only[] = {
+		TEST(test_remote_restart_retried),
+		TEST(test_remote_unreachable),
+		TEST(test_remote_http_error),
+	};
+	int failed = cmocka_run_group_tests(both, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (fixture_tursodb())
+		return failed + cmocka_run_group_tests(remote_only, NULL, NULL);
+	return failed + cmocka_run_group_tests(file_only, NULL, NULL);
 }
