@@ -1,6 +1,7 @@
 /*
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
- * flight, the sweep of abandoned rows, and the health probes.
+ * flight, the sweep of abandoned rows, the removal of containers the
+ * engine could not remove while it was away, and the health probes.
  *
  * Runs on its own thread with its own database handle and Redis
  * connection (aux_store, aux_redis, shared with the health probes under
@@ -207,6 +208,16 @@ static void sweep(struct scan_ctx *ctx)
 	state_job_list_release(&list);
 }
 
+/* Containers the engine could not remove while it was away. */
+static void remove_unremoved(struct scan_ctx *ctx)
+{
+	struct err e = ERR_INIT;
+
+	if (runtime_remove_unremoved(ctx->rt, NULL, &e) < 0)
+		log_event(LOG_DEBUG, NULL, "container",
+			  "left containers not removed yet: %s", e.msg);
+}
+
 /* ---- the thread ---- */
 
 static int wait_ms(struct scan_ctx *ctx, long long ms)
@@ -240,6 +251,7 @@ static void *keeper_main(void *arg)
 		renew_all(ctx);
 		if (scan_now_ms() >= next_sweep) {
 			sweep(ctx);
+			remove_unremoved(ctx);
 			next_sweep = scan_now_ms() + ctx->lease_ms;
 		}
 	}

@@ -4,7 +4,9 @@
 # back. SIGTERM with scans in flight -> they finish and the worker exits 0;
 # past the grace -> containers killed, scans released without counting an
 # attempt and finished by another worker. SIGKILL mid-scan -> the next
-# worker sweeps the dead one's container and takes the scan over.
+# worker sweeps the dead one's container and takes the scan over. The
+# engine lost mid-scan -> the container it could not remove is removed by
+# the same worker once the engine is back, without a restart.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_worker.sh"
 ensure_fetcher_image
@@ -36,6 +38,24 @@ wait_terminal 30 "$a" "$b" || die "scans did not finish after the engine returne
 expect_eq "engine back: both completed" "COMPLETED COMPLETED" "$(state_of "$a") $(state_of "$b")"
 expect_eq "second attempt did it" 2 "$(sql "SELECT attempts FROM scan_jobs WHERE id='$a'")"
 stop_worker eng
+expect_eq "worker stops cleanly" 0 "$WRC"
+
+# --- the engine goes away mid-scan: the live worker removes the
+# container it could not remove then, once the engine is back ---
+start_proxy
+start_worker lost DOCKER_SOCKET_PATH="$PROXY"
+c=$($CLI submit "$SITE/delay/3000")
+wait_for "container running" 15 bash -c "[ \"\$(docker ps -q --filter label=safeurl.job=$c | wc -l)\" = 1 ]"
+kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; rm -f "$PROXY"
+wait_for "scan released" 20 released "$c"
+expect_eq "engine lost mid-scan: its container is left meanwhile" 1 "$(ours_left_prefix)"
+start_proxy
+wait_for "the container to be removed" 20 bash -c "[ \"\$(docker ps -aq --filter label=safeurl.job=$c | wc -l)\" = 0 ]"
+expect_eq "engine back: the live worker removed the left container" 0 "$(ours_left_prefix)"
+check "the deferred removal was logged" grep -q '"event":"container","msg":"runtime: removed container' "$T/lost.log"
+wait_terminal 30 "$c" || die "scan did not finish after the engine returned"
+expect_eq "engine lost mid-scan: retried and completed" COMPLETED "$(state_of "$c")"
+stop_worker lost
 expect_eq "worker stops cleanly" 0 "$WRC"
 
 # --- SIGTERM with a scan in flight: it finishes ---
@@ -84,5 +104,5 @@ expect_eq "takeover audited" 1 \
 expect_eq "stalled event for the killed job" 1 "$($BULL events 300 | grep -c "\"event\":\"stalled\",\"jobId\":\"$s3\"")"
 stop_worker kill2
 expect_eq "no container left" 0 "$(ours_left_prefix)"
-check "no sanitizer report" logs_clean eng term1 term2 take1 kill2
+check "no sanitizer report" logs_clean eng lost term1 term2 take1 kill2
 finish
