@@ -365,9 +365,15 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 	adopt_jobs(w, jobs, njobs);
 }
 
+/* ms until the processor takes jobs again (0: it takes them now). */
+static long held(struct worker *w)
+{
+	return w->proc->hold ? w->proc->hold(w->ctx) : 0;
+}
+
 static void send_step(struct worker *w)
 {
-	int take = w->stopping ? 0 : w->cap - w->nslots;
+	int take = w->stopping || held(w) ? 0 : w->cap - w->nslots;
 	size_t i;
 
 	if (w->step_busy || !queue_ready(w->q))
@@ -522,6 +528,8 @@ static long long next_wakeup(struct worker *w, long long now, long tick)
 		t = w->stalled_at - now;
 	if (w->stopping && w->deadline > now && w->deadline - now < t)
 		t = w->deadline - now;
+	if (held(w) > 0 && held(w) < t)
+		t = held(w);
 	return t < 0 ? 0 : t;
 }
 
