@@ -51,7 +51,8 @@ stop_worker() {
 # fetcher is the testbox image behaving per ARGS; prints the scan id.
 run_box() {
   local name=$1 args=$2 suffix=$3; shift 3
-  start_worker "$name" FETCHER_IMAGE=safeurl-testbox:latest FETCHER_ARGS="$args" \
+  ensure_testbox
+  start_worker "$name" FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="$args" \
     FETCHER_MAX_OUTPUT_BYTES=65536 "$@"
   local id; id=$($CLI submit "$SITE/$suffix")
   wait_terminal 60 "$id" || die "$name did not end"

@@ -80,9 +80,9 @@ FLEET=(fa1 fa2 bok1 bok2 bfail bslow)
 worker_env() {
   case $1 in
     fa*) W_ENV=(QUEUE_NAME=$QA CONTAINER_TIMEOUT_MS=4000 FETCHER_ARGS="$FARGS") ;;
-    bok*) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=safeurl-testbox:latest FETCHER_ARGS="json $OKDOC") ;;
-    bfail) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=safeurl-testbox:latest FETCHER_ARGS="exit 3 soak-crash") ;;
-    bslow) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=safeurl-testbox:latest FETCHER_ARGS=sleep
+    bok*) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="json $OKDOC") ;;
+    bfail) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="exit 3 soak-crash") ;;
+    bslow) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS=sleep
                   CONTAINER_TIMEOUT_MS=1500 WORKER_CONCURRENCY=2) ;;
   esac
 }
@@ -259,7 +259,10 @@ for q in $QA $QB; do
   expect_eq "queue $q: nothing active or waiting (getJobCounts)" "0 0" \
     "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["active"], d["waiting"])' "$counts")"
 done
-expect_eq "no container left" 0 "$(ours_left_prefix)"
+left=$(ours_left_prefix)
+expect_eq "no container left" 0 "$left"
+[ "$left" = 0 ] || docker ps -a --filter label=safeurl.worker \
+  --format '{{.ID}} {{.CreatedAt}} {{.Status}} {{.Label "safeurl.worker"}} {{.Label "safeurl.job"}}' | grep -F "$WORKER_ID" | head -20
 bad_exit=""
 for inc in "${!WEXIT[@]}"; do
   case "${WEXIT[$inc]}" in 0|137) ;; *) bad_exit+="$inc=${WEXIT[$inc]} " ;; esac
