@@ -53,7 +53,7 @@ expect_eq "worker stops cleanly" 0 "$WRC"
 # container it could not remove then, once the engine is back ---
 start_proxy
 start_worker lost DOCKER_SOCKET_PATH="$PROXY"
-c=$($CLI submit "$SITE/delay/3000")
+c=$($CLI submit "$SITE/delay/10000")
 wait_for "container running" 15 bash -c "[ \"\$(docker ps -q --filter label=safeurl.job=$c | wc -l)\" = 1 ]"
 kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; rm -f "$PROXY"
 wait_for "scan released" 20 released "$c"
