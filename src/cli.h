@@ -13,14 +13,6 @@ struct config;
 /* submit URL...: create QUEUED scans and enqueue them; prints the ids. */
 int cli_submit(const struct config *cfg, int argc, char **argv);
 
-/*
- * requeue --stale: enqueue every QUEUED scan again under its own id, which
- * the queue ignores when it still holds the job; so only scans whose job
- * was lost (a Redis restart without persistence, a submit cut between the
- * row and the enqueue) get one. Prints the ids enqueued.
- */
-int cli_requeue(const struct config *cfg, int argc, char **argv);
-
 /* The sysexits code for an error of this kind (cli_main.c's table). */
 int cli_exit_code(enum err_kind kind);
 

@@ -45,7 +45,6 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "status ID", "print a scan's state, version, attempts, owner, lease, times and error" },
 	{ "result", cmd_result, "result ID", "print a scan's stored result JSON" },
 	{ "submit", cli_submit, "submit URL...", "create scans and enqueue them; prints one id per URL" },
-	{ "requeue", cli_requeue, "requeue --stale", "enqueue again the QUEUED scans whose queue job is gone; prints their ids" },
 };
 
 /* Error kind -> exit code; kinds not listed exit 70. */

@@ -9,7 +9,6 @@
 #include "fmacros.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sysexits.h>
@@ -23,7 +22,6 @@
 #include "scan.h"
 #include "state.h"
 #include "store.h"
-#include "xalloc.h"
 #include "banned.h"
 
 #define SUBMIT_ATTEMPTS 3
@@ -65,16 +63,13 @@ static void params_from(const struct config *cfg, struct queue_params *qp)
 	qp->worker_name = "cli";
 }
 
-/*
- * Enqueue scan id for url; no-op when the queue has the id already.
- * *added (may be NULL) says whether a job was added.
- */
+/* Enqueue scan id for url; no-op when the queue has the id already. */
 static int enqueue(struct queue_producer *qp, const char *id, const char *url,
-		   int *added, struct err *e)
+		   struct err *e)
 {
 	struct buf data = BUF_INIT;
 	struct queue_add add;
-	int rc, was_added;
+	int rc, added;
 
 	buf_addstr(&data, "{\"jobId\":\"", NULL);
 	buf_add_json_str(&data, id, strlen(id), NULL);
@@ -88,9 +83,7 @@ static int enqueue(struct queue_producer *qp, const char *id, const char *url,
 	add.attempts = SUBMIT_ATTEMPTS;
 	add.backoff = QUEUE_BACKOFF_EXPONENTIAL;
 	add.backoff_delay = SUBMIT_BACKOFF_MS;
-	rc = queue_add_job(qp, &add, &was_added, NULL, e);
-	if (added)
-		*added = !rc && was_added;
+	rc = queue_add_job(qp, &add, &added, NULL, e);
 	buf_release(&data);
 	return rc;
 }
@@ -142,7 +135,7 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		if (new_scan_id(id, &e) ||
 		    state_create(st, &who, id, argv[i], NULL, &e)) {
 			rc = -1;
-		} else if (enqueue(qp, id, argv[i], NULL, &e)) {
+		} else if (enqueue(qp, id, argv[i], &e)) {
 			err_prefix(&e, "scan created but not enqueued (run "
 				       "'safeurl requeue --stale' later)");
 			rc = -1;
@@ -156,66 +149,4 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 	queue_producer_close(qp);
 	store_close(st);
 	return rc ? cli_exit_code(e.kind) : 0;
-}
-
-#define REQUEUE_PAGE 500
-
-/* Enqueue one page of QUEUED rows again; counts rows and jobs added. */
-static int requeue_page(struct queue_producer *qp,
-			const struct state_job_list *list, size_t *rows,
-			size_t *added, struct err *e)
-{
-	size_t i;
-	int one;
-
-	for (i = 0; i < list->nr; i++) {
-		if (enqueue(qp, list->items[i].id, list->items[i].url, &one, e))
-			return -1;
-		(*rows)++;
-		if (one) {
-			(*added)++;
-			printf("%s\n", list->items[i].id);
-			fflush(stdout);
-		}
-	}
-	return 0;
-}
-
-int cli_requeue(const struct config *cfg, int argc, char **argv)
-{
-	struct state_job_list list = { NULL, 0 };
-	struct queue_producer *qp;
-	struct err e = ERR_INIT;
-	struct store *st;
-	size_t rows = 0, added = 0;
-	char *after = NULL;
-	int rc;
-
-	if (argc != 2 || strcmp(argv[1], "--stale")) {
-		fprintf(stderr, "usage: safeurl requeue --stale\n");
-		return EX_USAGE;
-	}
-	if (open_both(cfg, &st, &qp, &e)) {
-		fprintf(stderr, "safeurl: requeue: %s\n", e.msg);
-		return cli_exit_code(e.kind);
-	}
-	do {
-		state_job_list_release(&list);
-		rc = state_list_queued(st, now_ms(), after, REQUEUE_PAGE, &list, &e);
-		if (!rc)
-			rc = requeue_page(qp, &list, &rows, &added, &e);
-		free(after);
-		after = !rc && list.nr ? xstrdup(list.items[list.nr - 1].id) : NULL;
-	} while (!rc && list.nr == REQUEUE_PAGE);
-	state_job_list_release(&list);
-	free(after);
-	queue_producer_close(qp);
-	store_close(st);
-	if (rc) {
-		fprintf(stderr, "safeurl: requeue: %s\n", e.msg);
-		return cli_exit_code(e.kind);
-	}
-	fprintf(stderr, "safeurl: requeue: %zu QUEUED scans, %zu enqueued again\n",
-		rows, added);
-	return 0;
 }
