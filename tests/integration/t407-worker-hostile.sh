@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t404: hostile fetchers through the worker (t402 covers crash, invalid,
+# t407: hostile fetchers through the worker (t402 covers crash, invalid,
 # absurd and oversized output). A fork bomb stops at the pids limit and
 # the scan still completes; a memory hog is killed by the memory limit
 # and reported FAILED CONTAINER_OOM; a process that ignores SIGTERM is
