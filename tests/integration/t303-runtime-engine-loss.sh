@@ -17,9 +17,11 @@ start_proxy() {
 start_proxy
 at_exit 'kill $PROXY_PID'
 
-DOCKER_SOCKET_PATH=$PROXY drv run --job t303-lost --timeout-ms 30000 -- sleep >"$T/lost.json" &
+# A host name of its own: workers of tests running beside this one sweep
+# containers of dead pids of this host, and the driver's pid is dead.
+DOCKER_SOCKET_PATH=$PROXY drv --host "t303-$$.invalid" run --job t303-lost-$$ --timeout-ms 30000 -- sleep >"$T/lost.json" &
 run=$!
-wait_for "the container to run" 20 test -n "$(containers_with safeurl.job=t303-lost)"
+wait_for "the container to run" 20 test -n "$(containers_with safeurl.job=t303-lost-$$)"
 sleep 0.5
 kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null || true
@@ -35,7 +37,7 @@ expect_eq "engine away: unavailable" unavailable "$(jget "$out" kind)"
 start_proxy
 out=$(DOCKER_SOCKET_PATH=$PROXY drv run -- json '{"back":true}')
 expect_eq "engine back: runs work again" '{"back":true}' "$(jget "$out" stdout)"
-expect_eq "the lost run's container is still there" 1 "$(containers_with safeurl.job=t303-lost | wc -l)"
+expect_eq "the lost run's container is still there" 1 "$(containers_with safeurl.job=t303-lost-$$ | wc -l)"
 out=$(DOCKER_SOCKET_PATH=$PROXY drv sweep)
 expect_eq "sweep removes the lost run's container" 1 "$(jget "$out" removed)"
 
