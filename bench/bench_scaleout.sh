@@ -21,30 +21,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-48}
 conc=${WORKER_CONCURRENCY:-1}
-cmake --preset release >/dev/null
-cmake --build --preset release >/dev/null
-./scripts/build-image.sh >/dev/null 2>&1
+. bench/bench_lib.sh
 tests/fixtures/testbox/build.sh >/dev/null 2>&1
-B=build/release
-T=$(mktemp -d /tmp/safeurl-scaleout.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" >/dev/null &
-pids+=($!)
-python3 tests/fixtures/fetcher_fixture.py --port-file "$T/ports" &
-pids+=($!)
-for _ in $(seq 1 50); do [ -s "$T/ports" ] && redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-read -r hp _ <"$T/ports"
-export REDIS_HOST=127.0.0.1 REDIS_PORT=$port LOG_LEVEL=warn CONTAINER_NETWORK_MODE=host
-export WORKER_CONCURRENCY=$conc FETCHER_IMAGE=${BENCH_IMAGE:-safeurl-fetcher:latest}
+export LOG_LEVEL=warn WORKER_CONCURRENCY=$conc FETCHER_IMAGE=${BENCH_IMAGE:-safeurl-fetcher:latest}
 case $FETCHER_IMAGE in
   safeurl-testbox*) export FETCHER_ARGS='json {"ok":true,"url":"x","finalUrl":"x","redirects":[],"httpStatus":200,"verdict":"safe","riskScore":0,"reasons":[]}' ;;
-  *) export FETCHER_ARGS="--resolve shop.test:$hp:127.0.0.1 --allow-loopback --ports $hp" ;;
 esac
-url="http://shop.test:$hp/benign"
 db=${TURSO_CONNECTION_URL:-}
 echo "== scale-out: $n scans per level, $FETCHER_IMAGE, WORKER_CONCURRENCY=$conc, database ${db:-file (one per level)}"
 printf 'workers | slots | scans/s | per worker | ratio to 1 worker\n'
