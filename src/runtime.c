@@ -125,6 +125,8 @@ int runtime_open(struct runtime **out, const struct runtime_opts *opts,
 	rt->request_timeout_ms = opts->request_timeout_ms > 0 ?
 		opts->request_timeout_ms : RT_DEFAULT_TIMEOUT_MS;
 	atomic_init(&rt->cancel_all, 0);
+	pthread_mutex_init(&rt->lock, NULL);
+	strvec_init(&rt->unremoved);
 	if (runtime_ping(rt, e) < 0 || negotiate(rt, e) < 0 ||
 	    read_info(rt, e) < 0) {
 		runtime_free(rt);
@@ -141,6 +143,8 @@ void runtime_free(struct runtime *rt)
 	free(rt->socket_path);
 	free(rt->worker_id);
 	free(rt->host);
+	strvec_clear(&rt->unremoved);
+	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }
 
@@ -288,6 +292,40 @@ static int sweep_label(const struct runtime *rt, const char *name,
 		}
 	}
 	runtime_json_listed_free(list, n);
+	return rc;
+}
+
+static void keep_unremoved(struct runtime *rt, const char *id)
+{
+	pthread_mutex_lock(&rt->lock);
+	strvec_push(&rt->unremoved, id);
+	pthread_mutex_unlock(&rt->lock);
+}
+
+int runtime_remove_unremoved(struct runtime *rt, int *removed, struct err *e)
+{
+	struct strvec todo;
+	int count = 0, rc = 0;
+	size_t i;
+
+	pthread_mutex_lock(&rt->lock);
+	todo = rt->unremoved;
+	strvec_init(&rt->unremoved);
+	pthread_mutex_unlock(&rt->lock);
+	for (i = 0; i < todo.nr; i++) {
+		if (remove_container(rt, todo.items[i], e) < 0) {
+			keep_unremoved(rt, todo.items[i]);
+			rc = -1;
+			continue;
+		}
+		count++;
+		log_event(LOG_INFO, NULL, "container",
+			  "runtime: removed container '%.12s' left when the engine was away",
+			  todo.items[i]);
+	}
+	strvec_clear(&todo);
+	if (removed)
+		*removed = count;
 	return rc;
 }
 
@@ -655,10 +693,12 @@ static void run_remove(struct rt_run *run)
 {
 	struct err e = ERR_INIT;
 
-	if (remove_container(run->rt, run->res->container_id, &e) < 0)
+	if (remove_container(run->rt, run->res->container_id, &e) < 0) {
+		keep_unremoved(run->rt, run->res->container_id);
 		log_event(LOG_WARN, run->spec->job_id, "container",
-			  "runtime: container '%.12s' not removed (the next sweep will): %s",
+			  "runtime: container '%.12s' not removed (tried again once the engine answers): %s",
 			  run->res->container_id, e.msg);
+	}
 }
 
 static const char *outcome(const struct runtime_result *res, int rc,

@@ -7,7 +7,9 @@
  * container with the SPEC section 6 settings, attach to its output, start
  * it, wait for it under the deadline, kill it when the deadline passes or
  * the run is cancelled, read OOM status, and remove it after every
- * outcome. runtime_sweep() removes containers left by dead workers.
+ * outcome; a container the engine could not remove then (it was away) is
+ * kept in a list that runtime_remove_unremoved() works through once the
+ * engine is back. runtime_sweep() removes containers left by dead workers.
  *
  * Every call is a fresh HTTP request on its own curl handle, so calls are
  * safe from many threads at once and an engine restart only yields
@@ -88,6 +90,13 @@ int runtime_check_image(struct runtime *rt, const char *image,
  * of a live worker. *removed (may be NULL) counts them.
  */
 int runtime_sweep(struct runtime *rt, int *removed, struct err *e);
+/*
+ * Try again to remove the containers whose removal failed after their run
+ * (the engine was away): those removed are forgotten, the others kept for
+ * the next call. *removed (may be NULL) counts the removed; -1 with the
+ * last failure in e when any is left. Safe from any thread.
+ */
+int runtime_remove_unremoved(struct runtime *rt, int *removed, struct err *e);
 /*
  * Cancel every run in flight and refuse new ones (graceful shutdown past
  * its grace): each kills and removes its container within about 50 ms and

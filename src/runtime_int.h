@@ -6,11 +6,13 @@
 #define SAFEURL_RUNTIME_INT_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
 #include "buf.h"
 #include "err.h"
+#include "strvec.h"
 
 struct runtime_spec;
 struct runtime_stream;
@@ -32,6 +34,8 @@ struct runtime {
 	char prefix[24];      /* "/v1.41", "" before negotiation */
 	int request_timeout_ms;
 	atomic_int cancel_all;
+	pthread_mutex_t lock; /* guards unremoved */
+	struct strvec unremoved; /* ids whose removal failed, retried later */
 };
 
 /* ---- runtime_http.c: one HTTP exchange with the engine ---- */

@@ -533,6 +533,10 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 		end_released(t, st);
 		return;
 	}
+	if (e->kind == ERR_UNAVAILABLE &&
+	    !atomic_exchange(&t->ctx->engine_away, 1))
+		log_event(LOG_WARN, job_id(t), "engine",
+			  "engine unavailable: taking no jobs until it answers");
 	crash_message(res, e, &msg);
 	if (!rule)
 		end_retry(t, st, "INTERNAL_ERROR", msg.data);
@@ -822,6 +826,14 @@ static void scan_close(void *arg)
 	free(ctx);
 }
 
+/* No new jobs while the engine is away: they would only spend attempts. */
+static long scan_hold(void *arg)
+{
+	struct scan_ctx *ctx = arg;
+
+	return atomic_load(&ctx->engine_away) ? SCAN_ENGINE_RECHECK_MS : 0;
+}
+
 const struct worker_processor scan_processor = {
-	"scan", scan_open, scan_start, scan_cancel, scan_close,
+	"scan", scan_open, scan_start, scan_cancel, scan_close, scan_hold,
 };

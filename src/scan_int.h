@@ -37,6 +37,8 @@ struct scan_ctx {
 	long long lease_ms;
 	struct strvec fetcher_args;
 	struct runtime *rt;
+	atomic_int engine_away; /* a run found the engine away; the keeper
+				   clears it when the engine answers again */
 	struct metrics *metrics;
 	struct http_server *http;
 
@@ -62,6 +64,9 @@ struct scan_ctx {
 };
 
 long long scan_now_ms(void);
+
+/* While the engine is away: no new jobs, the keeper pings it this often. */
+#define SCAN_ENGINE_RECHECK_MS 500
 
 /* scan_keeper.c */
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e);

@@ -1,6 +1,8 @@
 /*
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
- * flight, the sweep of abandoned rows, and the health probes.
+ * flight, the sweep of abandoned rows, the removal of containers the
+ * engine could not remove while it was away, the check that tells the
+ * worker to take jobs again once the engine answers, and the health probes.
  *
  * Runs on its own thread with its own database handle and queue
  * connection (aux_store, aux_queue, shared with the health probes under
@@ -165,6 +167,16 @@ static void sweep(struct scan_ctx *ctx)
 	state_job_list_release(&list);
 }
 
+/* Containers the engine could not remove while it was away. */
+static void remove_unremoved(struct scan_ctx *ctx)
+{
+	struct err e = ERR_INIT;
+
+	if (runtime_remove_unremoved(ctx->rt, NULL, &e) < 0)
+		log_event(LOG_DEBUG, NULL, "container",
+			  "left containers not removed yet: %s", e.msg);
+}
+
 /* ---- the thread ---- */
 
 static int wait_ms(struct scan_ctx *ctx, long long ms)
@@ -189,15 +201,32 @@ static int wait_ms(struct scan_ctx *ctx, long long ms)
 	return stop;
 }
 
+/* The engine was away: does it answer again? Then jobs may flow. */
+static void check_engine(struct scan_ctx *ctx)
+{
+	struct err e = ERR_INIT;
+
+	if (!atomic_load(&ctx->engine_away) || runtime_ping(ctx->rt, &e) < 0)
+		return;
+	atomic_store(&ctx->engine_away, 0);
+	log_event(LOG_INFO, NULL, "engine", "engine answers again: taking jobs");
+}
+
 static void *keeper_main(void *arg)
 {
 	struct scan_ctx *ctx = arg;
-	long long tick = ctx->lease_ms / 2, next_sweep = 0;
+	long long tick = ctx->lease_ms / 2, next_sweep = 0, next_renew = 0;
 
-	while (!wait_ms(ctx, tick)) {
-		renew_all(ctx);
+	while (!wait_ms(ctx, atomic_load(&ctx->engine_away) ?
+				     SCAN_ENGINE_RECHECK_MS : tick)) {
+		check_engine(ctx);
+		if (scan_now_ms() >= next_renew) {
+			renew_all(ctx);
+			next_renew = scan_now_ms() + tick;
+		}
 		if (scan_now_ms() >= next_sweep) {
 			sweep(ctx);
+			remove_unremoved(ctx);
 			next_sweep = scan_now_ms() + ctx->lease_ms;
 		}
 	}

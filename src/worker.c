@@ -366,11 +366,18 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 	adopt_jobs(w, jobs, njobs);
 }
 
+/* ms until the processor takes jobs again (0: it takes them now). */
+static long held(struct worker *w)
+{
+	return w->proc->hold ? w->proc->hold(w->ctx) : 0;
+}
+
 static void send_step(struct worker *w)
 {
 	/* Slots whose outcome goes with this step are free once it returns:
 	 * the reply settles them before it hands over the new jobs. */
-	int take = w->stopping ? 0 : w->cap - w->nslots + (int)w->npending;
+	int take = w->stopping || held(w) ? 0 :
+		   w->cap - w->nslots + (int)w->npending;
 	size_t i;
 
 	if (w->step_busy || !queue_ready(w->q))
@@ -568,6 +575,8 @@ static long long next_wakeup(struct worker *w, long long now, long tick)
 		t = w->stalled_at - now;
 	if (w->stopping && w->deadline > now && w->deadline - now < t)
 		t = w->deadline - now;
+	if (held(w) > 0 && held(w) < t)
+		t = held(w);
 	return t < 0 ? 0 : t;
 }
 

@@ -65,6 +65,13 @@ struct worker_processor {
 	void (*cancel)(void *ctx, struct worker_job *job);
 	/* Optional: tear down ctx after the loop ended. */
 	void (*close)(void *ctx);
+	/*
+	 * Optional: 0 when the processor can take new jobs, else how many ms
+	 * until the worker should ask again (a dependency every job needs is
+	 * away; jobs taken now would only spend attempts). Called on the loop
+	 * thread: must not block.
+	 */
+	long (*hold)(void *ctx);
 };
 
 /*

@@ -45,7 +45,7 @@ static void noop_start(void *ctx, struct worker_job *job)
 }
 
 static const struct worker_processor noop_processor = {
-	"noop", NULL, noop_start, NULL, NULL,
+	"noop", NULL, noop_start, NULL, NULL, NULL,
 };
 
 #ifdef SAFEURL_TEST
@@ -119,7 +119,7 @@ static void test_start(void *ctx, struct worker_job *job)
 }
 
 static const struct worker_processor test_processor = {
-	"test", NULL, test_start, NULL, NULL,
+	"test", NULL, test_start, NULL, NULL, NULL,
 };
 #endif
 

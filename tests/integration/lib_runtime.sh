@@ -5,12 +5,24 @@
 # script run, so `ours_left` can prove nothing of ours is left and the exit
 # trap can clean up after a failed assertion.
 require_docker
+# The image under a name of its own, tagged after its source, as well as
+# safeurl-testbox:latest, so that trees with another testbox.c testing on
+# the same engine at the same time cannot swap the image under a running
+# test, nor delete it with their previous :latest (removing an image by id
+# untags it only when no other repository names it).
+TESTBOX_IMAGE=safeurl-testbox-src:$(cat "$S/tests/fixtures/testbox/testbox.c" "$S/tests/fixtures/testbox/build.sh" | sha256sum | cut -c1-12)
+export TESTBOX_IMAGE
+# ensure_testbox: (re)build it if it is not there (cheap when it is).
+ensure_testbox() {
+  "$S/tests/fixtures/testbox/build.sh" "$TESTBOX_IMAGE" >/dev/null || die "cannot build the testbox image"
+}
 "$S/tests/fixtures/testbox/build.sh" >/dev/null || die "cannot build the testbox image"
+ensure_testbox
 
 SOCK=${DOCKER_SOCKET_PATH:-/var/run/docker.sock}
 DRV=$B/tests/runtime_driver
 [ -x "$DRV" ] || die "runtime_driver is not built ($DRV)"
-export FETCHER_IMAGE=safeurl-testbox:latest CONTAINER_NETWORK_MODE=none
+export FETCHER_IMAGE=$TESTBOX_IMAGE CONTAINER_NETWORK_MODE=none
 # Unique even across pid namespaces sharing the engine.
 export WORKER_ID="t3-$(basename "$0" .sh)-$$-$RANDOM$RANDOM"
 

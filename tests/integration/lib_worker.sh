@@ -47,6 +47,19 @@ stop_worker() {
   wait "${WPID[$1]}" || WRC=$?
 }
 
+# run_box NAME ARGS URL-SUFFIX [VAR=VALUE...]: one scan by a worker whose
+# fetcher is the testbox image behaving per ARGS; prints the scan id.
+run_box() {
+  local name=$1 args=$2 suffix=$3; shift 3
+  ensure_testbox
+  start_worker "$name" FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="$args" \
+    FETCHER_MAX_OUTPUT_BYTES=65536 "$@"
+  local id; id=$($CLI submit "$SITE/$suffix")
+  wait_terminal 60 "$id" || die "$name did not end"
+  stop_worker "$name"
+  echo "$id"
+}
+
 sql() { sqlite3 -cmd ".timeout 5000" "$DB" "$@"; }
 
 state_of() { sql "SELECT state FROM scan_jobs WHERE id='$1'"; }

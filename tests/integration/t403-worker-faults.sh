@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # t403: the worker under faults. The engine unreachable -> scans released
-# and retried with backoff, none stuck in FETCHING, completed once it is
+# and retried with backoff, none stuck in FETCHING, no new job taken (so
+# no attempt is spent) until the engine answers, completed once it is
 # back. SIGTERM with scans in flight -> they finish and the worker exits 0;
 # past the grace -> containers killed, scans released without counting an
 # attempt and finished by another worker. SIGKILL mid-scan -> the next
-# worker sweeps the dead one's container and takes the scan over.
+# worker sweeps the dead one's container and takes the scan over. The
+# engine lost mid-scan -> the container it could not remove is removed by
+# the same worker once the engine is back, without a restart.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_worker.sh"
 ensure_fetcher_image
@@ -24,18 +27,44 @@ start_proxy
 start_worker eng DOCKER_SOCKET_PATH="$PROXY"
 kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; rm -f "$PROXY"
 a=$($CLI submit "$SITE/benign?e1")
-b=$($CLI submit "$SITE/benign?e2")
 released() { sql "SELECT count(*) FROM audit_logs WHERE job_id='$1' AND from_state='FETCHING' AND to_state='QUEUED'" | grep -qx 1; }
-wait_for "scans released" 20 released "$a" && wait_for "scans released" 20 released "$b"
-expect_eq "engine down: scans released to QUEUED, none FETCHING" "QUEUED QUEUED" "$(state_of "$a") $(state_of "$b")"
-expect_eq "engine down: queue retries them later" "delayed" "$(bull_state "$a")"
+wait_for "scan released" 20 released "$a"
+expect_eq "engine down: scan released to QUEUED, not left FETCHING" QUEUED "$(state_of "$a")"
+expect_eq "engine down: queue retries it later" "delayed" "$(bull_state "$a")"
 expect_match "release audited with the engine error" 'ENGINE_UNAVAILABLE' \
   "$(sql "SELECT detail FROM audit_logs WHERE job_id='$a' AND to_state='QUEUED' AND from_state='FETCHING'")"
+check "claims held while the engine is away" grep -q '"event":"engine","msg":"engine unavailable: taking no jobs' "$T/eng.log"
+b=$($CLI submit "$SITE/benign?e2")
+# Away for longer than the jobs' whole backoff (2 s, then 4 s): a worker
+# that went on claiming would spend every attempt (RETRIES_EXHAUSTED).
+sleep 8
+expect_eq "engine down: a new job is not taken" "waiting|QUEUED|0|1" \
+  "$(bull_state "$b")|$(sql "SELECT state, attempts FROM scan_jobs WHERE id='$b'")|$(sql "SELECT count(*) FROM audit_logs WHERE job_id='$b'")"
 start_proxy
 wait_terminal 30 "$a" "$b" || die "scans did not finish after the engine returned"
+check "claims resumed once it answers" grep -q '"event":"engine","msg":"engine answers again' "$T/eng.log"
 expect_eq "engine back: both completed" "COMPLETED COMPLETED" "$(state_of "$a") $(state_of "$b")"
-expect_eq "second attempt did it" 2 "$(sql "SELECT attempts FROM scan_jobs WHERE id='$a'")"
+expect_eq "attempts spent: two for the released scan, one for the held one" "2 1" \
+  "$(sql "SELECT attempts FROM scan_jobs WHERE id='$a'") $(sql "SELECT attempts FROM scan_jobs WHERE id='$b'")"
 stop_worker eng
+expect_eq "worker stops cleanly" 0 "$WRC"
+
+# --- the engine goes away mid-scan: the live worker removes the
+# container it could not remove then, once the engine is back ---
+start_proxy
+start_worker lost DOCKER_SOCKET_PATH="$PROXY"
+c=$($CLI submit "$SITE/delay/10000")
+wait_for "container running" 15 bash -c "[ \"\$(docker ps -q --filter label=safeurl.job=$c | wc -l)\" = 1 ]"
+kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; rm -f "$PROXY"
+wait_for "scan released" 20 released "$c"
+expect_eq "engine lost mid-scan: its container is left meanwhile" 1 "$(ours_left_prefix)"
+start_proxy
+wait_for "the container to be removed" 20 bash -c "[ \"\$(docker ps -aq --filter label=safeurl.job=$c | wc -l)\" = 0 ]"
+expect_eq "engine back: the live worker removed the left container" 0 "$(ours_left_prefix)"
+check "the deferred removal was logged" grep -q '"event":"container","msg":"runtime: removed container' "$T/lost.log"
+wait_terminal 30 "$c" || die "scan did not finish after the engine returned"
+expect_eq "engine lost mid-scan: retried and completed" COMPLETED "$(state_of "$c")"
+stop_worker lost
 expect_eq "worker stops cleanly" 0 "$WRC"
 
 # --- SIGTERM with a scan in flight: it finishes ---
@@ -88,5 +117,5 @@ expect_eq "takeover audited" 1 \
 expect_eq "stalled event for the killed job" 1 "$($BULL events 300 | grep -c "\"event\":\"stalled\",\"jobId\":\"$s3\"")"
 stop_worker kill2
 expect_eq "no container left" 0 "$(ours_left_prefix)"
-check "no sanitizer report" logs_clean eng term1 term2 take1 kill2
+check "no sanitizer report" logs_clean eng lost term1 term2 take1 kill2
 finish
