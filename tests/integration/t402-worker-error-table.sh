@@ -61,7 +61,7 @@ sql "UPDATE scan_jobs SET state='FETCHING', version=1, worker_id='other', lease_
 ( while :; do sql "UPDATE scan_jobs SET lease_expires_at=$(( $(date +%s%3N) + 1500 )) WHERE id='$held'"; sleep 0.3; done ) &
 renewer=$!
 at_exit "kill $renewer"
-start_worker real3 DB_BUSY_TIMEOUT_MS=200
+start_worker real3 DB_BUSY_TIMEOUT_MS=200 DB_RETRY_ATTEMPTS=100
 wait_bull "$held" completed 30
 expect_eq "renewing owner: skipped as version_conflict" '["version_conflict", true]' \
   "$(bull_field "$held" '[j["returnvalue"]["reason"], j["returnvalue"]["skipped"]]')"
@@ -79,7 +79,7 @@ SQL
 ) >/dev/null &
 locker=$!
 sleep 0.3
-$BULL add "[{\"name\":\"scan\",\"data\":{\"url\":\"$SITE/benign?locked\"},\"opts\":{\"jobId\":\"locked-1\"}}]" >/dev/null
+$BULL add "[{\"name\":\"scan\",\"data\":{\"url\":\"$SITE/benign?locked\"},\"opts\":{\"jobId\":\"locked-1\",\"attempts\":3}}]" >/dev/null
 wait $locker
 wait_terminal 60 locked-1 || die "locked-1 did not end"
 expect_eq "locked database: completed once released" COMPLETED "$(state_of locked-1)"
