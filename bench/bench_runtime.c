@@ -251,7 +251,7 @@ static void split_words(const char *s, struct strvec *out)
 int main(int argc, char **argv)
 {
 	static const int levels[] = { 1, 4, 8 };
-	struct runtime_opts ro = { NULL, "bench", NULL, 0, 0 };
+	struct runtime_opts ro;
 	struct config cfg;
 	struct strvec errs = STRVEC_INIT;
 	struct runtime_spec spec;
@@ -269,7 +269,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_runtime: %s\n", errs.items[0]);
 		return 1;
 	}
-	ro.socket_path = cfg.docker_socket;
+	runtime_opts_init(&ro, &cfg);
+	ro.kind = RUNTIME_DOCKER;
+	ro.worker_id = "bench";
 	log_init(LOG_WARN, LOG_FORMAT_TEXT, "bench");
 	if (runs < 2 || runtime_open(&rt, &ro, &e) < 0 ||
 	    runtime_check_image(rt, image, &e) < 0) {
