@@ -1,11 +1,26 @@
 # lib_runtime.sh - shared by the t3NN runtime scripts (source after lib.sh).
 #
-# Needs the real engine and builds the testbox image (offline, FROM
-# scratch). Every container a script makes carries WORKER_ID, unique per
-# script run, so `ours_left` can prove nothing of ours is left and the exit
-# trap can clean up after a failed assertion.
-require_docker
-"$S/tests/fixtures/testbox/build.sh" >/dev/null || die "cannot build the testbox image"
+# CONTAINER_RUNTIME picks the backend under test (docker by default;
+# ctest runs some scripts a second time with sandbox). Docker: needs the
+# real engine and builds the testbox image (offline, FROM scratch).
+# Sandbox: needs root and builds the testbox as a sandbox root in $T.
+# Every container a script makes carries WORKER_ID, unique per script
+# run, so `ours_left` can prove nothing of ours is left and the exit trap
+# can clean up after a failed assertion.
+RUNTIME=${CONTAINER_RUNTIME:-docker}
+export CONTAINER_RUNTIME=$RUNTIME
+if [ "$RUNTIME" = sandbox ]; then
+  [ "$(id -u)" = 0 ] || die "the sandbox runtime tests need root"
+  TESTBOX_ROOT=$T/testbox-root
+  "$S/tests/fixtures/testbox/build.sh" --rootfs "$TESTBOX_ROOT" || die "cannot build the testbox root"
+  export FETCHER_ROOTFS=$TESTBOX_ROOT FETCHER_ENTRYPOINT=/testbox
+  # The testbox for one worker: FETCHER_IMAGE for Docker, the root here.
+  TESTBOX_ENV="FETCHER_ROOTFS=$TESTBOX_ROOT FETCHER_ENTRYPOINT=/testbox"
+else
+  require_docker
+  "$S/tests/fixtures/testbox/build.sh" >/dev/null || die "cannot build the testbox image"
+  TESTBOX_ENV="FETCHER_IMAGE=safeurl-testbox:latest"
+fi
 
 SOCK=${DOCKER_SOCKET_PATH:-/var/run/docker.sock}
 DRV=$B/tests/runtime_driver
@@ -25,18 +40,41 @@ containers_with() {
     python3 -c 'import json,sys; [print(c["Id"]) for c in json.load(sys.stdin)]'
 }
 
-ours_left() { containers_with "safeurl.worker=$WORKER_ID" | wc -l; }
-
-# ours_with JOB: ids of our containers labelled with job id JOB (other
-# runs of the same script may share the engine, never our WORKER_ID).
-ours_with() { containers_with "safeurl.worker=$WORKER_ID" "safeurl.job=$1"; }
-
-remove_ours() {
-  local id
-  for id in $(containers_with "safeurl.worker=$WORKER_ID"); do
-    api DELETE "/containers/$id?force=1" >/dev/null
+# Sandbox: the cgroup trees (v2: one; v1: one per controller) and the
+# cgroups, worker parents and scans, of workers whose id starts with $1.
+SB_TREES=$(ls -d /sys/fs/cgroup/safeurl /sys/fs/cgroup/{memory,cpu,pids}/safeurl 2>/dev/null || true)
+sandbox_cgroups() {
+  local t
+  for t in $SB_TREES; do
+    find "$t" -mindepth 1 -maxdepth 2 -type d -path "$t/w*-$1*" 2>/dev/null
   done
 }
+# Processes in those cgroups (none may outlive a run).
+sandbox_procs() { sandbox_cgroups "$1" | sed 's|$|/cgroup.procs|' | xargs -r cat 2>/dev/null | sort -u; }
+remove_sandbox() {
+  local d p
+  for p in $(sandbox_procs "$1"); do kill -9 "$p" 2>/dev/null || true; done
+  sleep 0.1
+  for d in $(sandbox_cgroups "$1" | sort -r); do rmdir "$d" 2>/dev/null || true; done
+}
+
+if [ "$RUNTIME" = sandbox ]; then
+  ours_left() { sandbox_cgroups "$WORKER_ID" | wc -l; }
+  # ours_with JOB: the sandbox has no labels: every scan cgroup of ours.
+  ours_with() { sandbox_cgroups "$WORKER_ID" | grep '/s[0-9]*$' || true; }
+  remove_ours() { remove_sandbox "$WORKER_ID"; }
+else
+  ours_left() { containers_with "safeurl.worker=$WORKER_ID" | wc -l; }
+  # ours_with JOB: ids of our containers labelled with job id JOB (other
+  # runs of the same script may share the engine, never our WORKER_ID).
+  ours_with() { containers_with "safeurl.worker=$WORKER_ID" "safeurl.job=$1"; }
+  remove_ours() {
+    local id
+    for id in $(containers_with "safeurl.worker=$WORKER_ID"); do
+      api DELETE "/containers/$id?force=1" >/dev/null
+    done
+  }
+fi
 at_exit remove_ours
 
 # The host label of our containers: unique, so that the sweep of another

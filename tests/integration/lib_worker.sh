@@ -12,8 +12,15 @@ BULL="node $S/tests/interop/bull.js"
 CLI=$B/safeurl
 declare -A WPID
 
-# ensure_fetcher_image: build the image from this tree (offline).
+# ensure_fetcher_image: build the image (sandbox: the root) from this
+# tree (offline).
 ensure_fetcher_image() {
+  if [ "$RUNTIME" = sandbox ]; then
+    export FETCHER_ROOTFS=$T/fetcher-root FETCHER_ENTRYPOINT=/usr/bin/safeurl-fetcher
+    "$S/scripts/build-image.sh" --rootfs "$FETCHER_ROOTFS" >"$T/image.log" 2>&1 ||
+      { cat "$T/image.log" >&2; die "cannot build the fetcher root"; }
+    return 0
+  fi
   [ -n "${SAFEURL_FETCHER_IMAGE:-}" ] && return 0
   "$S/scripts/build-image.sh" >"$T/image.log" 2>&1 ||
     { cat "$T/image.log" >&2; die "cannot build the fetcher image"; }
@@ -86,12 +93,14 @@ logs_clean() {
 
 # ours_left_prefix: containers (any state) of any worker of this script.
 ours_left_prefix() {
+  [ "$RUNTIME" = sandbox ] && { sandbox_cgroups "$WORKER_ID" | wc -l; return; }
   api GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22safeurl.worker%22%5D%7D' |
     python3 -c 'import json,sys; p=sys.argv[1]; print(sum(1 for c in json.load(sys.stdin) if c["Labels"].get("safeurl.worker","").startswith(p)))' "$WORKER_ID"
 }
 
 remove_ours_prefix() {
   local id
+  [ "$RUNTIME" = sandbox ] && { remove_sandbox "$WORKER_ID"; return; }
   for id in $(api GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22safeurl.worker%22%5D%7D' |
       python3 -c 'import json,sys; p=sys.argv[1]; [print(c["Id"]) for c in json.load(sys.stdin) if c["Labels"].get("safeurl.worker","").startswith(p)]' "$WORKER_ID"); do
     api DELETE "/containers/$id?force=1" >/dev/null

@@ -88,9 +88,8 @@ stop_worker real3
 expect_eq "worker stops cleanly" 0 "$WRC"
 
 # --- hostile fetchers (the testbox image) ---
-"$S/tests/fixtures/testbox/build.sh" >/dev/null
 run_box() { # NAME ARGS URL-SUFFIX: one scan with the testbox behaving per ARGS
-  start_worker "$1" FETCHER_IMAGE=safeurl-testbox:latest FETCHER_ARGS="$2" FETCHER_MAX_OUTPUT_BYTES=65536
+  start_worker "$1" $TESTBOX_ENV FETCHER_ARGS="$2" FETCHER_MAX_OUTPUT_BYTES=65536
   local id; id=$($CLI submit "$SITE/$3")
   wait_terminal 60 "$id" || die "$1 did not end"
   stop_worker "$1"
