@@ -12,13 +12,14 @@
  * and it reports a failure by writing two fields of struct sandbox_child.
  *
  * Steps, in order (each failure names its step):
- *   join cgroups -> parent death kills it -> private mounts -> bind the
+ *   join cgroups -> private mounts -> bind the
  *   root, tmpfs /tmp (noexec), /proc of the new pid namespace, a read-only
  *   /dev with null, zero, random, urandom -> root read-only -> pivot_root
  *   and detach the old root -> hostname -> loopback up (own net
  *   namespace) -> stdio on the pipes, every other fd closed -> rlimits ->
  *   no capabilities (bounding and ambient sets too, locked securebits) ->
- *   non-root uid/gid, no groups -> no_new_privs -> seccomp -> exec.
+ *   non-root uid/gid, no groups -> no_new_privs -> parent death kills
+ *   it (set after the uid change, which clears it) -> seccomp -> exec.
  * The mounts live in the child's mount namespace only: they vanish with
  * its last process, so nothing needs unmounting on the host.
  */
@@ -238,17 +239,16 @@ CHILD_FN static void reset_signals(void)
 
 CHILD_FN static int child_setup(struct sandbox_child *c)
 {
-	if (join_cgroups(c) < 0)
-		return -1;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		return fail(c, "parent death signal");
-	if (build_root(c) < 0)
+	if (join_cgroups(c) < 0 || build_root(c) < 0)
 		return -1;
 	if (sethostname(SANDBOX_HOSTNAME, sizeof(SANDBOX_HOSTNAME) - 1) < 0)
 		return fail(c, "hostname");
 	if ((c->new_net && loopback_up(c) < 0) || set_stdio(c) < 0 ||
 	    set_limits(c) < 0 || drop_privileges(c) < 0)
 		return -1;
+	/* After the uid change, which clears it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return fail(c, "parent death signal");
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, c->filter) < 0)
 		return fail(c, "seccomp");
 	return 0;
