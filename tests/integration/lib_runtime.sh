@@ -99,3 +99,16 @@ jget() {
 
 # jlen JSON KEY: length of a string field.
 jlen() { python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"; }
+
+# expect_probe JSON: the lockdown as the testbox's probe mode saw it
+# (network mode none), the same for both runtimes.
+expect_probe() {
+  local probe=$1
+  expect_eq "runs as nobody" 65534 "$(jget "$probe" uid)"
+  expect_eq "no capabilities" 0000000000000000 "$(jget "$probe" cap_eff)"
+  expect_eq "no_new_privs set" 1 "$(jget "$probe" no_new_privs)"
+  expect_eq "root filesystem is read-only" EROFS "$(jget "$probe" root_write)"
+  expect_eq "/tmp is writable" ok "$(jget "$probe" tmp_write)"
+  expect_eq "/tmp is noexec" EACCES "$(jget "$probe" tmp_exec)"
+  expect_eq "network mode none: loopback only" '["lo"]' "$(jget "$probe" links)"
+}
