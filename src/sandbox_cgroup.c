@@ -38,6 +38,7 @@
 
 #define CG_FS "/sys/fs/cgroup"
 #define CG_PERIOD_US 100000
+#define CG_PATH 1024             /* mount (255) + names (worker 159, d_name 255) */
 #define CG_EMPTY_TRIES 2000      /* 1 ms apart: 2 s for a cgroup to empty */
 
 enum cg_value { V_MEM, V_ZERO, V_CPU_V1, V_CPU_V2, V_PIDS };
@@ -165,7 +166,7 @@ static int make_dir(const char *path, struct err *e)
 /* v2: let the controllers reach the children of path. */
 static int v2_delegate(const char *dir, struct err *e)
 {
-	char path[512];
+	char path[CG_PATH];
 
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
 	if (write_file(path, "+memory +cpu +pids") < 0)
@@ -189,7 +190,7 @@ static void worker_dir_name(struct sandbox_cg *cg, const char *worker_id,
 int sandbox_cg_open(struct sandbox_cg *cg, const char *worker_id, int pid,
 		    struct err *e)
 {
-	char path[512];
+	char path[CG_PATH];
 	int i;
 
 	memset(cg, 0, sizeof(*cg));
@@ -223,7 +224,7 @@ int sandbox_cg_open(struct sandbox_cg *cg, const char *worker_id, int pid,
 
 void sandbox_cg_close(const struct sandbox_cg *cg)
 {
-	char path[512];
+	char path[CG_PATH];
 	int i;
 
 	for (i = 0; i < cg->n; i++) {
@@ -268,7 +269,7 @@ static void limit_value(enum cg_value v, const struct runtime_spec *spec,
 static int set_limits(const struct sandbox_cg *cg, const char *name,
 		      const struct runtime_spec *spec, struct err *e)
 {
-	char path[512], value[64];
+	char path[CG_PATH], value[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
@@ -290,7 +291,7 @@ int sandbox_cg_create(const struct sandbox_cg *cg, const char *name,
 		      const struct runtime_spec *spec, int fds[SANDBOX_CG_MAX],
 		      struct err *e)
 {
-	char path[512];
+	char path[CG_PATH];
 	int i;
 
 	for (i = 0; i < SANDBOX_CG_MAX; i++)
@@ -322,7 +323,7 @@ fail:
 
 long sandbox_cg_oom_kills(const struct sandbox_cg *cg, const char *name)
 {
-	char path[512], text[1024];
+	char path[CG_PATH], text[1024];
 	const char *p;
 
 	cg_path(cg, mount_of(cg, "memory"), cg->worker, name,
@@ -338,7 +339,7 @@ long sandbox_cg_oom_kills(const struct sandbox_cg *cg, const char *name)
 static int kill_members(const struct sandbox_cg *cg, const char *worker,
 			const char *name)
 {
-	char path[512], text[4096], *p, *end;
+	char path[CG_PATH], text[4096], *p, *end;
 	long pid;
 	int any = 0;
 
@@ -364,7 +365,7 @@ static int remove_scan(const struct sandbox_cg *cg, const char *worker,
 		       const char *name, struct err *e)
 {
 	const struct timespec ms = { 0, 1000000L };
-	char path[512];
+	char path[CG_PATH];
 	int i, tries = 0, left = 0;
 
 	for (i = 0; i < cg->n; i++) {
@@ -413,7 +414,7 @@ static int leftover(const struct sandbox_cg *cg, const char *d)
 static int sweep_worker(const struct sandbox_cg *cg, const char *w,
 			int *removed, struct err *e)
 {
-	char path[512];
+	char path[CG_PATH];
 	struct dirent *d;
 	DIR *dir;
 	int i, rc = 0;
@@ -443,7 +444,7 @@ static int sweep_worker(const struct sandbox_cg *cg, const char *w,
 int sandbox_cg_sweep(const struct sandbox_cg *cg, int *removed,
 		     struct err *e)
 {
-	char path[512];
+	char path[CG_PATH];
 	struct dirent *d;
 	DIR *dir;
 	int rc = 0;
