@@ -7,7 +7,9 @@
  * A run, in order:
  *
  *   cgroup s<seq> with limits -> pipes -> spawn (sandbox_child.c: the
- *   child joins the cgroup, builds its root, drops privileges, execs) ->
+ *   child joins the cgroup, builds its root, drops privileges, execs; or
+ *   the warm sandbox made by the previous run, sandbox_slot.c, told to go;
+ *   then the next warm one is made) ->
  *   poll stdout, stderr and a pidfd until exit, deadline, cancel or the
  *   stdout cap -> kill the namespace's init (the kernel then kills every
  *   process of the pid namespace) -> reap -> OOM count -> remove the
@@ -97,6 +99,7 @@ static void sb_free(struct sandbox *sb)
 	if (!sb)
 		return;
 	sandbox_seccomp_release(&sb->filter);
+	pthread_mutex_destroy(&sb->lock);
 	free(sb->rootfs);
 	free(sb->entrypoint);
 	free(sb);
@@ -143,6 +146,7 @@ static int sb_open(struct runtime *rt, const struct runtime_opts *opts,
 	sb->entrypoint = xstrdup(opts->entrypoint ? opts->entrypoint : "");
 	sb->cap_last = read_cap_last();
 	atomic_init(&sb->seq, 0);
+	pthread_mutex_init(&sb->lock, NULL);
 	if (opts->network_mode && !network_ok(opts->network_mode))
 		return network_refused(opts->network_mode, e);
 	if (geteuid() != 0)
@@ -156,6 +160,8 @@ static int sb_open(struct runtime *rt, const struct runtime_opts *opts,
 
 static void sb_release(struct runtime *rt)
 {
+	if (rt->sb)
+		sandbox_warm_close(rt->sb);
 	if (rt->sb && rt->sb->cg.version)
 		sandbox_cg_close(&rt->sb->cg);
 	sb_free(rt->sb);
@@ -174,56 +180,70 @@ struct sb_run {
 	const struct runtime_spec *spec;
 	struct runtime_result *res;
 	struct runtime_stream stream;
-	struct sandbox_child child;
+	struct sandbox_slot *slot;
 	struct strvec argv, envp;
-	char cg_name[32];
-	int fds[2];         /* read ends: stdout, stderr; -1 once at EOF */
 	int pidfd;
-	pid_t pid;
 	int exited;
 	int status;
 	double t0;
 };
 
-static int parse_user(const char *user, uid_t *uid, gid_t *gid)
-{
-	char *end;
-	long u = strtol(user ? user : "", &end, 10), g;
-
-	if (end == user || u <= 0 || *end != ':')
-		return -1;
-	g = strtol(end + 1, &end, 10);
-	if (*end || g <= 0)
-		return -1;
-	*uid = (uid_t)u;
-	*gid = (gid_t)g;
-	return 0;
-}
-
-static void run_init_child(struct sb_run *run)
+static void run_args(struct sb_run *run)
 {
 	const struct runtime_spec *spec = run->spec;
-	struct sandbox *sb = run->rt->sb;
-	struct sandbox_child *c = &run->child;
 	size_t i;
 
-	strvec_push(&run->argv, sb->entrypoint);
+	strvec_push(&run->argv, run->rt->sb->entrypoint);
 	for (i = 0; spec->cmd && spec->cmd[i]; i++)
 		strvec_push(&run->argv, spec->cmd[i]);
 	strvec_push(&run->envp, SB_PATH);
 	strvec_push(&run->envp, "HOSTNAME=" SANDBOX_HOSTNAME);
 	for (i = 0; spec->env && spec->env[i]; i++)
 		strvec_push(&run->envp, spec->env[i]);
-	c->rootfs = sb->rootfs;
-	c->path = sb->entrypoint;
-	c->argv = run->argv.items;
-	c->envp = run->envp.items;
-	c->filter = &sb->filter;
-	c->new_net = strcmp(spec->network_mode, "host") != 0;
-	c->cap_last = sb->cap_last;
-	c->fsize = (long)spec->tmpfs_mb << 20;
-	snprintf(c->tmpfs_opts, sizeof(c->tmpfs_opts), "size=%dm,mode=1777",
-		 spec->tmpfs_mb);
+}
+
+/* A warm slot for this spec, else a cold one. */
+static int run_slot(struct sb_run *run, struct err *e)
+{
+	struct sandbox *sb = run->rt->sb;
+	struct sandbox_key key;
+
+	if (!network_ok(run->spec->network_mode))
+		return network_refused(run->spec->network_mode, e);
+	if (sandbox_key_of(run->spec, &key, e) < 0)
+		return -1;
+	run->slot = sandbox_warm_take(sb, &key);
+	if (!run->slot)
+		run->slot = sandbox_slot_new(sb, run->spec, &key, e);
+	if (!run->slot)
+		return -1;
+	snprintf(run->res->container_id, sizeof(run->res->container_id),
+		 "s%u.%.40s", run->slot->seq, sb->cg.worker);
+	return 0;
+}
+
+static int run_spawn(struct sb_run *run, struct err *e)
+{
+	struct sandbox_slot *slot = run->slot;
+	struct sandbox_key key = slot->key;
+
+	sandbox_slot_launch(slot, run->argv.items, run->envp.items);
+	if (slot->pid < 0)
+		return err_set(e, ERR_UNAVAILABLE, "runtime: job '%s': clone: %s",
+			       rt_job_of(run->spec), strerror(errno));
+	if (slot->child.fail_step)
+		return err_set(e, ERR_UNAVAILABLE,
+			       "runtime: job '%s': sandbox setup failed at '%s': %s",
+			       rt_job_of(run->spec), slot->child.fail_step,
+			       strerror(slot->child.fail_errno));
+	run->pidfd = (int)syscall(SYS_pidfd_open, slot->pid, 0);
+	if (run->pidfd < 0)
+		return err_set(e, ERR_UNAVAILABLE, "runtime: pidfd_open: %s",
+			       strerror(errno));
+	run->res->spawn_ms = rt_now_ms() - run->t0;
+	rt_log_start(run->spec, run->res);
+	sandbox_warm_refill(run->rt->sb, run->spec, &key);
+	return 0;
 }
 
 static void close_fd(int *fd)
@@ -233,62 +253,15 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static int make_pipes(struct sb_run *run, struct err *e)
-{
-	int out[2], err[2];
-
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return err_set(e, ERR_UNAVAILABLE, "runtime: pipe: %s", strerror(errno));
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		close(out[0]);
-		close(out[1]);
-		return err_set(e, ERR_UNAVAILABLE, "runtime: pipe: %s", strerror(errno));
-	}
-	run->fds[0] = out[0];
-	run->fds[1] = err[0];
-	run->child.out_fd = out[1];
-	run->child.err_fd = err[1];
-	return 0;
-}
-
-/* Spawn the child; its ends of the pipes and the cgroup files close here. */
-static int run_spawn(struct sb_run *run, struct err *e)
-{
-	struct sandbox_child *c = &run->child;
-	int i;
-
-	run->pid = sandbox_child_spawn(c);
-	if (run->pid < 0)
-		err_set(e, ERR_UNAVAILABLE, "runtime: job '%s': clone: %s",
-			rt_job_of(run->spec), strerror(errno));
-	close_fd(&c->out_fd);
-	close_fd(&c->err_fd);
-	for (i = 0; i < SANDBOX_CG_MAX; i++)
-		close_fd(&c->cg_fds[i]);
-	if (run->pid < 0)
-		return -1;
-	if (c->fail_step)
-		return err_set(e, ERR_UNAVAILABLE,
-			       "runtime: job '%s': sandbox setup failed at '%s': %s",
-			       rt_job_of(run->spec), c->fail_step,
-			       strerror(c->fail_errno));
-	run->pidfd = (int)syscall(SYS_pidfd_open, run->pid, 0);
-	if (run->pidfd < 0)
-		return err_set(e, ERR_UNAVAILABLE, "runtime: pidfd_open: %s",
-			       strerror(errno));
-	run->res->spawn_ms = rt_now_ms() - run->t0;
-	rt_log_start(run->spec, run->res);
-	return 0;
-}
-
-/* Read what fd i has; 0 at EOF closes it. -1 past the stdout cap. */
+/* Read what pipe i has; 0 at EOF closes it. -1 past the stdout cap. */
 static int drain(struct sb_run *run, int i, struct err *e)
 {
 	char chunk[SB_READ_CHUNK];
-	ssize_t n = read(run->fds[i], chunk, sizeof(chunk));
+	int *fd = &run->slot->fds[i];
+	ssize_t n = read(*fd, chunk, sizeof(chunk));
 
 	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-		close_fd(&run->fds[i]);
+		close_fd(fd);
 		return 0;
 	}
 	if (n < 0)
@@ -299,19 +272,24 @@ static int drain(struct sb_run *run, int i, struct err *e)
 /* One poll round: 1 when the sandbox is done, 0 to go on, -1 on a cap. */
 static int poll_once(struct sb_run *run, int timeout_ms, struct err *e)
 {
-	struct pollfd p[3] = { { run->fds[0], POLLIN, 0 },
-			       { run->fds[1], POLLIN, 0 },
+	const int *fds = run->slot->fds;
+	struct pollfd p[3] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 },
 			       { run->exited ? -1 : run->pidfd, POLLIN, 0 } };
-	int i;
+	int i, was_exited = run->exited, any = 0;
 
-	if (poll(p, 3, timeout_ms) < 0 && errno != EINTR)
+	/* Once the init is gone, so is every process of the namespace: what
+	 * is left is in the pipes (another sandbox being cloned may hold a
+	 * copy of their write ends for a moment: no EOF to wait for). */
+	if (poll(p, 3, was_exited ? 0 : timeout_ms) < 0 && errno != EINTR)
 		return err_set(e, ERR_INTERNAL, "runtime: poll: %s", strerror(errno));
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
+		any |= p[i].revents != 0;
 		if (p[i].revents && drain(run, i, e) < 0)
 			return -1;
+	}
 	if (p[2].revents)
 		run->exited = 1;
-	return run->exited && run->fds[0] < 0 && run->fds[1] < 0;
+	return was_exited && (!any || (fds[0] < 0 && fds[1] < 0));
 }
 
 static int run_follow(struct sb_run *run, struct err *e)
@@ -343,59 +321,51 @@ static int run_exited(struct sb_run *run, struct err *e)
 			 WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 	if (res->exit_code == 0)
 		return 0;
-	res->oom_killed = sandbox_cg_oom_kills(&run->rt->sb->cg, run->cg_name) > 0;
+	res->oom_killed =
+		sandbox_cg_oom_kills(&run->rt->sb->cg, run->slot->cg_name) > 0;
 	return rt_crash_error(run->spec, res, &run->stream, e);
 }
 
-/* Kill the namespace (unless its init is gone), reap, drop the cgroup. */
+/* Kill the namespace (unless its init is gone) and reap it. */
 static void run_end(struct sb_run *run)
 {
-	if (run->pid > 0) {
+	pid_t pid = run->slot ? run->slot->pid : -1;
+
+	if (pid > 0) {
 		if (!run->exited)
-			kill(run->pid, SIGKILL);
-		while (waitpid(run->pid, &run->status, __WALL) < 0 && errno == EINTR)
+			kill(pid, SIGKILL);
+		while (waitpid(pid, &run->status, __WALL) < 0 && errno == EINTR)
 			;
 	}
 	close_fd(&run->pidfd);
-	close_fd(&run->fds[0]);
-	close_fd(&run->fds[1]);
 }
 
-static void run_drop_cgroup(struct sb_run *run)
+static void run_drop_slot(struct sb_run *run)
 {
 	struct err e = ERR_INIT;
 
-	if (sandbox_cg_remove(&run->rt->sb->cg, run->cg_name, &e) < 0)
+	if (!run->slot)
+		return;
+	if (sandbox_cg_remove(&run->rt->sb->cg, run->slot->cg_name, &e) < 0)
 		log_event(LOG_WARN, run->spec->job_id, "container",
 			  "runtime: %s (the next sweep will)", e.msg);
+	sandbox_slot_free(run->slot);
+	run->slot = NULL;
 }
 
 static int run_sandbox(struct sb_run *run, struct err *e)
 {
-	struct sandbox *sb = run->rt->sb;
-	unsigned seq = atomic_fetch_add(&sb->seq, 1) + 1;
-	int rc;
+	int rc = run_slot(run, e);
 
-	snprintf(run->cg_name, sizeof(run->cg_name), "s%u", seq);
-	snprintf(run->res->container_id, sizeof(run->res->container_id),
-		 "s%u.%.40s", seq, sb->cg.worker);
-	if (!network_ok(run->spec->network_mode))
-		return network_refused(run->spec->network_mode, e);
-	if (parse_user(run->spec->user, &run->child.uid, &run->child.gid) < 0)
-		return err_set(e, ERR_INVALID, "runtime: user '%s': expected uid:gid, not root",
-			       run->spec->user ? run->spec->user : "");
-	if (sandbox_cg_create(&sb->cg, run->cg_name, run->spec,
-			      run->child.cg_fds, e) < 0)
+	if (rc < 0)
 		return -1;
-	rc = make_pipes(run, e);
-	if (!rc)
-		rc = run_spawn(run, e);
+	rc = run_spawn(run, e);
 	if (!rc)
 		rc = run_follow(run, e);
 	run_end(run);
 	if (!rc)
 		rc = run_exited(run, e);
-	run_drop_cgroup(run);
+	run_drop_slot(run);
 	rt_log_exit(run->spec, run->res, rc, e, rt_now_ms() - run->t0);
 	return rc;
 }
@@ -404,21 +374,18 @@ static int sb_run(struct runtime *rt, const struct runtime_spec *spec,
 		  struct runtime_result *res, struct err *e)
 {
 	struct sb_run run;
-	int i, rc;
+	int rc;
 
 	memset(&run, 0, sizeof(run));
 	run.rt = rt;
 	run.spec = spec;
 	run.res = res;
-	run.fds[0] = run.fds[1] = run.pidfd = -1;
-	run.child.out_fd = run.child.err_fd = -1;
-	for (i = 0; i < SANDBOX_CG_MAX; i++)
-		run.child.cg_fds[i] = -1;
+	run.pidfd = -1;
 	strvec_init(&run.argv);
 	strvec_init(&run.envp);
 	run.t0 = rt_now_ms();
 	runtime_stream_init(&run.stream, spec->max_stdout, spec->stderr_tail);
-	run_init_child(&run);
+	run_args(&run);
 	if (rt_cancel_set(rt, spec))
 		rc = rt_cancelled(spec, res, e);
 	else

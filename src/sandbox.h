@@ -9,6 +9,7 @@
 #define SAFEURL_SANDBOX_H
 
 #include <linux/filter.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -27,6 +28,8 @@ struct sandbox_cg {
 	char worker[160];               /* "w<pid>-<worker id>" */
 };
 
+struct sandbox_slot;
+
 struct sandbox {
 	char *rootfs;          /* absolute path of the read-only root */
 	char *entrypoint;      /* program inside the root */
@@ -34,6 +37,9 @@ struct sandbox {
 	struct sock_fprog filter; /* seccomp program; filter.filter owned */
 	int cap_last;          /* highest capability number of the kernel */
 	atomic_uint seq;       /* per-scan cgroup names */
+	pthread_mutex_t lock;  /* guards warm and refilling */
+	struct sandbox_slot *warm; /* one sandbox made ahead, or NULL */
+	int refilling;
 };
 
 /* ---- sandbox_cgroup.c ---- */
@@ -100,6 +106,7 @@ struct sandbox_child {
 	const struct sock_fprog *filter;
 	int cg_fds[SANDBOX_CG_MAX];  /* cgroup.procs files to join, or -1 */
 	int out_fd, err_fd;          /* write ends of the pipes */
+	int go_fd;                   /* >= 0: wait for a byte here first */
 	int new_net;                 /* network none: own net namespace */
 	uid_t uid;
 	gid_t gid;
@@ -114,11 +121,87 @@ struct sandbox_child {
 /*
  * Start the child in new pid, mount, ipc, uts (and with new_net, net)
  * namespaces; it joins the cgroups, builds its root, drops every
- * privilege and execs. Returns when it has exec'd or failed (vfork
+ * privilege and execs. With go_fd, it waits after building its root for
+ * one byte on go_fd (EOF: it exits 127), then reads argv and envp: a
+ * warm child, made ahead of its scan, whose spawner thread stays blocked
+ * here until the exec. Returns when it has exec'd or failed (vfork
  * semantics): the child's pid (reap it), with c->fail_step set when the
  * setup failed (the child has then exited 127); -1 with errno when the
  * clone itself failed.
  */
 pid_t sandbox_child_spawn(struct sandbox_child *c);
+
+/* ---- sandbox_slot.c ---- */
+
+/* What a sandbox is made for: a warm one serves a spec with equal keys. */
+struct sandbox_key {
+	int memory_mb, pids_limit, tmpfs_mb, new_net;
+	double cpus;
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * A sandbox made ready up to its exec: its cgroup (with limits), its
+ * pipes, and for a warm one, a child that has joined the cgroup and built
+ * its root and waits for the go byte, its spawner thread blocked in the
+ * vfork. Joining a cgroup can wait for an RCU grace period (cgroup v1);
+ * a warm sandbox takes that wait off the scan's path.
+ */
+struct sandbox_slot {
+	struct sandbox_child child;
+	struct sandbox_key key;
+	char cg_name[32];
+	unsigned seq;
+	int fds[2];      /* read ends of stdout and stderr */
+	int go;          /* warm: write end of the go pipe; else -1 */
+	/*
+	 * Warm: the spawner thread, blocked in the vfork until the exec,
+	 * then kept until the slot is freed: the child's parent-death
+	 * signal fires when the thread that cloned it ends.
+	 */
+	int warm;
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int spawned, released;
+	pid_t pid;       /* the child, once launched; -1 on a failed clone */
+};
+
+/*
+ * The key of spec: user "uid:gid" (not root) and network (none: own net
+ * namespace). -1 ERR_INVALID for a bad user.
+ */
+int sandbox_key_of(const struct runtime_spec *spec, struct sandbox_key *key,
+		   struct err *e);
+/*
+ * A cold slot for spec (borrowed): cgroup s<seq> with spec's limits and
+ * the pipes. New, caller frees with sandbox_slot_free(); NULL and e when
+ * the cgroup cannot be made.
+ */
+struct sandbox_slot *sandbox_slot_new(struct sandbox *sb,
+				      const struct runtime_spec *spec,
+				      const struct sandbox_key *key,
+				      struct err *e);
+/*
+ * Start the slot's child with argv and envp (borrowed until it has
+ * exec'd, which this waits for). slot->pid is the child (reap it), -1
+ * with errno when the clone failed; child.fail_step names a failed setup.
+ */
+void sandbox_slot_launch(struct sandbox_slot *slot, const char *const *argv,
+			 const char *const *envp);
+/*
+ * Close the slot's fds, end a warm slot's spawner thread and free it;
+ * reap the child first (the cgroup is the caller's too).
+ */
+void sandbox_slot_free(struct sandbox_slot *slot);
+/* The warm slot when its key equals key (the caller owns it), or NULL. */
+struct sandbox_slot *sandbox_warm_take(struct sandbox *sb,
+				       const struct sandbox_key *key);
+/* Make a warm slot for spec when there is none (errors only logged). */
+void sandbox_warm_refill(struct sandbox *sb, const struct runtime_spec *spec,
+			 const struct sandbox_key *key);
+/* Let the warm child go (it exits 127), reap it, remove its cgroup. */
+void sandbox_warm_close(struct sandbox *sb);
 
 #endif

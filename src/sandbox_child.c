@@ -16,7 +16,8 @@
  *   root, tmpfs /tmp (noexec), /proc of the new pid namespace, a read-only
  *   /dev with null, zero, random, urandom -> root read-only -> pivot_root
  *   and detach the old root -> hostname -> loopback up (own net
- *   namespace) -> stdio on the pipes, every other fd closed -> rlimits ->
+ *   namespace) -> stdio on the pipes, every other fd closed -> (warm:
+ *   wait for the go byte; the scan's argv is then in place) -> rlimits ->
  *   no capabilities (bounding and ambient sets too, locked securebits) ->
  *   non-root uid/gid, no groups -> no_new_privs -> parent death kills
  *   it (set after the uid change, which clears it) -> seccomp -> exec.
@@ -51,6 +52,7 @@
 #define CHILD_STACK (64 * 1024)
 #define CHILD_NOFILE 256
 #define CHILD_FN __attribute__((no_sanitize("address", "undefined")))
+#define GO_FD 3
 
 /* Device nodes of the read-only /dev: {name, major, minor}. */
 static const struct dev_node {
@@ -161,14 +163,20 @@ CHILD_FN static int loopback_up(struct sandbox_child *c)
 	return 0;
 }
 
+/*
+ * Stdio on /dev/null and the pipes, the go pipe (if any) on GO_FD, every
+ * other fd closed: the parent's, other sandboxes' pipes included.
+ */
 CHILD_FN static int set_stdio(struct sandbox_child *c)
 {
 	int in = open("/dev/null", O_RDONLY);
 
 	if (in < 0 || dup2(in, 0) < 0 || dup2(c->out_fd, 1) < 0 ||
-	    dup2(c->err_fd, 2) < 0)
+	    dup2(c->err_fd, 2) < 0 ||
+	    (c->go_fd >= 0 && dup2(c->go_fd, GO_FD) < 0))
 		return fail(c, "stdio");
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+	if (syscall(SYS_close_range, c->go_fd >= 0 ? GO_FD + 1U : GO_FD,
+		    ~0U, 0U) < 0)
 		return fail(c, "close fds");
 	return 0;
 }
@@ -237,6 +245,20 @@ CHILD_FN static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* A warm child waits here for its scan; argv and envp are set by then. */
+CHILD_FN static int wait_go(struct sandbox_child *c)
+{
+	char go;
+
+	if (c->go_fd < 0)
+		return 0;
+	while (read(GO_FD, &go, 1) < 0)
+		if (errno != EINTR)
+			return fail(c, "wait for the scan");
+	close(GO_FD);
+	return 0;
+}
+
 CHILD_FN static int child_setup(struct sandbox_child *c)
 {
 	if (join_cgroups(c) < 0 || build_root(c) < 0)
@@ -244,7 +266,11 @@ CHILD_FN static int child_setup(struct sandbox_child *c)
 	if (sethostname(SANDBOX_HOSTNAME, sizeof(SANDBOX_HOSTNAME) - 1) < 0)
 		return fail(c, "hostname");
 	if ((c->new_net && loopback_up(c) < 0) || set_stdio(c) < 0 ||
-	    set_limits(c) < 0 || drop_privileges(c) < 0)
+	    wait_go(c) < 0)
+		return -1;
+	if (c->go_fd >= 0 && !c->argv)
+		return fail(c, "no scan came");
+	if (set_limits(c) < 0 || drop_privileges(c) < 0)
 		return -1;
 	/* After the uid change, which clears it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -259,9 +285,9 @@ CHILD_FN static int child_main(void *arg)
 	struct sandbox_child *c = arg;
 	union { const char *const *in; char *const *out; } argv, envp;
 
-	argv.in = c->argv;
-	envp.in = c->envp;
 	if (child_setup(c) == 0) {
+		argv.in = c->argv;
+		envp.in = c->envp;
 		reset_signals();
 		execve(c->path, argv.out, envp.out);
 		fail(c, "exec the entrypoint");

@@ -51,8 +51,12 @@ sleep 0 & dead=$!
 wait "$dead" || true
 for t in $SB_TREES; do mkdir -p "$t/w$$-t305-live-$$/s1" "$t/w$dead-t305-dead-$$/s1"; done
 at_exit "remove_sandbox t305-live-$$"
+# The killed worker's scans: its own and the warm one made ahead, in one tree.
+first=$(echo "$SB_TREES" | head -1)
+scans=$(find "$first" -mindepth 2 -maxdepth 2 -type d -path "$first/w*-$WORKER_ID*/s*" -o -path "$first/w$dead-t305-dead-$$/s*" | wc -l)
+check "the killed worker left a scan cgroup" test "$scans" -ge 2
 out=$(drv --worker "t305-other-$$" sweep)
-expect_eq "sweep removes the dead workers' scan cgroups" 2 "$(jget "$out" removed)"
+expect_eq "sweep removes the dead workers' scan cgroups" "$scans" "$(jget "$out" removed)"
 expect_eq "the killed worker's cgroups are gone" 0 "$(sandbox_cgroups "$WORKER_ID" | wc -l)"
 expect_eq "the other dead worker's are gone" 0 "$(sandbox_cgroups "t305-dead-$$" | wc -l)"
 check "a live worker's cgroups are kept" test "$(sandbox_cgroups "t305-live-$$" | wc -l)" -ge 2
