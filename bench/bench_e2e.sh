@@ -15,21 +15,9 @@ cmake --preset release >/dev/null
 cmake --build --preset release >/dev/null
 ./scripts/build-image.sh >/dev/null
 B=build/release
-T=$(mktemp -d /tmp/safeurl-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" >/dev/null &
-pids+=($!)
-python3 tests/fixtures/fetcher_fixture.py --port-file "$T/ports" &
-pids+=($!)
-for _ in $(seq 1 50); do [ -s "$T/ports" ] && redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-read -r hp _ <"$T/ports"
-export REDIS_HOST=127.0.0.1 REDIS_PORT=$port LOG_LEVEL=info LOG_FORMAT=json CONTAINER_NETWORK_MODE=host
-export FETCHER_ARGS="--resolve shop.test:$hp:127.0.0.1 --allow-loopback --ports $hp"
-url="http://shop.test:$hp/benign"
+. bench/bench_lib.sh
+bench_services
+export LOG_LEVEL=info
 
 echo "== floor: the same fetcher containers, bare Engine API loop vs runtime_run"
 BENCH_IMAGE=safeurl-fetcher:latest BENCH_CMD="$FETCHER_ARGS $url" BENCH_NETWORK=host \

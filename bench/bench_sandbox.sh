@@ -17,10 +17,7 @@ runs=${1:-12} n=${2:-24}
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 >/dev/null
 B=build/release
-T=$(mktemp -d /tmp/safeurl-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT
+. bench/bench_lib.sh
 ./scripts/build-image.sh >/dev/null
 ./scripts/build-image.sh --rootfs "$T/fetcher-root" >/dev/null
 tests/fixtures/testbox/build.sh >/dev/null
@@ -30,17 +27,8 @@ echo "== runtime_run: docker vs sandbox (testbox, network none)"
 BENCH_SANDBOX=1 FETCHER_ROOTFS=$T/testbox-root FETCHER_ENTRYPOINT=/testbox \
   "$B/bench/bench_runtime" "$runs"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" >/dev/null &
-pids+=($!)
-python3 tests/fixtures/fetcher_fixture.py --port-file "$T/ports" &
-pids+=($!)
-for _ in $(seq 1 50); do [ -s "$T/ports" ] && redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-read -r hp _ <"$T/ports"
-export REDIS_HOST=127.0.0.1 REDIS_PORT=$port LOG_LEVEL=warn LOG_FORMAT=json CONTAINER_NETWORK_MODE=host
-export FETCHER_ARGS="--resolve shop.test:$hp:127.0.0.1 --allow-loopback --ports $hp"
-export FETCHER_ROOTFS=$T/fetcher-root
-url="http://shop.test:$hp/benign"
+bench_services
+export LOG_LEVEL=warn FETCHER_ROOTFS=$T/fetcher-root
 
 # scans RUNTIME CONC COUNT: scans per second of one worker run.
 scans() {

@@ -257,7 +257,9 @@ void rt_log_exit(const struct runtime_spec *spec,
 		  res->container_id, rt_outcome(res, rc, e), res->exit_code, ms);
 }
 
-void rt_collect(struct runtime_result *res, struct runtime_stream *stream)
+/* Move the output captured by stream into res (stream keeps nothing). */
+static void rt_collect(struct runtime_result *res,
+		       struct runtime_stream *stream)
 {
 	const char *p;
 	size_t n;
@@ -268,4 +270,23 @@ void rt_collect(struct runtime_result *res, struct runtime_stream *stream)
 	p = runtime_stream_stderr(stream, &n);
 	buf_reset(&res->err_tail);
 	buf_add(&res->err_tail, p, n, NULL);
+}
+
+int rt_run_frame(const struct runtime *rt, const struct runtime_spec *spec,
+		 struct runtime_result *res, struct runtime_stream *stream,
+		 int (*body)(void *arg, struct err *e), void *arg,
+		 struct err *e)
+{
+	double t0 = rt_now_ms();
+	int rc;
+
+	runtime_stream_init(stream, spec->max_stdout, spec->stderr_tail);
+	if (rt_cancel_set(rt, spec))
+		rc = rt_cancelled(spec, res, e);
+	else
+		rc = body(arg, e);
+	rt_collect(res, stream);
+	runtime_stream_release(stream);
+	res->total_ms = rt_now_ms() - t0;
+	return rc;
 }

@@ -530,11 +530,18 @@ static int run_container(struct rt_run *run, struct err *e)
 	return rc;
 }
 
+static int docker_body(void *arg, struct err *e)
+{
+	struct rt_run *run = arg;
+	int rc = run_create(run, e);
+
+	return rc ? rc : run_container(run, e);
+}
+
 static int docker_run(struct runtime *rt, const struct runtime_spec *spec,
 		      struct runtime_result *res, struct err *e)
 {
 	struct rt_run run;
-	int rc;
 
 	memset(&run, 0, sizeof(run));
 	run.rt = rt;
@@ -542,17 +549,7 @@ static int docker_run(struct runtime *rt, const struct runtime_spec *spec,
 	run.res = res;
 	run.t0 = rt_now_ms();
 	run.t0_wall = time(NULL);
-	runtime_stream_init(&run.stream, spec->max_stdout, spec->stderr_tail);
-	if (rt_cancel_set(rt, spec))
-		rc = rt_cancelled(spec, res, e);
-	else
-		rc = run_create(&run, e);
-	if (!rc)
-		rc = run_container(&run, e);
-	rt_collect(res, &run.stream);
-	runtime_stream_release(&run.stream);
-	res->total_ms = rt_now_ms() - run.t0;
-	return rc;
+	return rt_run_frame(rt, spec, res, &run.stream, docker_body, &run, e);
 }
 
 const struct runtime_ops runtime_docker_ops = {

@@ -92,8 +92,16 @@ void rt_log_start(const struct runtime_spec *spec,
 void rt_log_exit(const struct runtime_spec *spec,
 		 const struct runtime_result *res, int rc, const struct err *e,
 		 double ms);
-/* Move the output captured by stream into res (stream keeps nothing). */
-void rt_collect(struct runtime_result *res, struct runtime_stream *stream);
+/*
+ * The frame of a run, the same for both backends: stream (the caller's,
+ * uninitialised) set up with spec's caps, a cancel before anything refused,
+ * body(arg, e) for the backend's work, the output moved into res and
+ * res->total_ms measured from entry. Returns body's result.
+ */
+int rt_run_frame(const struct runtime *rt, const struct runtime_spec *spec,
+		 struct runtime_result *res, struct runtime_stream *stream,
+		 int (*body)(void *arg, struct err *e), void *arg,
+		 struct err *e);
 
 /* ---- runtime_http.c: one HTTP exchange with the engine ---- */
 

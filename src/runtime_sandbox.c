@@ -353,8 +353,9 @@ static void run_drop_slot(struct sb_run *run)
 	run->slot = NULL;
 }
 
-static int run_sandbox(struct sb_run *run, struct err *e)
+static int run_sandbox(void *arg, struct err *e)
 {
+	struct sb_run *run = arg;
 	int rc = run_slot(run, e);
 
 	if (rc < 0)
@@ -384,17 +385,10 @@ static int sb_run(struct runtime *rt, const struct runtime_spec *spec,
 	strvec_init(&run.argv);
 	strvec_init(&run.envp);
 	run.t0 = rt_now_ms();
-	runtime_stream_init(&run.stream, spec->max_stdout, spec->stderr_tail);
 	run_args(&run);
-	if (rt_cancel_set(rt, spec))
-		rc = rt_cancelled(spec, res, e);
-	else
-		rc = run_sandbox(&run, e);
-	rt_collect(res, &run.stream);
-	runtime_stream_release(&run.stream);
+	rc = rt_run_frame(rt, spec, res, &run.stream, run_sandbox, &run, e);
 	strvec_clear(&run.argv);
 	strvec_clear(&run.envp);
-	res->total_ms = rt_now_ms() - run.t0;
 	return rc;
 }
 

@@ -69,8 +69,10 @@ expect_eq "the owner's row untouched" "FETCHING|other" "$(sql "SELECT state, wor
 kill $renewer
 
 # The database locked past the busy timeout: retried, then completed.
-
+# (The locker waits for a writer of the moment: the killed renewer's last
+# statement or the worker's own.)
 ( sqlite3 "$DB" <<SQL
+.timeout 5000
 BEGIN EXCLUSIVE;
 SELECT 'locked';
 .shell sleep 3
