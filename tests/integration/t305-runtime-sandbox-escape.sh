@@ -4,7 +4,8 @@
 # unreachable in network mode none (reachable in host mode: the probe can
 # tell), mount, chroot, ptrace, setuid(0), new namespaces, bpf, keyctl,
 # perf, modules, the clock and the hostname refused; the sandbox as the
-# program sees it (uid, capabilities, read-only root, noexec /tmp). A
+# program sees it (uid, capabilities, read-only root, noexec /tmp) and as
+# the kernel holds it (cgroup limits, rlimits, seccomp, namespaces). A
 # daemon left behind dies with the sandbox. A worker killed mid-scan
 # leaves no process; its cgroups go at the next sweep, which keeps a live
 # worker's. An unsupported network mode is a config error. No cgroup,
@@ -30,6 +31,37 @@ esc=$(jget "$(drv --network host run -- escape "$PORT" $$)" stdout)
 expect_eq "network host (tests only): the same service answers" ok "$(jget "$esc" loopback)"
 
 expect_probe "$(jget "$(drv run -- probe)" stdout)"
+
+# The limits and lockdown as the kernel holds them, read while a sandbox
+# runs: its cgroups, rlimits, capability sets, seccomp, namespaces.
+token="t305-live-$$-$RANDOM"
+CONTAINER_CPU_LIMIT=0.25 drv run --memory-mb 64 --pids 40 --timeout-ms 20000 \
+  --cancel-after-ms 4000 -- sleep "$token" >/dev/null &
+live=$!
+wait_for "the live sandbox" 20 pgrep -f "testbox [s]leep $token" || die "the sandbox did not start"
+pid=$(pgrep -f "testbox [s]leep $token" | head -1)
+cg_of() { awk -F: -v c="$1" '$2 == c {print $3}' "/proc/$pid/cgroup"; }
+limit() { cat "/sys/fs/cgroup/$1$(cg_of "$1")/$2"; }
+if [ -d /sys/fs/cgroup/memory ]; then
+  expect_eq "memory limit" 67108864 "$(limit memory memory.limit_in_bytes)"
+  expect_eq "swap off (memory+swap = memory)" 67108864 "$(limit memory memory.memsw.limit_in_bytes)"
+  expect_eq "CPU quota: 0.25 of each 100 ms" 25000 "$(limit cpu cpu.cfs_quota_us)"
+  expect_eq "pids limit" 40 "$(limit pids pids.max)"
+else
+  dir=/sys/fs/cgroup$(awk -F: '$1 == 0 {print $3}' "/proc/$pid/cgroup")
+  expect_eq "memory limit" 67108864 "$(cat "$dir/memory.max")"
+  expect_eq "swap off" 0 "$(cat "$dir/memory.swap.max")"
+  expect_eq "CPU quota: 0.25 of each 100 ms" "25000 100000" "$(cat "$dir/cpu.max")"
+  expect_eq "pids limit" 40 "$(cat "$dir/pids.max")"
+fi
+expect_match "no core dumps" "Max core file size +0 +0" "$(cat "/proc/$pid/limits")"
+expect_match "open files capped" "Max open files +256 +256" "$(cat "/proc/$pid/limits")"
+expect_match "empty bounding set" "CapBnd:.0000000000000000" "$(cat "/proc/$pid/status")"
+expect_match "seccomp filter on" "Seccomp:.2" "$(cat "/proc/$pid/status")"
+for ns in pid mnt ipc uts net; do
+  check "own $ns namespace" test "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")"
+done
+wait "$live" || true
 
 token="t305-orphan-$$-$RANDOM"
 out=$(drv run -- orphan "$token")
