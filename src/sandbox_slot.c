@@ -184,12 +184,13 @@ void sandbox_slot_launch(struct sandbox_slot *slot, const char *const *argv,
 	if (slot->go < 0) {
 		slot->pid = sandbox_child_spawn(&slot->child);
 	} else {
-		/* The byte is the barrier: argv is in place before it. */
+		/* The byte is the barrier: argv is in place before it. Closing
+		 * at once: a child that missed the byte sees EOF and exits. */
 		if (write(slot->go, "g", 1) != 1)
 			log_warn("sandbox: cannot wake the warm sandbox: %s",
 				 strerror(errno));
-		wait_spawned(slot);
 		close_fd(&slot->go);
+		wait_spawned(slot);
 	}
 	close_child_ends(slot);
 }
