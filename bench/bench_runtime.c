@@ -20,6 +20,11 @@
  * The engine's own time dominates and varies, so the client CPU time per
  * lifecycle (this process, user + system) is printed too: that part of our
  * overhead does not depend on the engine's mood.
+ *
+ * BENCH_SANDBOX=1 compares the two runtimes instead: runtime_run() on
+ * Docker (the peer) against runtime_run() on the sandbox (FETCHER_ROOTFS
+ * and FETCHER_ENTRYPOINT name its root: the testbox root by default, see
+ * bench/bench_sandbox.sh), same spec, spawn p50/p95 and runs per second.
  */
 #include "fmacros.h"
 
@@ -49,7 +54,7 @@ static const char *const bench_cmd[] = {
 struct batch {
 	struct runtime *rt;
 	const struct runtime_spec *spec;
-	const char *body; /* create body, for the bare loop */
+	const char *body; /* create body, for the bare loop; NULL: runtime_run */
 	int bare;
 	int runs;
 	pthread_mutex_t lock;
@@ -139,7 +144,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		if (i < 0)
 			break;
-		rc = b->bare ? bare_lifecycle(h, b, &b->spawn[i]) :
+		rc = b->bare && b->body ? bare_lifecycle(h, b, &b->spawn[i]) :
 			       our_lifecycle(b, &b->spawn[i]);
 		if (rc < 0) {
 			pthread_mutex_lock(&b->lock);
@@ -192,7 +197,7 @@ static double pct(double *v, int n, double p)
 }
 
 struct figures {
-	double per_s, p50, p99, cpu;
+	double per_s, p50, p95, p99, cpu;
 };
 
 static void figures(struct figures *f, double *spawn, int n, double wall,
@@ -200,6 +205,7 @@ static void figures(struct figures *f, double *spawn, int n, double wall,
 {
 	f->per_s = n / (wall / 1e3);
 	f->p50 = pct(spawn, n, 0.5);
+	f->p95 = pct(spawn, n, 0.95);
 	f->p99 = pct(spawn, n, 0.99);
 	f->cpu = cpu / n;
 }
@@ -235,6 +241,34 @@ static void report(int conc, const struct figures *fb, const struct figures *fo)
 	       fb->p99, fo->p50, fo->p99, over, fb->cpu, fo->cpu);
 }
 
+/* BENCH_SANDBOX: docker's runtime_run is the peer ("bare" side). */
+static void report_sandbox(int conc, const struct figures *fd,
+			   const struct figures *fs)
+{
+	printf("%4d | %9.1f | %10.1f | %6.1f | %6.1f / %6.1f | %6.2f / %6.2f | %5.2f / %5.2f\n",
+	       conc, fd->per_s, fs->per_s, fs->per_s / fd->per_s, fd->p50,
+	       fd->p95, fs->p50, fs->p95, fd->cpu, fs->cpu);
+}
+
+/* The sandbox runtime with the settings of cfg; NULL when it fails. */
+static struct runtime *open_sandbox(const struct config *cfg)
+{
+	struct runtime_opts ro;
+	struct runtime *rt;
+	struct err e = ERR_INIT;
+
+	runtime_opts_init(&ro, cfg);
+	ro.kind = RUNTIME_SANDBOX;
+	ro.worker_id = "bench-sandbox";
+	ro.network_mode = "none";
+	if (runtime_open(&rt, &ro, &e) < 0 ||
+	    runtime_check_image(rt, NULL, &e) < 0) {
+		fprintf(stderr, "bench_runtime: %s\n", e.msg);
+		return NULL;
+	}
+	return rt;
+}
+
 static void split_words(const char *s, struct strvec *out)
 {
 	while (*s) {
@@ -251,7 +285,7 @@ static void split_words(const char *s, struct strvec *out)
 int main(int argc, char **argv)
 {
 	static const int levels[] = { 1, 4, 8 };
-	struct runtime_opts ro = { NULL, "bench", NULL, 0, 0 };
+	struct runtime_opts ro;
 	struct config cfg;
 	struct strvec errs = STRVEC_INIT;
 	struct runtime_spec spec;
@@ -264,12 +298,16 @@ int main(int argc, char **argv)
 	int runs = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 12;
 	const char *image = getenv("BENCH_IMAGE") ? getenv("BENCH_IMAGE") : IMAGE;
 	struct strvec cmd = STRVEC_INIT;
+	struct runtime *sandbox = NULL;
+	int vs_sandbox = getenv("BENCH_SANDBOX") != NULL;
 
 	if (config_load(&cfg, environ, NULL, &errs) < 0) {
 		fprintf(stderr, "bench_runtime: %s\n", errs.items[0]);
 		return 1;
 	}
-	ro.socket_path = cfg.docker_socket;
+	runtime_opts_init(&ro, &cfg);
+	ro.kind = RUNTIME_DOCKER;
+	ro.worker_id = "bench";
 	log_init(LOG_WARN, LOG_FORMAT_TEXT, "bench");
 	if (runs < 2 || runtime_open(&rt, &ro, &e) < 0 ||
 	    runtime_check_image(rt, image, &e) < 0) {
@@ -296,13 +334,22 @@ int main(int argc, char **argv)
 	ours = bare;
 	pthread_mutex_init(&ours.lock, NULL);
 	bare.bare = 1;
+	if (vs_sandbox && !(sandbox = open_sandbox(&cfg)))
+		return 1;
+	if (sandbox) {
+		bare.body = NULL; /* docker through runtime_run, the peer */
+		ours.rt = sandbox;
+	}
 	printf("engine API %s, %d CPUs, %d lifecycles per side per level\n",
 	       runtime_api_version(rt), runtime_ncpu(rt), ROUNDS * runs);
-	printf("conc | bare /s | ours /s | ratio | bare spawn p50/p99 ms | ours spawn p50/p99 ms | overhead ms/scan | client CPU ms/scan bare / ours\n");
+	printf(sandbox ?
+	       "conc | docker /s | sandbox /s |  ratio | docker spawn p50/p95 ms | sandbox spawn p50/p95 ms | client CPU ms/run docker / sandbox\n" :
+	       "conc | bare /s | ours /s | ratio | bare spawn p50/p99 ms | ours spawn p50/p99 ms | overhead ms/scan | client CPU ms/scan bare / ours\n");
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
 		measure(&bare, &ours, levels[i], &fb, &fo);
-		report(levels[i], &fb, &fo);
+		(sandbox ? report_sandbox : report)(levels[i], &fb, &fo);
 	}
+	runtime_free(sandbox);
 	if (bare.failures || ours.failures)
 		printf("failures: bare %d, ours %d\n", bare.failures, ours.failures);
 	buf_release(&body);

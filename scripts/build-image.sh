@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # build-image.sh - build the safeurl-fetcher:latest image with no network.
 #
-# Usage: scripts/build-image.sh [--binary PATH] [--tag NAME]
+# Usage: scripts/build-image.sh [--binary PATH] [--tag NAME] [--rootfs DIR]
+# With --rootfs DIR the same file set goes into DIR (replaced whole) as
+# the sandbox runtime's read-only root (FETCHER_ROOTFS), plus the dev and
+# proc mount points, and no image is built (no docker needed).
 # Without --binary it builds the release preset's safeurl-fetcher (the
 # image never carries a sanitizer build). The image is FROM scratch: the
 # fetcher, exactly the shared libraries ldd lists (with the dynamic
@@ -14,12 +17,14 @@ cd "$(dirname "$0")/.."
 exec 9>/tmp/safeurl-build-image.lock
 flock 9
 
-bin="" tag=${FETCHER_IMAGE:-safeurl-fetcher:latest}
+bin="" tag=${FETCHER_IMAGE:-safeurl-fetcher:latest} rootfs=""
+
 while [ $# -gt 0 ]; do
   case $1 in
     --binary) bin=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
-    *) echo "usage: $0 [--binary PATH] [--tag NAME]" >&2; exit 64 ;;
+    --rootfs) rootfs=$2; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH] [--tag NAME] [--rootfs DIR]" >&2; exit 64 ;;
   esac
 done
 if [ -z "$bin" ]; then
@@ -31,7 +36,8 @@ if ldd "$bin" | grep -Eq 'libasan|libubsan'; then
   echo "build-image: $bin is a sanitizer build; use the release preset" >&2
   exit 1
 fi
-command -v docker >/dev/null || { echo "build-image: the docker CLI is missing" >&2; exit 1; }
+[ -n "$rootfs" ] || command -v docker >/dev/null ||
+  { echo "build-image: the docker CLI is missing" >&2; exit 1; }
 
 ctx=$(mktemp -d /tmp/safeurl-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
@@ -56,6 +62,15 @@ fi
 printf 'root:x:0:0:root:/root:/sbin/nologin\nfetcher:x:10001:10001:safeurl fetcher:/nonexistent:/sbin/nologin\n' > "$root/etc/passwd"
 printf 'root:x:0:\nfetcher:x:10001:\n' > "$root/etc/group"
 printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
+if [ -n "$rootfs" ]; then
+  mkdir -p "$root/dev" "$root/proc"
+  rm -rf "$rootfs.new"
+  cp -a "$root" "$rootfs.new"
+  rm -rf "$rootfs"
+  mv "$rootfs.new" "$rootfs"
+  echo "build-image: sandbox root in $rootfs ($(du -sk "$rootfs" | cut -f1) KiB)"
+  exit 0
+fi
 cp src/fetcher/Dockerfile "$ctx/Dockerfile"
 
 DOCKER_BUILDKIT=0 docker build --network none --pull=false -q -t "$tag" "$ctx" >/dev/null

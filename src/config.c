@@ -51,6 +51,8 @@ struct cfg_var {
 static const char *const level_words[] = { "debug", "info", "warn", "error",
 					   NULL };
 static const char *const format_words[] = { "json", "text", NULL };
+/* Index = enum runtime_kind (runtime.h). */
+static const char *const runtime_words[] = { "docker", "sandbox", NULL };
 
 #define F(field) offsetof(struct config, field)
 
@@ -62,6 +64,9 @@ static const struct cfg_var vars[] = {
 	{ "REDIS_PASSWORD", CFG_STR, F(redis_password), "", 0, 0, CFG_SECRET, NULL },
 	{ "DOCKER_SOCKET_PATH", CFG_STR, F(docker_socket), "/var/run/docker.sock", 0, 0, 0, NULL },
 	{ "FETCHER_IMAGE", CFG_STR, F(fetcher_image), "safeurl-fetcher:latest", 0, 0, CFG_WORD, NULL },
+	{ "CONTAINER_RUNTIME", CFG_ENUM, F(container_runtime), "docker", 0, 0, 0, runtime_words },
+	{ "FETCHER_ROOTFS", CFG_STR, F(fetcher_rootfs), "/var/lib/safeurl/fetcher-rootfs", 0, 0, CFG_WORD, NULL },
+	{ "FETCHER_ENTRYPOINT", CFG_STR, F(fetcher_entrypoint), "/usr/bin/safeurl-fetcher", 0, 0, CFG_WORD, NULL },
 	{ "WORKER_CONCURRENCY", CFG_INT, F(worker_concurrency), "5", 1, 1024, 0, NULL },
 	{ "CONTAINER_TIMEOUT_MS", CFG_INT, F(container_timeout_ms), "30000", 1000, 3600000, 0, NULL },
 	{ "CONTAINER_MEMORY_LIMIT_MB", CFG_INT, F(container_memory_mb), "512", 16, 65536, 0, NULL },

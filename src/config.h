@@ -24,6 +24,9 @@ struct config {
 	char *redis_password;
 	char *docker_socket;
 	char *fetcher_image;
+	int container_runtime;   /* enum runtime_kind: 0 docker, 1 sandbox */
+	char *fetcher_rootfs;
+	char *fetcher_entrypoint;
 	int worker_concurrency;
 	int container_timeout_ms;
 	int container_memory_mb;

@@ -1,8 +1,14 @@
 /*
- * runtime - one locked-down container per scan, through the Docker Engine
- * API on a unix socket (libcurl; never the docker CLI).
+ * runtime - one locked-down container per scan, run by one of two
+ * backends chosen by CONTAINER_RUNTIME behind the same contract:
+ * `docker`, through the Docker Engine API on a unix socket (libcurl; never
+ * the docker CLI; runtime_docker.c), or `sandbox`, namespaces, cgroups and
+ * seccomp set up by the worker itself around a read-only copy of the
+ * fetcher image's files (runtime_sandbox.c). Callers (scan.c, tests,
+ * metrics) cannot tell which ran a scan: same spec, result, error kinds
+ * and log events.
  *
- * runtime_open() pings the engine, negotiates the API version and reads
+ * For Docker, runtime_open() pings the engine, negotiates the API version and reads
  * its CPU count. runtime_run() is one blocking call per scan: create the
  * container with the SPEC section 6 settings, attach to its output, start
  * it, wait for it under the deadline, kill it when the deadline passes or
@@ -48,8 +54,14 @@ struct runtime;
 #define RUNTIME_TMPFS_MB 16
 #define RUNTIME_STDERR_TAIL 4096
 
+enum runtime_kind { RUNTIME_DOCKER, RUNTIME_SANDBOX };
+
 struct runtime_opts {
+	enum runtime_kind kind;  /* CONTAINER_RUNTIME */
 	const char *socket_path; /* DOCKER_SOCKET_PATH; borrowed, copied */
+	const char *rootfs;      /* sandbox: FETCHER_ROOTFS; copied */
+	const char *entrypoint;  /* sandbox: FETCHER_ENTRYPOINT; copied */
+	const char *network_mode; /* sandbox: refused at open when unusable */
 	const char *worker_id;   /* label safeurl.worker; required, copied */
 	const char *host;        /* label safeurl.host; NULL = gethostname() */
 	int pid;                 /* label safeurl.pid; 0 = getpid() */
@@ -57,37 +69,51 @@ struct runtime_opts {
 };
 
 /*
- * Connect to the engine: ping, GET /version (use min(its ApiVersion, ours),
- * refuse one older than we need), GET /info (CPU count). On success *out is
- * new, caller frees with runtime_free(). ERR_UNAVAILABLE when the engine
- * does not answer or is too old.
+ * Fill opts from cfg (borrowed: its strings must outlive opts): runtime
+ * kind, socket, rootfs, entrypoint, network mode and worker id.
+ */
+void runtime_opts_init(struct runtime_opts *opts, const struct config *cfg);
+
+/*
+ * Docker: connect to the engine: ping, GET /version (use min(its ApiVersion, ours),
+ * refuse one older than we need), GET /info (CPU count). Sandbox: check
+ * the kernel features, the rootfs and the network mode, build the seccomp
+ * filter and the worker's parent cgroup. On success *out is new, caller
+ * frees with runtime_free(). ERR_UNAVAILABLE when the engine does not
+ * answer or is too old (or the sandbox cannot be set up), ERR_INVALID for
+ * a setting the backend refuses.
  */
 int runtime_open(struct runtime **out, const struct runtime_opts *opts,
 		 struct err *e);
 /* Free rt (NULL is fine). No run may still be using it. */
 void runtime_free(struct runtime *rt);
 
-/* Negotiated API version, e.g. "1.41": borrowed, valid until free. */
+/* Negotiated API version, e.g. "1.41" ("sandbox" for the sandbox):
+ * borrowed, valid until free. */
 const char *runtime_api_version(const struct runtime *rt);
-/* The engine's CPU count, as read by runtime_open(). */
+/* The engine's (sandbox: this machine's) CPU count, read at open. */
 int runtime_ncpu(const struct runtime *rt);
 /*
  * SPEC section 2: CONTAINER_CPU_LIMIT may not pass the engine's CPU count.
  * -1 with ERR_INVALID and a one-line config message when it does.
  */
 int runtime_check_cpu(const struct runtime *rt, double cpus, struct err *e);
-/* Does the engine answer GET /_ping now? 0 or -1 ERR_UNAVAILABLE. */
+/* Does the engine answer GET /_ping now (sandbox: is the rootfs there)?
+ * 0 or -1 ERR_UNAVAILABLE. */
 int runtime_ping(struct runtime *rt, struct err *e);
 /*
- * Does image (borrowed) exist on the engine? -1 with ERR_UNAVAILABLE and one
- * line saying how to build it when it does not.
+ * Does image (borrowed) exist on the engine (sandbox: is the entrypoint an
+ * executable in the rootfs; image is not used)? -1 with ERR_UNAVAILABLE and
+ * one line saying how to build it when it does not.
  */
 int runtime_check_image(struct runtime *rt, const char *image,
 			struct err *e);
 /*
  * Remove (force) containers labelled with our worker id, and those
  * labelled with our host name and a pid that no longer runs; never those
- * of a live worker. *removed (may be NULL) counts them.
+ * of a live worker. Sandbox: the same for the per-scan cgroups of dead
+ * workers (their processes killed first). *removed (may be NULL) counts
+ * them.
  */
 int runtime_sweep(struct runtime *rt, int *removed, struct err *e);
 /*

@@ -1,6 +1,8 @@
 /*
- * runtime_int.h - declarations shared only by runtime.c, runtime_http.c
- * and runtime_json.c (and their tests).
+ * runtime_int.h - declarations shared only by the runtime's files:
+ * runtime.c (the public API, dispatching to a backend), the Docker backend
+ * (runtime_docker.c, runtime_http.c, runtime_json.c), the sandbox backend
+ * (runtime_sandbox.c, sandbox_*.c) and their tests.
  */
 #ifndef SAFEURL_RUNTIME_INT_H
 #define SAFEURL_RUNTIME_INT_H
@@ -14,8 +16,33 @@
 #include "err.h"
 #include "strvec.h"
 
+struct runtime;
+struct runtime_opts;
+struct runtime_result;
 struct runtime_spec;
 struct runtime_stream;
+struct sandbox;
+
+/*
+ * What a backend implements; runtime.c does the rest (options, labels,
+ * cancel flag, CPU check) the same for both. Each function keeps the
+ * contract of the public function of the same name in runtime.h.
+ */
+struct runtime_ops {
+	const char *name;
+	int (*open)(struct runtime *rt, const struct runtime_opts *opts,
+		    struct err *e);
+	void (*release)(struct runtime *rt); /* backend state only */
+	int (*ping)(struct runtime *rt, struct err *e);
+	int (*check_image)(struct runtime *rt, const char *image,
+			   struct err *e);
+	int (*sweep)(struct runtime *rt, int *removed, struct err *e);
+	int (*run)(struct runtime *rt, const struct runtime_spec *spec,
+		   struct runtime_result *res, struct err *e);
+};
+
+extern const struct runtime_ops runtime_docker_ops;
+extern const struct runtime_ops runtime_sandbox_ops;
 
 /* API versions as major * 1000 + minor: 1.41 -> 1041. */
 #define RT_API_WANT 1041 /* the newest we speak (Engine 20.10) */
@@ -24,19 +51,61 @@ struct runtime_stream;
 #define RT_REPLY_MAX (4 << 20) /* cap on a JSON reply */
 
 struct runtime {
-	char *socket_path;
+	const struct runtime_ops *ops;
 	char *worker_id;
 	char *host;
 	int pid;
 	int ncpu;
+	atomic_int cancel_all;
+	/* Docker */
+	char *socket_path;
 	int api;              /* negotiated, 0 before /version */
 	char api_str[16];     /* "1.41" */
 	char prefix[24];      /* "/v1.41", "" before negotiation */
 	int request_timeout_ms;
-	atomic_int cancel_all;
-	pthread_mutex_t lock; /* guards unremoved */
+	pthread_mutex_t lock;    /* guards unremoved */
 	struct strvec unremoved; /* ids whose removal failed, retried later */
+	/* sandbox */
+	struct sandbox *sb;
 };
+
+/* ---- runtime.c: shared by both backends ---- */
+
+/* The job id of spec, "" when it has none: borrowed. */
+const char *rt_job_of(const struct runtime_spec *spec);
+/* Is the run already cancelled (rt's flag or spec's)? */
+int rt_cancel_set(const struct runtime *rt, const struct runtime_spec *spec);
+/* Mark res cancelled; -1 with ERR_UNAVAILABLE. */
+int rt_cancelled(const struct runtime_spec *spec, struct runtime_result *res,
+		 struct err *e);
+/* The deadline passed: mark res timed out; -1 with ERR_TIMEOUT. */
+int rt_timed_out(const struct runtime_spec *spec, struct runtime_result *res,
+		 struct err *e);
+/*
+ * A run that ended with res->exit_code != 0 (128 + signal when killed) or
+ * res->oom_killed: -1 with ERR_CRASH, a message naming the cause and the
+ * last line of the stderr kept by stream (borrowed).
+ */
+int rt_crash_error(const struct runtime_spec *spec,
+		   const struct runtime_result *res,
+		   const struct runtime_stream *stream, struct err *e);
+/* The container_start event: id and spawn time of res. */
+void rt_log_start(const struct runtime_spec *spec,
+		  const struct runtime_result *res);
+/* The container_exit event: outcome of rc/e, exit code, ms since start. */
+void rt_log_exit(const struct runtime_spec *spec,
+		 const struct runtime_result *res, int rc, const struct err *e,
+		 double ms);
+/*
+ * The frame of a run, the same for both backends: stream (the caller's,
+ * uninitialised) set up with spec's caps, a cancel before anything refused,
+ * body(arg, e) for the backend's work, the output moved into res and
+ * res->total_ms measured from entry. Returns body's result.
+ */
+int rt_run_frame(const struct runtime *rt, const struct runtime_spec *spec,
+		 struct runtime_result *res, struct runtime_stream *stream,
+		 int (*body)(void *arg, struct err *e), void *arg,
+		 struct err *e);
 
 /* ---- runtime_http.c: one HTTP exchange with the engine ---- */
 

@@ -115,6 +115,15 @@ int runtime_stream_feed(struct runtime_stream *s, const void *data,
 	return 0;
 }
 
+int runtime_stream_feed_raw(struct runtime_stream *s, int is_stderr,
+			    const void *data, size_t len, struct err *e)
+{
+	if (s->failed)
+		return err_set(e, ERR_INVALID, "runtime: stream already failed");
+	s->type = is_stderr ? FRAME_STDERR : FRAME_STDOUT;
+	return payload(s, data, len, e);
+}
+
 int runtime_stream_finish(const struct runtime_stream *s, struct err *e)
 {
 	if (s->hdr_len || s->left)

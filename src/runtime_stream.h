@@ -55,6 +55,14 @@ int runtime_stream_feed(struct runtime_stream *s, const void *data,
 			size_t len, struct err *e);
 
 /*
+ * Feed len bytes (borrowed) that are all stdout (is_stderr 0) or all
+ * stderr, with no frame headers: the sandbox reads each from its own pipe.
+ * Same caps, same failures as runtime_stream_feed().
+ */
+int runtime_stream_feed_raw(struct runtime_stream *s, int is_stderr,
+			    const void *data, size_t len, struct err *e);
+
+/*
  * Call at the end of the stream: -1 with ERR_INVALID when it stopped inside
  * a frame (header or payload), else 0.
  */

@@ -711,10 +711,10 @@ static long long lease_ms(void)
 
 static int open_runtime(struct scan_ctx *ctx, struct err *e)
 {
-	struct runtime_opts opts = { ctx->cfg->docker_socket,
-				     ctx->cfg->worker_id, NULL, 0, 0 };
+	struct runtime_opts opts;
 	int removed = 0;
 
+	runtime_opts_init(&opts, ctx->cfg);
 	if (runtime_open(&ctx->rt, &opts, e) ||
 	    runtime_check_cpu(ctx->rt, ctx->cfg->container_cpu_limit, e) ||
 	    runtime_check_image(ctx->rt, ctx->cfg->fetcher_image, e))

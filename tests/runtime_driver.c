@@ -254,8 +254,8 @@ int main(int argc, char **argv)
 		snprintf(o.worker, sizeof(o.worker), "%s", cfg.worker_id);
 	else
 		snprintf(o.worker, sizeof(o.worker), "driver:%d", (int)getpid());
+	runtime_opts_init(&o.ro, &cfg);
 	o.ro.worker_id = o.worker;
-	o.ro.socket_path = cfg.docker_socket;
 	i = parse_opts(&o, argc, argv, 1);
 	if (i >= argc) {
 		fprintf(stderr, "usage: runtime_driver [options] open|image|sweep|run [options] [--] ...\n");

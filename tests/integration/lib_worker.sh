@@ -12,8 +12,15 @@ BULL="node $S/tests/interop/bull.js"
 CLI=$B/safeurl
 declare -A WPID
 
-# ensure_fetcher_image: build the image from this tree (offline).
+# ensure_fetcher_image: build the image (sandbox: the root) from this
+# tree (offline).
 ensure_fetcher_image() {
+  if [ "$RUNTIME" = sandbox ]; then
+    export FETCHER_ROOTFS=$T/fetcher-root FETCHER_ENTRYPOINT=/usr/bin/safeurl-fetcher
+    "$S/scripts/build-image.sh" --rootfs "$FETCHER_ROOTFS" >"$T/image.log" 2>&1 ||
+      { cat "$T/image.log" >&2; die "cannot build the fetcher root"; }
+    return 0
+  fi
   [ -n "${SAFEURL_FETCHER_IMAGE:-}" ] && return 0
   "$S/scripts/build-image.sh" >"$T/image.log" 2>&1 ||
     { cat "$T/image.log" >&2; die "cannot build the fetcher image"; }
@@ -52,7 +59,7 @@ stop_worker() {
 run_box() {
   local name=$1 args=$2 suffix=$3; shift 3
   ensure_testbox
-  start_worker "$name" FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="$args" \
+  start_worker "$name" $TESTBOX_ENV FETCHER_ARGS="$args" \
     FETCHER_MAX_OUTPUT_BYTES=65536 "$@"
   local id; id=$($CLI submit "$SITE/$suffix")
   wait_terminal 60 "$id" || die "$name did not end"
@@ -99,12 +106,14 @@ logs_clean() {
 
 # ours_left_prefix: containers (any state) of any worker of this script.
 ours_left_prefix() {
+  [ "$RUNTIME" = sandbox ] && { sandbox_cgroups "$WORKER_ID" | wc -l; return; }
   api GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22safeurl.worker%22%5D%7D' |
     python3 -c 'import json,sys; p=sys.argv[1]; print(sum(1 for c in json.load(sys.stdin) if c["Labels"].get("safeurl.worker","").startswith(p)))' "$WORKER_ID"
 }
 
 remove_ours_prefix() {
   local id
+  [ "$RUNTIME" = sandbox ] && { remove_sandbox "$WORKER_ID"; return; }
   for id in $(api GET '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22safeurl.worker%22%5D%7D' |
       python3 -c 'import json,sys; p=sys.argv[1]; [print(c["Id"]) for c in json.load(sys.stdin) if c["Labels"].get("safeurl.worker","").startswith(p)]' "$WORKER_ID"); do
     api DELETE "/containers/$id?force=1" >/dev/null

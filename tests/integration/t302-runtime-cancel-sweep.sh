@@ -22,7 +22,9 @@ expect_eq "parallel runs each succeed" 4 "$(printf '%s\n' "$out" | grep -c '"ok"
 expect_eq "parallel runs keep their own output" 4 \
   "$(printf '%s\n' "$out" | grep -c 'out 49\\n","stderr_tail":"err 0\\nerr 1')"
 
-# Leftovers: create them directly through the API, as a dead run would.
+# Leftovers: create them directly through the API, as a dead run would
+# (the sandbox's own leftovers are t305's).
+if [ "$RUNTIME" = docker ]; then
 host=$TEST_HOST
 sleep 300 & live=$!
 at_exit "kill $live"
@@ -49,6 +51,7 @@ expect_eq "live worker's container kept" 1 "$(containers_with "t302.run=$host" t
 expect_eq "other host's container kept" 1 "$(containers_with "t302.run=$host" t302=elsewhere | wc -l)"
 out=$(drv sweep)
 expect_eq "a second sweep finds nothing" 0 "$(jget "$out" removed)"
+fi
 
 expect_eq "no container of ours is left" 0 "$(ours_left)"
 check "driver ran clean under the sanitizers" sanitizer_clean

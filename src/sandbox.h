@@ -1,0 +1,207 @@
+/*
+ * sandbox.h - the pieces of the sandbox backend (runtime_sandbox.c), one
+ * file each: cgroups (sandbox_cgroup.c), the seccomp filter
+ * (sandbox_seccomp.c) and the child's side of a spawn (sandbox_child.c).
+ * Private to the runtime: nothing outside runtime_sandbox.c and the tests
+ * uses these.
+ */
+#ifndef SAFEURL_SANDBOX_H
+#define SAFEURL_SANDBOX_H
+
+#include <linux/filter.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+struct err;
+struct runtime_spec;
+
+#define SANDBOX_CG_ROOT "safeurl"   /* parent cgroup of every worker's */
+#define SANDBOX_CG_MAX 4            /* controllers (v1) or 1 (v2) */
+#define SANDBOX_HOSTNAME "sandbox"
+
+/* The cgroup hierarchy in use: v1 (one mount per controller) or v2. */
+struct sandbox_cg {
+	int version;                    /* 1 or 2 */
+	char mount[SANDBOX_CG_MAX][256]; /* v1: /sys/fs/cgroup/memory...; v2: one */
+	int n;
+	char worker[160];               /* "w<pid>-<worker id>" */
+};
+
+struct sandbox_slot;
+
+struct sandbox {
+	char *rootfs;          /* absolute path of the read-only root */
+	char *entrypoint;      /* program inside the root */
+	struct sandbox_cg cg;
+	struct sock_fprog filter; /* seccomp program; filter.filter owned */
+	int cap_last;          /* highest capability number of the kernel */
+	atomic_uint seq;       /* per-scan cgroup names */
+	pthread_mutex_t lock;  /* guards warm and refilling */
+	struct sandbox_slot *warm; /* one sandbox made ahead, or NULL */
+	int refilling;
+};
+
+/* ---- sandbox_cgroup.c ---- */
+
+/*
+ * Find the hierarchy (v2 when /sys/fs/cgroup is cgroup2 with the memory,
+ * cpu and pids controllers, else v1 with memory, cpu and pids mounted) and
+ * create the worker's parent cgroup SANDBOX_CG_ROOT/cg->worker (worker_id
+ * borrowed, copied into the name with '/' and spaces replaced).
+ * ERR_UNAVAILABLE when neither is usable.
+ */
+int sandbox_cg_open(struct sandbox_cg *cg, const char *worker_id, int pid,
+		    struct err *e);
+/* Remove the worker's parent cgroup (its scans must be gone). */
+void sandbox_cg_close(const struct sandbox_cg *cg);
+/*
+ * Create the scan cgroup name (borrowed) with spec's memory (swap off),
+ * CPU and pids limits, and open its cgroup.procs files into fds (-1 past
+ * cg->n) for the child to join with "0". -1 ERR_UNAVAILABLE.
+ */
+int sandbox_cg_create(const struct sandbox_cg *cg, const char *name,
+		      const struct runtime_spec *spec, int fds[SANDBOX_CG_MAX],
+		      struct err *e);
+/* OOM kills counted in scan cgroup name (memory.events / oom_control). */
+long sandbox_cg_oom_kills(const struct sandbox_cg *cg, const char *name);
+/*
+ * Kill every process of scan cgroup name, wait until it is empty and
+ * remove it. -1 ERR_INTERNAL when it would not go.
+ */
+int sandbox_cg_remove(const struct sandbox_cg *cg, const char *name,
+		      struct err *e);
+/*
+ * Remove the parent cgroups (and their scans, processes killed) left by
+ * dead workers of this machine and by earlier runs with our worker id;
+ * never ours or a live worker's. *removed counts scan cgroups.
+ */
+int sandbox_cg_sweep(const struct sandbox_cg *cg, int *removed,
+		     struct err *e);
+
+/* ---- sandbox_seccomp.c ---- */
+
+/*
+ * Build the filter every sandbox gets: the calls a fetcher never needs
+ * fail with EPERM (table in sandbox_seccomp.c), clone with CLONE_NEWUSER
+ * too, clone3 with ENOSYS (its flags cannot be read, libc falls back to
+ * clone), other architectures' calls kill. prog->filter is new, caller
+ * frees with sandbox_seccomp_release().
+ */
+int sandbox_seccomp_build(struct sock_fprog *prog, struct err *e);
+void sandbox_seccomp_release(struct sock_fprog *prog);
+
+/* ---- sandbox_child.c ---- */
+
+/*
+ * Everything the child needs, prepared by the parent: after the clone the
+ * child only makes system calls (it shares the parent's memory until it
+ * execs), so nothing here is allocated or formatted by the child.
+ */
+struct sandbox_child {
+	const char *rootfs;
+	const char *path;            /* entrypoint, inside the root */
+	const char *const *argv;
+	const char *const *envp;
+	const struct sock_fprog *filter;
+	int cg_fds[SANDBOX_CG_MAX];  /* cgroup.procs files to join, or -1 */
+	int out_fd, err_fd;          /* write ends of the pipes */
+	int go_fd;                   /* >= 0: wait for a byte here first */
+	int new_net;                 /* network none: own net namespace */
+	uid_t uid;
+	gid_t gid;
+	int cap_last;
+	long fsize;                  /* RLIMIT_FSIZE */
+	char tmpfs_opts[48];         /* "size=16m,mode=1777" */
+	/* Written by the child when the setup fails, read after the spawn. */
+	const char *fail_step;
+	int fail_errno;
+};
+
+/*
+ * Start the child in new pid, mount, ipc, uts (and with new_net, net)
+ * namespaces; it joins the cgroups, builds its root, drops every
+ * privilege and execs. With go_fd, it waits after building its root for
+ * one byte on go_fd (EOF: it exits 127), then reads argv and envp: a
+ * warm child, made ahead of its scan, whose spawner thread stays blocked
+ * here until the exec. Returns when it has exec'd or failed (vfork
+ * semantics): the child's pid (reap it), with c->fail_step set when the
+ * setup failed (the child has then exited 127); -1 with errno when the
+ * clone itself failed.
+ */
+pid_t sandbox_child_spawn(struct sandbox_child *c);
+
+/* ---- sandbox_slot.c ---- */
+
+/* What a sandbox is made for: a warm one serves a spec with equal keys. */
+struct sandbox_key {
+	int memory_mb, pids_limit, tmpfs_mb, new_net;
+	double cpus;
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * A sandbox made ready up to its exec: its cgroup (with limits), its
+ * pipes, and for a warm one, a child that has joined the cgroup and built
+ * its root and waits for the go byte, its spawner thread blocked in the
+ * vfork. Joining a cgroup can wait for an RCU grace period (cgroup v1);
+ * a warm sandbox takes that wait off the scan's path.
+ */
+struct sandbox_slot {
+	struct sandbox_child child;
+	struct sandbox_key key;
+	char cg_name[32];
+	unsigned seq;
+	int fds[2];      /* read ends of stdout and stderr */
+	int go;          /* warm: write end of the go pipe; else -1 */
+	/*
+	 * Warm: the spawner thread, blocked in the vfork until the exec,
+	 * then kept until the slot is freed: the child's parent-death
+	 * signal fires when the thread that cloned it ends.
+	 */
+	int warm;
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int spawned, released;
+	pid_t pid;       /* the child, once launched; -1 on a failed clone */
+};
+
+/*
+ * The key of spec: user "uid:gid" (not root) and network (none: own net
+ * namespace). -1 ERR_INVALID for a bad user.
+ */
+int sandbox_key_of(const struct runtime_spec *spec, struct sandbox_key *key,
+		   struct err *e);
+/*
+ * A cold slot for spec (borrowed): cgroup s<seq> with spec's limits and
+ * the pipes. New, caller frees with sandbox_slot_free(); NULL and e when
+ * the cgroup cannot be made.
+ */
+struct sandbox_slot *sandbox_slot_new(struct sandbox *sb,
+				      const struct runtime_spec *spec,
+				      const struct sandbox_key *key,
+				      struct err *e);
+/*
+ * Start the slot's child with argv and envp (borrowed until it has
+ * exec'd, which this waits for). slot->pid is the child (reap it), -1
+ * with errno when the clone failed; child.fail_step names a failed setup.
+ */
+void sandbox_slot_launch(struct sandbox_slot *slot, const char *const *argv,
+			 const char *const *envp);
+/*
+ * Close the slot's fds, end a warm slot's spawner thread and free it;
+ * reap the child first (the cgroup is the caller's too).
+ */
+void sandbox_slot_free(struct sandbox_slot *slot);
+/* The warm slot when its key equals key (the caller owns it), or NULL. */
+struct sandbox_slot *sandbox_warm_take(struct sandbox *sb,
+				       const struct sandbox_key *key);
+/* Make a warm slot for spec when there is none (errors only logged). */
+void sandbox_warm_refill(struct sandbox *sb, const struct runtime_spec *spec,
+			 const struct sandbox_key *key);
+/* Let the warm child go (it exits 127), reap it, remove its cgroup. */
+void sandbox_warm_close(struct sandbox *sb);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * sandbox_slot.c - a sandbox made ready up to its exec, cold (made and
+ * launched by the scan's own thread) or warm (made ahead by the previous
+ * scan, its child waiting behind a go pipe).
+ *
+ * Why warm: on cgroup v1 the child's join of its cgroup takes the
+ * kernel's cgroup threadgroup lock for writing, which waits for an RCU
+ * grace period unless another join happened within the last one: several
+ * milliseconds that a lone scan would spend in its spawn. A warm child
+ * has paid it, and built its root, before its scan arrives; the scan
+ * hands it argv and envp (shared memory: the child is vfork'd) and one
+ * byte. One warm slot per runtime, refilled after each launch, serves a
+ * spec with the same key (limits, user, network); others go cold.
+ *
+ * It does not follow, kill or reap a child, nor remove its cgroup, except
+ * for the warm slot nobody took (sandbox_warm_close).
+ */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "runtime.h"
+#include "sandbox.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int sandbox_key_of(const struct runtime_spec *spec, struct sandbox_key *key,
+		   struct err *e)
+{
+	const char *user = spec->user ? spec->user : "";
+	char *end;
+	long u = strtol(user, &end, 10), g = -1;
+
+	if (end != user && *end == ':')
+		g = strtol(end + 1, &end, 10);
+	if (u <= 0 || g <= 0 || *end)
+		return err_set(e, ERR_INVALID,
+			       "runtime: user '%s': expected uid:gid, not root", user);
+	memset(key, 0, sizeof(*key));
+	key->uid = (uid_t)u;
+	key->gid = (gid_t)g;
+	key->memory_mb = spec->memory_mb;
+	key->pids_limit = spec->pids_limit;
+	key->tmpfs_mb = spec->tmpfs_mb;
+	key->cpus = spec->cpus;
+	key->new_net = strcmp(spec->network_mode, "host") != 0;
+	return 0;
+}
+
+static int same_key(const struct sandbox_key *a, const struct sandbox_key *b)
+{
+	return a->memory_mb == b->memory_mb && a->pids_limit == b->pids_limit &&
+	       a->tmpfs_mb == b->tmpfs_mb && a->new_net == b->new_net &&
+	       a->cpus == b->cpus && a->uid == b->uid && a->gid == b->gid;
+}
+
+static int make_pipes(struct sandbox_slot *slot, struct err *e)
+{
+	int out[2], err[2];
+
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return err_set(e, ERR_UNAVAILABLE, "runtime: pipe: %s", strerror(errno));
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		close(out[0]);
+		close(out[1]);
+		return err_set(e, ERR_UNAVAILABLE, "runtime: pipe: %s", strerror(errno));
+	}
+	slot->fds[0] = out[0];
+	slot->fds[1] = err[0];
+	slot->child.out_fd = out[1];
+	slot->child.err_fd = err[1];
+	return 0;
+}
+
+static void child_init(struct sandbox_child *c, const struct sandbox *sb,
+		       const struct sandbox_key *key)
+{
+	c->rootfs = sb->rootfs;
+	c->path = sb->entrypoint;
+	c->filter = &sb->filter;
+	c->cap_last = sb->cap_last;
+	c->new_net = key->new_net;
+	c->uid = key->uid;
+	c->gid = key->gid;
+	c->fsize = (long)key->tmpfs_mb << 20;
+	snprintf(c->tmpfs_opts, sizeof(c->tmpfs_opts), "size=%dm,mode=1777",
+		 key->tmpfs_mb);
+	c->out_fd = c->err_fd = c->go_fd = -1;
+}
+
+struct sandbox_slot *sandbox_slot_new(struct sandbox *sb,
+				      const struct runtime_spec *spec,
+				      const struct sandbox_key *key,
+				      struct err *e)
+{
+	struct sandbox_slot *slot = xcalloc(1, sizeof(*slot));
+
+	slot->seq = atomic_fetch_add(&sb->seq, 1) + 1;
+	snprintf(slot->cg_name, sizeof(slot->cg_name), "s%u", slot->seq);
+	slot->key = *key;
+	slot->fds[0] = slot->fds[1] = slot->go = -1;
+	slot->pid = -1;
+	child_init(&slot->child, sb, key);
+	if (sandbox_cg_create(&sb->cg, slot->cg_name, spec, slot->child.cg_fds,
+			      e) < 0) {
+		free(slot);
+		return NULL;
+	}
+	if (make_pipes(slot, e) < 0) {
+		sandbox_cg_remove(&sb->cg, slot->cg_name, NULL);
+		sandbox_slot_free(slot);
+		return NULL;
+	}
+	return slot;
+}
+
+/* The parent's copies of what only the child needs, once it has cloned. */
+static void close_child_ends(struct sandbox_slot *slot)
+{
+	struct sandbox_child *c = &slot->child;
+	int i;
+
+	close_fd(&c->out_fd);
+	close_fd(&c->err_fd);
+	close_fd(&c->go_fd);
+	for (i = 0; i < SANDBOX_CG_MAX; i++)
+		close_fd(&c->cg_fds[i]);
+}
+
+/* Warm: wait until the spawner's clone has returned. */
+static void wait_spawned(struct sandbox_slot *slot)
+{
+	pthread_mutex_lock(&slot->lock);
+	while (!slot->spawned)
+		pthread_cond_wait(&slot->cond, &slot->lock);
+	pthread_mutex_unlock(&slot->lock);
+}
+
+static void end_spawner(struct sandbox_slot *slot)
+{
+	pthread_mutex_lock(&slot->lock);
+	slot->released = 1;
+	pthread_cond_signal(&slot->cond);
+	pthread_mutex_unlock(&slot->lock);
+	pthread_join(slot->th, NULL);
+	pthread_mutex_destroy(&slot->lock);
+	pthread_cond_destroy(&slot->cond);
+}
+
+void sandbox_slot_free(struct sandbox_slot *slot)
+{
+	if (!slot)
+		return;
+	if (slot->warm)
+		end_spawner(slot);
+	close_child_ends(slot);
+	close_fd(&slot->fds[0]);
+	close_fd(&slot->fds[1]);
+	close_fd(&slot->go);
+	free(slot);
+}
+
+void sandbox_slot_launch(struct sandbox_slot *slot, const char *const *argv,
+			 const char *const *envp)
+{
+	slot->child.argv = argv;
+	slot->child.envp = envp;
+	if (slot->go < 0) {
+		slot->pid = sandbox_child_spawn(&slot->child);
+	} else {
+		/* The byte is the barrier: argv is in place before it. Closing
+		 * at once: a child that missed the byte sees EOF and exits. */
+		if (write(slot->go, "g", 1) != 1)
+			log_warn("sandbox: cannot wake the warm sandbox: %s",
+				 strerror(errno));
+		close_fd(&slot->go);
+		wait_spawned(slot);
+	}
+	close_child_ends(slot);
+}
+
+/* ---- the warm slot ---- */
+
+static void *spawner(void *arg)
+{
+	struct sandbox_slot *slot = arg;
+	pid_t pid = sandbox_child_spawn(&slot->child);
+
+	pthread_mutex_lock(&slot->lock);
+	slot->pid = pid;
+	slot->spawned = 1;
+	pthread_cond_broadcast(&slot->cond);
+	while (!slot->released)
+		pthread_cond_wait(&slot->cond, &slot->lock);
+	pthread_mutex_unlock(&slot->lock);
+	return NULL;
+}
+
+static struct sandbox_slot *warm_new(struct sandbox *sb,
+				     const struct runtime_spec *spec,
+				     const struct sandbox_key *key)
+{
+	struct err e = ERR_INIT;
+	struct sandbox_slot *slot = sandbox_slot_new(sb, spec, key, &e);
+	int go[2];
+
+	if (slot && pipe2(go, O_CLOEXEC) == 0) {
+		slot->child.go_fd = go[0];
+		slot->go = go[1]; /* the child closes its copy (close_range) */
+		pthread_mutex_init(&slot->lock, NULL);
+		pthread_cond_init(&slot->cond, NULL);
+		if (pthread_create(&slot->th, NULL, spawner, slot) == 0) {
+			slot->warm = 1;
+			return slot;
+		}
+		pthread_mutex_destroy(&slot->lock);
+		pthread_cond_destroy(&slot->cond);
+		close_fd(&slot->go);
+	}
+	if (slot) {
+		sandbox_cg_remove(&sb->cg, slot->cg_name, NULL);
+		sandbox_slot_free(slot);
+	}
+	log_warn("sandbox: no warm sandbox made: %s", e.msg[0] ? e.msg : strerror(errno));
+	return NULL;
+}
+
+struct sandbox_slot *sandbox_warm_take(struct sandbox *sb,
+				       const struct sandbox_key *key)
+{
+	struct sandbox_slot *slot = NULL;
+
+	pthread_mutex_lock(&sb->lock);
+	if (sb->warm && same_key(&sb->warm->key, key)) {
+		slot = sb->warm;
+		sb->warm = NULL;
+	}
+	pthread_mutex_unlock(&sb->lock);
+	return slot;
+}
+
+/* Drop a warm slot nobody took: its child sees EOF and exits. */
+static void warm_drop(struct sandbox *sb, struct sandbox_slot *slot)
+{
+	int status;
+
+	close_fd(&slot->go);
+	wait_spawned(slot);
+	if (slot->pid > 0)
+		while (waitpid(slot->pid, &status, __WALL) < 0 && errno == EINTR)
+			;
+	sandbox_cg_remove(&sb->cg, slot->cg_name, NULL);
+	sandbox_slot_free(slot);
+}
+
+void sandbox_warm_refill(struct sandbox *sb, const struct runtime_spec *spec,
+			 const struct sandbox_key *key)
+{
+	struct sandbox_slot *slot, *old = NULL;
+
+	pthread_mutex_lock(&sb->lock);
+	if (sb->refilling || (sb->warm && same_key(&sb->warm->key, key))) {
+		pthread_mutex_unlock(&sb->lock);
+		return;
+	}
+	sb->refilling = 1;
+	pthread_mutex_unlock(&sb->lock);
+	slot = warm_new(sb, spec, key);
+	pthread_mutex_lock(&sb->lock);
+	old = sb->warm; /* made for another key: the newest spec wins */
+	sb->warm = slot;
+	sb->refilling = 0;
+	pthread_mutex_unlock(&sb->lock);
+	if (old)
+		warm_drop(sb, old);
+}
+
+void sandbox_warm_close(struct sandbox *sb)
+{
+	struct sandbox_slot *slot;
+
+	pthread_mutex_lock(&sb->lock);
+	slot = sb->warm;
+	sb->warm = NULL;
+	pthread_mutex_unlock(&sb->lock);
+	if (slot)
+		warm_drop(sb, slot);
+}
