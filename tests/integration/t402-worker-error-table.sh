@@ -69,16 +69,19 @@ expect_eq "the owner's row untouched" "FETCHING|other" "$(sql "SELECT state, wor
 kill $renewer
 
 # The database locked past the busy timeout: retried, then completed.
-
+# The locker waits out any writer of the moment (the killed renewer's last
+# statement, the worker's own), then says when it holds the lock.
 ( sqlite3 "$DB" <<SQL
+.timeout 10000
 BEGIN EXCLUSIVE;
 SELECT 'locked';
+.shell touch $T/locked
 .shell sleep 3
 COMMIT;
 SQL
 ) >/dev/null &
 locker=$!
-sleep 0.3
+wait_for "the locker to hold the database" 15 test -e "$T/locked" || die "the locker never got the lock"
 $BULL add "[{\"name\":\"scan\",\"data\":{\"url\":\"$SITE/benign?locked\"},\"opts\":{\"jobId\":\"locked-1\",\"attempts\":3}}]" >/dev/null
 wait $locker
 wait_terminal 60 locked-1 || die "locked-1 did not end"
