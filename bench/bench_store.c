@@ -81,7 +81,7 @@ static struct store *open_store(struct config *cfg, char *url)
 
 static void lifecycle(struct store *st, long i, struct state_result *res)
 {
-	struct state_actor who = { "bench:1", 1764371656000LL + i, 30000 };
+	struct state_actor who = { "bench:1", 1764371656000LL + i, 30000, NULL };
 	struct state_job job;
 	struct err e = ERR_INIT;
 	char id[32];

@@ -102,7 +102,7 @@ static int open_both(const struct config *cfg, struct store **st,
 
 int cli_submit(const struct config *cfg, int argc, char **argv)
 {
-	struct state_actor who = { "cli", 0, 0 };
+	struct state_actor who = { "cli", 0, 0, NULL };
 	struct queue_producer *qp;
 	struct err e = ERR_INIT;
 	struct store *st;

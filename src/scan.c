@@ -72,7 +72,7 @@ long long scan_now_ms(void)
 static struct state_actor actor(const struct scan_task *t)
 {
 	struct state_actor who = { t->ctx->cfg->worker_id, scan_now_ms(),
-				   t->ctx->lease_ms };
+				   t->ctx->lease_ms, worker_job_id(t->job) };
 
 	return who;
 }
@@ -518,6 +518,17 @@ static void crash_message(const struct runtime_result *res,
 }
 
 /* The container did not give us a document: the error kind decides. */
+/* The error code of a failed run: OOM and a broken stream are told apart. */
+static const char *failure_code(const struct runtime_rule *rule,
+				const struct runtime_result *res)
+{
+	if (res->oom_killed)
+		return "CONTAINER_OOM";
+	if (rule->kind == ERR_INVALID && !res->output_too_large)
+		return "INVALID_OUTPUT";
+	return rule->code;
+}
+
 static void judge_runtime_error(struct scan_task *t, struct store *st,
 				const struct runtime_result *res,
 				const struct err *e)
@@ -529,6 +540,10 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 	for (i = 0; i < sizeof(runtime_rules) / sizeof(runtime_rules[0]); i++)
 		if (runtime_rules[i].kind == e->kind)
 			rule = &runtime_rules[i];
+	if (atomic_load(&t->lost)) {
+		report_skip(t, "version_conflict");
+		return;
+	}
 	if (res->cancelled || atomic_load(&t->cancel)) {
 		end_released(t, st);
 		return;
@@ -543,8 +558,7 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 	else if (rule->action == ACT_TIMEOUT)
 		end_timed_out(t, st, msg.data);
 	else if (rule->action == ACT_FAIL)
-		end_failed(t, st, res->oom_killed ? "CONTAINER_OOM" : rule->code,
-			   msg.data);
+		end_failed(t, st, failure_code(rule, res), msg.data);
 	else
 		end_retry(t, st, rule->code, msg.data);
 	buf_release(&msg);
@@ -641,6 +655,7 @@ static struct scan_task *take_task(struct scan_ctx *ctx)
 
 static void drop_task(struct scan_ctx *ctx, struct scan_task *t)
 {
+	pthread_mutex_lock(&ctx->renew_lock);
 	pthread_mutex_lock(&ctx->lock);
 	if (t->prev_on)
 		t->prev_on->next_on = t->next_on;
@@ -649,6 +664,7 @@ static void drop_task(struct scan_ctx *ctx, struct scan_task *t)
 	if (t->next_on)
 		t->next_on->prev_on = t->prev_on;
 	pthread_mutex_unlock(&ctx->lock);
+	pthread_mutex_unlock(&ctx->renew_lock);
 	metrics_in_flight(ctx->metrics, -1);
 	state_job_release(&t->row);
 	free(t->id);
@@ -740,6 +756,7 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
 	ctx->metrics = metrics_new();
+	pthread_mutex_init(&ctx->renew_lock, NULL);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_mutex_init(&ctx->aux_lock, NULL);
 	pthread_cond_init(&ctx->wake, NULL);
@@ -820,6 +837,7 @@ static void scan_close(void *arg)
 	queue_producer_close(ctx->aux_queue);
 	metrics_free(ctx->metrics);
 	strvec_clear(&ctx->fetcher_args);
+	pthread_mutex_destroy(&ctx->renew_lock);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_mutex_destroy(&ctx->aux_lock);
 	pthread_cond_destroy(&ctx->wake);

@@ -42,6 +42,9 @@ struct scan_ctx {
 	struct metrics *metrics;
 	struct http_server *http;
 
+	/* Held by the keeper through a renewal pass and by a thread freeing a
+	 * task, so the keeper can renew without holding `lock` across I/O. */
+	pthread_mutex_t renew_lock;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;
 	struct scan_task *pending_head, *pending_tail;

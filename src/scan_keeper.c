@@ -12,6 +12,7 @@
 #include "fmacros.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -36,7 +37,7 @@
 static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
 		      long long now)
 {
-	struct state_actor who = { ctx->cfg->worker_id, now, ctx->lease_ms };
+	struct state_actor who = { ctx->cfg->worker_id, now, ctx->lease_ms, NULL };
 	long long version = atomic_load(&t->version);
 	struct state_job j;
 	struct err e = ERR_INIT;
@@ -64,19 +65,33 @@ static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
 }
 
 /*
- * Renew every published lease. The task list stays locked meanwhile, so
- * no task is freed under us; t->id is set before a task is renewable.
+ * Renew every published lease. renew_lock keeps every task of the snapshot
+ * alive (drop_task waits for it) while `lock` is held only to take the
+ * snapshot, so a slow database never stalls the worker loop, which takes
+ * `lock` to hand over jobs. t->id is set before a task is renewable.
  */
 static void renew_all(struct scan_ctx *ctx)
 {
 	long long now = scan_now_ms();
-	struct scan_task *t;
+	struct scan_task **snap = NULL, *t;
+	size_t n = 0, cap = 0, i;
 
+	pthread_mutex_lock(&ctx->renew_lock);
 	pthread_mutex_lock(&ctx->lock);
-	for (t = ctx->inflight; t; t = t->next_on)
-		if (atomic_load(&t->renewable))
-			renew_one(ctx, t, now);
+	for (t = ctx->inflight; t; t = t->next_on) {
+		if (!atomic_load(&t->renewable))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			snap = xrealloc(snap, cap * sizeof(*snap));
+		}
+		snap[n++] = t;
+	}
 	pthread_mutex_unlock(&ctx->lock);
+	for (i = 0; i < n; i++)
+		renew_one(ctx, snap[i], now);
+	pthread_mutex_unlock(&ctx->renew_lock);
+	free(snap);
 }
 
 /* ---- Redis, for the sweep and the health probe ---- */
@@ -130,11 +145,39 @@ static char *bull_id(const struct scan_ctx *ctx, const char *scan_id)
 	return xstrndup(p, (size_t)(dash - p));
 }
 
+/*
+ * The BullMQ job that last carried the scan, as its last claim or takeover
+ * recorded it; else the id derived from the scan id. New string.
+ */
+static char *queue_job_of(struct scan_ctx *ctx, const struct state_job *row)
+{
+	struct state_audit_list trail = { NULL, 0 };
+	struct err e = ERR_INIT;
+	char *id = NULL;
+	size_t i;
+
+	if (!state_get_audit(ctx->aux_store, row->id, &trail, &e)) {
+		for (i = trail.nr; i-- > 0 && !id;) {
+			json_t *d = trail.items[i].to == STATE_FETCHING ?
+				json_loads(trail.items[i].detail ?
+					   trail.items[i].detail : "", 0, NULL) :
+				NULL;
+			const char *q = json_string_value(json_object_get(d, "queue_job"));
+
+			if (q)
+				id = xstrdup(q);
+			json_decref(d);
+		}
+	}
+	state_audit_list_release(&trail);
+	return id ? id : bull_id(ctx, row->id);
+}
+
 static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
 {
 	struct state_actor who = { ctx->cfg->worker_id, scan_now_ms(),
-				   ctx->lease_ms };
-	char *bid = bull_id(ctx, row->id);
+				   ctx->lease_ms, NULL };
+	char *bid = queue_job_of(ctx, row);
 	struct err e = ERR_INIT;
 	int pending = scan_queue_pending(ctx, bid);
 

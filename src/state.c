@@ -222,9 +222,12 @@ static void detail_int(struct buf *b, const char *key, long long val)
 }
 
 static void build_detail(struct buf *b, const struct move *m,
-			 const struct state_job *job, long long lease,
+			 const struct state_job *job,
+			 const struct state_actor *who,
 			 const struct state_change *chg)
 {
+	long long lease = who->now + who->lease_ms;
+
 	buf_addch(b, '{', NULL);
 	if (m->expired) {
 		detail_key(b, "takeover");
@@ -234,6 +237,8 @@ static void build_detail(struct buf *b, const struct move *m,
 	if (m->lease == SET) {
 		detail_int(b, "lease_expires_at", lease);
 		detail_int(b, "attempt", job->attempts + m->attempt);
+		if (who->queue_job)
+			detail_str(b, "queue_job", who->queue_job);
 	}
 	if (chg->error_code) {
 		detail_str(b, "error_code", chg->error_code);
@@ -408,7 +413,7 @@ static int do_move(struct store *st, const struct state_actor *who,
 	struct buf detail = BUF_INIT;
 	int rc;
 
-	build_detail(&detail, m, job, who->now + who->lease_ms, chg);
+	build_detail(&detail, m, job, who, chg);
 	move_args(mv, m, job, who, chg);
 	audit_args(au, job->id, m->from, m->to, job->version + 1, who,
 		   detail.data);

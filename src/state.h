@@ -75,6 +75,8 @@ struct state_actor {
 	const char *id;     /* worker id, or "cli" / "producer" */
 	long long now;      /* Unix epoch ms */
 	long long lease_ms; /* lease length for claim, takeover, renew */
+	const char *queue_job; /* BullMQ job carrying the scan, recorded in the
+				* claim's or takeover's audit detail; may be NULL */
 };
 
 /* A scan_results row; strings owned by the struct. */

@@ -315,6 +315,13 @@ static void adopt_jobs(struct worker *w, struct queue_job *jobs, size_t n)
 		job->w = w;
 		job->q = jobs[i];
 		w->slots[w->nslots++] = job;
+		if (w->cancel_deadline) {
+			/* taken by a step sent before the grace ran out: give
+			 * it straight back, never started, so never reported */
+			job->released = job->report_seen = 1;
+			pending_push(w, job);
+			continue;
+		}
 		start_job(w, job);
 	}
 	free(jobs);

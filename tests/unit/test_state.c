@@ -23,7 +23,7 @@
 #define T0 1000000LL
 #define LEASE 30000LL
 
-static const struct state_actor W1 = { "w1", T0, LEASE };
+static const struct state_actor W1 = { "w1", T0, LEASE, NULL };
 
 static struct state_result result;
 static const struct state_change full = { "E_TEST", "test failure", &result };
@@ -114,7 +114,7 @@ static void test_names(void **state)
 static void test_create_idempotent(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor producer = { "producer", T0, 0 };
+	struct state_actor producer = { "producer", T0, 0, NULL };
 	struct state_audit_list list;
 	struct state_job job;
 	struct err e = ERR_INIT;
@@ -149,7 +149,7 @@ static void test_create_idempotent(void **state)
 static void test_allowed_moves(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor late = { "w1", T0 + LEASE, LEASE };
+	struct state_actor late = { "w1", T0 + LEASE, LEASE, NULL };
 	struct state_audit_list list;
 	struct state_job job, stored;
 	struct err e = ERR_INIT;
@@ -187,7 +187,7 @@ static void test_allowed_moves(void **state)
 static void test_forbidden_moves(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor late = { "w1", T0 + LEASE, LEASE };
+	struct state_actor late = { "w1", T0 + LEASE, LEASE, NULL };
 	struct state_job job, before, after;
 	struct err e = ERR_INIT;
 	size_t audits;
@@ -222,7 +222,7 @@ static void test_forbidden_moves(void **state)
 static void test_terminal_final(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor late = { "w1", T0 + 10 * LEASE, LEASE };
+	struct state_actor late = { "w1", T0 + 10 * LEASE, LEASE, NULL };
 	struct state_job job;
 	struct err e = ERR_INIT;
 	const enum state terminals[] = { STATE_COMPLETED, STATE_FAILED,
@@ -258,7 +258,7 @@ static void test_terminal_final(void **state)
 static void test_conflict_and_not_found(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor w2 = { "w2", T0, LEASE };
+	struct state_actor w2 = { "w2", T0, LEASE, NULL };
 	struct state_job a, b, ghost;
 	struct err e = ERR_INIT;
 
@@ -288,7 +288,7 @@ static void test_conflict_and_not_found(void **state)
 static void test_owner_rules(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor w2 = { "w2", T0 + 1, LEASE };
+	struct state_actor w2 = { "w2", T0 + 1, LEASE, NULL };
 	struct state_job job;
 	struct err e = ERR_INIT;
 
@@ -311,7 +311,7 @@ static void test_owner_rules(void **state)
 static void test_takeover(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor w2 = { "w2", T0 + LEASE - 1, LEASE };
+	struct state_actor w2 = { "w2", T0 + LEASE - 1, LEASE, NULL };
 	struct state_audit_list list;
 	struct state_job job, old;
 	struct err e = ERR_INIT;
@@ -351,8 +351,8 @@ static void test_takeover(void **state)
 static void test_renew(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor w1 = { "w1", T0 + LEASE - 10, LEASE };
-	struct state_actor w2 = { "w2", T0 + LEASE - 10, LEASE };
+	struct state_actor w1 = { "w1", T0 + LEASE - 10, LEASE, NULL };
+	struct state_actor w2 = { "w2", T0 + LEASE - 10, LEASE, NULL };
 	struct state_job job;
 	struct err e = ERR_INIT;
 
@@ -638,7 +638,7 @@ struct race_sync {
 static void race_child(struct fixture *f, int k, struct race_sync sync,
 		       int out)
 {
-	struct state_actor me = { NULL, T0, 60 * LEASE };
+	struct state_actor me = { NULL, T0, 60 * LEASE, NULL };
 	struct race_counts c = { 0, 0, 0, 0, 0 };
 	struct state_job *snap = calloc(RACE_ROWS, sizeof(*snap));
 	struct state_job job;
@@ -708,7 +708,7 @@ static void check_trail(struct store *st, const char *id, long *claims,
 static void test_contention(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor producer = { "producer", T0, 0 };
+	struct state_actor producer = { "producer", T0, 0, NULL };
 	struct race_counts c, sum = { 0, 0, 0, 0, 0 };
 	struct err e = ERR_INIT;
 	long claims = 0, releases = 0;
@@ -773,7 +773,7 @@ static void test_contention(void **state)
 
 static void crash_writer(struct fixture *f, int ready)
 {
-	struct state_actor me = { "w-crash", T0, LEASE };
+	struct state_actor me = { "w-crash", T0, LEASE, NULL };
 	struct state_job job;
 	struct err e = ERR_INIT;
 	struct store *st = store_open(&f->cfg, &e);

@@ -123,7 +123,7 @@ static void test_not_a_database(void **state)
 static void test_corrupt_database(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor a = { "cli", 1, 0 };
+	struct state_actor a = { "cli", 1, 0, NULL };
 	char junk[8192];
 	struct state_job job;
 	struct err e = ERR_INIT;
@@ -218,7 +218,7 @@ static int count_in_file(const char *path, const char *needle)
 static void test_injected_failures_retried(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor a = { "w", 1, 0 };
+	struct state_actor a = { "w", 1, 0, NULL };
 	char logpath[128];
 	struct err e = ERR_INIT;
 	int fd = log_to_file(f->dir, logpath, sizeof(logpath));
@@ -247,7 +247,7 @@ static void test_injected_failures_retried(void **state)
 static void test_constraint_not_retried(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor a = { "w", 1, 0 };
+	struct state_actor a = { "w", 1, 0, NULL };
 	char logpath[128];
 	struct state_job job;
 	struct err e = ERR_INIT;
@@ -279,7 +279,7 @@ static void test_constraint_not_retried(void **state)
 static void test_locked_database_retried(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor a = { "w", 1, 0 };
+	struct state_actor a = { "w", 1, 0, NULL };
 	int ready[2], fd, status;
 	char logpath[128], c;
 	struct err e = ERR_INIT;
@@ -351,7 +351,7 @@ static void test_concurrent_migrate(void **state)
 static void test_remote_restart_retried(void **state)
 {
 	struct fixture *f = *state;
-	struct state_actor a = { "w", 1, 0 };
+	struct state_actor a = { "w", 1, 0, NULL };
 	char logpath[128];
 	struct err e = ERR_INIT;
 	int fd = log_to_file(f->dir, logpath, sizeof(logpath));
