@@ -38,6 +38,8 @@ expect_eq "actors: cli creates, the worker moves" "cli $WORKER_ID-w1" \
   "$(sql "SELECT DISTINCT actor FROM audit_logs WHERE job_id='$benign' ORDER BY id" | paste -sd' ')"
 expect_eq "URL-only scan created by the worker" "$WORKER_ID-w1" \
   "$(sql "SELECT actor FROM audit_logs WHERE job_id='custom-7' AND from_state IS NULL")"
+expect_eq "the claim records the BullMQ job that carried the scan" "$auto" \
+  "$(sql "SELECT json_extract(detail, '$.queue_job') FROM audit_logs WHERE job_id='$auto_ts' AND to_state='FETCHING'")"
 expect_eq "row owner, attempts, version" "$WORKER_ID-w1|1|3" \
   "$(sql "SELECT worker_id, attempts, version FROM scan_jobs WHERE id='$phish'")"
 

@@ -25,6 +25,17 @@ sql "UPDATE scan_jobs SET state='FETCHING', version=1, attempts=1, worker_id='de
 sql "UPDATE scan_jobs SET state='FETCHING', version=1, attempts=1, worker_id='live-worker',
        lease_expires_at=$((now + 600000)) WHERE id='$live'"
 
+# other: carried by a BullMQ job whose id is not the scan id (a producer's
+# own numbered job); the last claim recorded it, and it is still delayed.
+other=$($CLI submit "$SITE/benign?other")
+redis-cli -p "$REDIS_PORT" EVAL "redis.call('LREM', KEYS[1], 0, ARGV[1]); return redis.call('DEL', KEYS[2])" \
+  2 bull:scan-jobs:wait "bull:scan-jobs:$other" "$other" >/dev/null
+num=$($BULL add "[{\"name\":\"scan\",\"data\":{\"jobId\":\"$other\"},\"opts\":{\"delay\":3600000}}]")
+sql "UPDATE scan_jobs SET state='FETCHING', version=1, attempts=1, worker_id='dead-worker',
+       lease_expires_at=$((now - 10000)) WHERE id='$other';
+     INSERT INTO audit_logs(job_id, from_state, to_state, version, actor, detail, created_at)
+       VALUES ('$other', 'QUEUED', 'FETCHING', 1, 'dead-worker', '{\"queue_job\":\"$num\"}', $now)"
+
 start_worker keeper
 wait_terminal 20 "$gone" || die "abandoned row not swept"
 expect_eq "gone queue job: FAILED ABANDONED" "FAILED|ABANDONED" \
@@ -34,6 +45,7 @@ expect_eq "abandonment audited by the sweeping worker" "FETCHING>FAILED@2|$WORKE
 sleep 2
 expect_eq "delayed queue job: row left for the queue" FETCHING "$(state_of "$waiting")"
 expect_eq "live lease: row left alone" FETCHING "$(state_of "$live")"
+expect_eq "job id recorded by the claim, still delayed: row left alone" FETCHING "$(state_of "$other")"
 check "sweep logged" grep -q '"event":"sweep"' "$T/keeper.log"
 stop_worker keeper
 expect_eq "worker stops cleanly" 0 "$WRC"
