@@ -62,6 +62,9 @@ fi
 printf 'root:x:0:0:root:/root:/sbin/nologin\nfetcher:x:10001:10001:safeurl fetcher:/nonexistent:/sbin/nologin\n' > "$root/etc/passwd"
 printf 'root:x:0:\nfetcher:x:10001:\n' > "$root/etc/group"
 printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
+# Mount points: the engine (or the sandbox runtime's egress network) binds
+# its resolver configuration over this file.
+: > "$root/etc/resolv.conf"
 if [ -n "$rootfs" ]; then
   mkdir -p "$root/dev" "$root/proc"
   rm -rf "$rootfs.new"

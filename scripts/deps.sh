@@ -14,6 +14,8 @@ PACKAGES=(
   redis-server docker.io python3
 )
 
+# The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge).
+PACKAGES+=(slirp4netns)
 # The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
 PACKAGES+=(openssl python3-jsonschema time)
 missing=()

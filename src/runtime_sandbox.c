@@ -17,10 +17,11 @@
  *
  * Output goes through the same capped stream as Docker's (raw feeds), and
  * every outcome is worded and logged by runtime.c, so a scan reads the
- * same from either backend. Network modes: none (own namespace, loopback
- * only) and host (tests); bridge and named networks are refused, at open
- * and per run: the sandbox has no isolated egress yet (docs/operations.md).
- * It does not parse the fetcher's output.
+ * same from either backend. Network modes: bridge (the isolated egress
+ * network of sandbox_egress.c, shared by every sandbox of the worker),
+ * none (own namespace, loopback only) and host (tests); a named network
+ * is refused, at open and per run. It does not parse the fetcher's
+ * output.
  */
 #include "fmacros.h"
 
@@ -52,18 +53,6 @@
 
 /* Directories the child mounts over: they must exist in the root. */
 static const char *const mount_points[] = { "tmp", "proc", "dev" };
-
-static int network_ok(const char *mode)
-{
-	return !strcmp(mode, "none") || !strcmp(mode, "host");
-}
-
-static int network_refused(const char *mode, struct err *e)
-{
-	return err_set(e, ERR_INVALID,
-		       "config: CONTAINER_NETWORK_MODE='%s': the sandbox runtime accepts none or host (it has no isolated egress network yet)",
-		       mode);
-}
 
 static int check_root(const struct sandbox *sb, struct err *e)
 {
@@ -98,6 +87,7 @@ static void sb_free(struct sandbox *sb)
 {
 	if (!sb)
 		return;
+	sandbox_egress_close(&sb->egress);
 	sandbox_seccomp_release(&sb->filter);
 	pthread_mutex_destroy(&sb->lock);
 	free(sb->rootfs);
@@ -105,6 +95,7 @@ static void sb_free(struct sandbox *sb)
 	free(sb);
 }
 
+/* The root is there, and so is the egress network once in use. */
 static int sb_ping(struct runtime *rt, struct err *e)
 {
 	struct stat st;
@@ -113,7 +104,19 @@ static int sb_ping(struct runtime *rt, struct err *e)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "runtime: sandbox root '%s' not found: " SB_BUILD_HINT,
 			       rt->sb->rootfs);
+	if (sandbox_egress_opened(&rt->sb->egress))
+		return sandbox_egress_ready(&rt->sb->egress, e);
 	return 0;
+}
+
+/* Does the root have a regular /etc/resolv.conf to bind over? */
+static int root_has_resolv(const struct sandbox *sb)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/etc/resolv.conf", sb->rootfs);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int sb_check_image(struct runtime *rt, const char *image,
@@ -137,8 +140,10 @@ static int sb_open(struct runtime *rt, const struct runtime_opts *opts,
 {
 	struct sandbox *sb = xcalloc(1, sizeof(*sb));
 	char *real = realpath(opts->rootfs ? opts->rootfs : "", NULL);
+	enum sandbox_net net = SANDBOX_NET_NONE;
 
 	rt->sb = sb;
+	sandbox_egress_init(&sb->egress);
 	snprintf(rt->api_str, sizeof(rt->api_str), "sandbox");
 	rt->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	sb->rootfs = real ? xstrdup(real) : xstrdup(opts->rootfs ? opts->rootfs : "");
@@ -147,13 +152,16 @@ static int sb_open(struct runtime *rt, const struct runtime_opts *opts,
 	sb->cap_last = read_cap_last();
 	atomic_init(&sb->seq, 0);
 	pthread_mutex_init(&sb->lock, NULL);
-	if (opts->network_mode && !network_ok(opts->network_mode))
-		return network_refused(opts->network_mode, e);
+	if (opts->network_mode && sandbox_net_of(opts->network_mode, &net, e) < 0)
+		return -1;
 	if (geteuid() != 0)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "runtime: the sandbox runtime needs root (namespaces, cgroups, pivot_root)");
 	if (sb_ping(rt, e) < 0 || check_root(sb, e) < 0 ||
 	    sandbox_seccomp_build(&sb->filter, e) < 0)
+		return -1;
+	sb->has_resolv = root_has_resolv(sb);
+	if (net == SANDBOX_NET_EGRESS && sandbox_egress_ready(&sb->egress, e) < 0)
 		return -1;
 	return sandbox_cg_open(&sb->cg, rt->worker_id, rt->pid, e);
 }
@@ -208,9 +216,9 @@ static int run_slot(struct sb_run *run, struct err *e)
 	struct sandbox *sb = run->rt->sb;
 	struct sandbox_key key;
 
-	if (!network_ok(run->spec->network_mode))
-		return network_refused(run->spec->network_mode, e);
 	if (sandbox_key_of(run->spec, &key, e) < 0)
+		return -1;
+	if (key.net == SANDBOX_NET_EGRESS && sandbox_egress_ready(&sb->egress, e) < 0)
 		return -1;
 	run->slot = sandbox_warm_take(sb, &key);
 	if (!run->slot)

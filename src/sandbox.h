@@ -30,11 +30,53 @@ struct sandbox_cg {
 
 struct sandbox_slot;
 
+/* ---- sandbox_egress.c ---- */
+
+#define SANDBOX_EGRESS_DNS "10.0.2.3"  /* slirp's DNS forwarder */
+/* The /etc/resolv.conf of a sandbox on the egress network. */
+#define SANDBOX_EGRESS_RESOLV "nameserver " SANDBOX_EGRESS_DNS "\n"
+
+/* Which network a sandbox gets (CONTAINER_NETWORK_MODE). */
+enum sandbox_net {
+	SANDBOX_NET_NONE,    /* none: its own namespace, loopback only */
+	SANDBOX_NET_HOST,    /* host: the worker's (tests only) */
+	SANDBOX_NET_EGRESS,  /* bridge: the shared egress namespace */
+};
+
+/* The egress namespace and its helper; fields guarded by lock. */
+struct sandbox_egress {
+	int netns;            /* the namespace, or -1 until first use */
+	int log;              /* memfd: the helper's stderr */
+	pid_t helper;         /* slirp4netns, or -1 */
+	int exit_w;           /* its --exit-fd pipe: closing it ends it */
+	int routes, host_addrs; /* prohibit routes; of them host addresses */
+	pthread_mutex_t lock;
+};
+
+void sandbox_egress_init(struct sandbox_egress *eg);
+/*
+ * Make sure the egress network is up: at first use, make the namespace
+ * (loopback, prohibit routes for the refused ranges and this host's IPv4
+ * addresses); start slirp4netns when it is not
+ * running (first use, or it died) and wait until it is ready. Safe from
+ * any thread. -1 ERR_UNAVAILABLE naming what failed (slirp4netns missing
+ * included).
+ */
+int sandbox_egress_ready(struct sandbox_egress *eg, struct err *e);
+/* Has the namespace been made (a later failure restarts the helper)? */
+int sandbox_egress_opened(struct sandbox_egress *eg);
+/* Stop the helper and close the namespace (sandboxes in it must be gone). */
+void sandbox_egress_close(struct sandbox_egress *eg);
+/* The IPv4 ranges refused in the namespace, as CIDR text (static). */
+const char *const *sandbox_egress_refused(size_t *n);
+
 struct sandbox {
 	char *rootfs;          /* absolute path of the read-only root */
 	char *entrypoint;      /* program inside the root */
 	struct sandbox_cg cg;
 	struct sock_fprog filter; /* seccomp program; filter.filter owned */
+	struct sandbox_egress egress;
+	int has_resolv;        /* the root has /etc/resolv.conf to bind over */
 	int cap_last;          /* highest capability number of the kernel */
 	atomic_uint seq;       /* per-scan cgroup names */
 	pthread_mutex_t lock;  /* guards warm and refilling */
@@ -108,6 +150,9 @@ struct sandbox_child {
 	int out_fd, err_fd;          /* write ends of the pipes */
 	int go_fd;                   /* >= 0: wait for a byte here first */
 	int new_net;                 /* network none: own net namespace */
+	int join_net;                /* >= 0: join this net namespace */
+	const char *resolv;          /* /etc/resolv.conf's text, or NULL */
+	size_t resolv_len;
 	uid_t uid;
 	gid_t gid;
 	int cap_last;
@@ -120,7 +165,9 @@ struct sandbox_child {
 
 /*
  * Start the child in new pid, mount, ipc, uts (and with new_net, net)
- * namespaces; it joins the cgroups, builds its root, drops every
+ * namespaces, or with join_net in that net namespace; it joins the
+ * cgroups, builds its root (with resolv, a read-only /etc/resolv.conf
+ * of that text), drops every
  * privilege and execs. With go_fd, it waits after building its root for
  * one byte on go_fd (EOF: it exits 127), then reads argv and envp: a
  * warm child, made ahead of its scan, whose spawner thread stays blocked
@@ -135,7 +182,8 @@ pid_t sandbox_child_spawn(struct sandbox_child *c);
 
 /* What a sandbox is made for: a warm one serves a spec with equal keys. */
 struct sandbox_key {
-	int memory_mb, pids_limit, tmpfs_mb, new_net;
+	int memory_mb, pids_limit, tmpfs_mb;
+	enum sandbox_net net;
 	double cpus;
 	uid_t uid;
 	gid_t gid;
@@ -169,8 +217,13 @@ struct sandbox_slot {
 };
 
 /*
- * The key of spec: user "uid:gid" (not root) and network (none: own net
- * namespace). -1 ERR_INVALID for a bad user.
+ * CONTAINER_NETWORK_MODE mode as a sandbox network: bridge (the isolated
+ * egress network), none or host. -1 ERR_INVALID naming what is accepted.
+ */
+int sandbox_net_of(const char *mode, enum sandbox_net *net, struct err *e);
+/*
+ * The key of spec: user "uid:gid" (not root) and network (none, host,
+ * bridge = egress). -1 ERR_INVALID for a bad user or another network.
  */
 int sandbox_key_of(const struct runtime_spec *spec, struct sandbox_key *key,
 		   struct err *e);

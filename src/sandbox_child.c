@@ -12,9 +12,11 @@
  * and it reports a failure by writing two fields of struct sandbox_child.
  *
  * Steps, in order (each failure names its step):
- *   join cgroups -> private mounts -> bind the
- *   root, tmpfs /tmp (noexec), /proc of the new pid namespace, a read-only
- *   /dev with null, zero, random, urandom -> root read-only -> pivot_root
+ *   (egress: join its net namespace) -> join cgroups -> private mounts ->
+ *   bind the root, tmpfs /tmp (noexec), /proc of the new pid namespace, a
+ *   read-only /dev with null, zero, random, urandom (egress: and a
+ *   resolv.conf written there, bound read-only over the root's) -> root
+ *   read-only -> pivot_root
  *   and detach the old root -> hostname -> loopback up (own net
  *   namespace) -> stdio on the pipes, every other fd closed -> (warm:
  *   wait for the go byte; the scan's argv is then in place) -> rlimits ->
@@ -53,6 +55,7 @@
 #define CHILD_NOFILE 256
 #define CHILD_FN __attribute__((no_sanitize("address", "undefined")))
 #define GO_FD 3
+#define RESOLV_TMP "dev/.resolv.conf"  /* on the sandbox's /dev tmpfs */
 
 /* Device nodes of the read-only /dev: {name, major, minor}. */
 static const struct dev_node {
@@ -103,6 +106,30 @@ CHILD_FN static int mount_in(struct sandbox_child *c, const char *type,
 	return 0;
 }
 
+/*
+ * The egress network's resolv.conf: written on the new /dev tmpfs (still
+ * writable), bound read-only over the root's etc/resolv.conf, and
+ * unlinked from /dev (the bind keeps it). No file on the host.
+ */
+CHILD_FN static int write_resolv(struct sandbox_child *c)
+{
+	int fd;
+
+	if (!c->resolv)
+		return 0;
+	fd = open(RESOLV_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0 || write(fd, c->resolv, c->resolv_len) != (ssize_t)c->resolv_len)
+		return fail(c, "write resolv.conf");
+	close(fd);
+	if (mount(RESOLV_TMP, "etc/resolv.conf", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, "etc/resolv.conf", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(c, "bind resolv.conf");
+	if (unlink(RESOLV_TMP) < 0)
+		return fail(c, "unlink the resolv.conf source");
+	return 0;
+}
+
 CHILD_FN static int make_dev(struct sandbox_child *c)
 {
 	size_t i;
@@ -115,6 +142,8 @@ CHILD_FN static int make_dev(struct sandbox_child *c)
 			  makedev(dev_nodes[i].major, dev_nodes[i].minor)) < 0 ||
 		    chmod(dev_nodes[i].path, 0666) < 0)
 			return fail(c, dev_nodes[i].path);
+	if (write_resolv(c) < 0)
+		return -1;
 	return mount_in(c, NULL, "dev",
 			MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
 			NULL);
@@ -261,6 +290,8 @@ CHILD_FN static int wait_go(struct sandbox_child *c)
 
 CHILD_FN static int child_setup(struct sandbox_child *c)
 {
+	if (c->join_net >= 0 && setns(c->join_net, CLONE_NEWNET) < 0)
+		return fail(c, "join the egress network");
 	if (join_cgroups(c) < 0 || build_root(c) < 0)
 		return -1;
 	if (sethostname(SANDBOX_HOSTNAME, sizeof(SANDBOX_HOSTNAME) - 1) < 0)

@@ -40,6 +40,30 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* CONTAINER_NETWORK_MODE as the sandbox reads it. */
+static const struct {
+	const char *mode;
+	enum sandbox_net net;
+} nets[] = {
+	{ "bridge", SANDBOX_NET_EGRESS },
+	{ "none", SANDBOX_NET_NONE },
+	{ "host", SANDBOX_NET_HOST },
+};
+
+int sandbox_net_of(const char *mode, enum sandbox_net *net, struct err *e)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+		if (mode && !strcmp(mode, nets[i].mode)) {
+			*net = nets[i].net;
+			return 0;
+		}
+	return err_set(e, ERR_INVALID,
+		       "config: CONTAINER_NETWORK_MODE='%s': the sandbox runtime accepts bridge (its isolated egress network), none or host",
+		       mode ? mode : "");
+}
+
 int sandbox_key_of(const struct runtime_spec *spec, struct sandbox_key *key,
 		   struct err *e)
 {
@@ -59,14 +83,13 @@ int sandbox_key_of(const struct runtime_spec *spec, struct sandbox_key *key,
 	key->pids_limit = spec->pids_limit;
 	key->tmpfs_mb = spec->tmpfs_mb;
 	key->cpus = spec->cpus;
-	key->new_net = strcmp(spec->network_mode, "host") != 0;
-	return 0;
+	return sandbox_net_of(spec->network_mode, &key->net, e);
 }
 
 static int same_key(const struct sandbox_key *a, const struct sandbox_key *b)
 {
 	return a->memory_mb == b->memory_mb && a->pids_limit == b->pids_limit &&
-	       a->tmpfs_mb == b->tmpfs_mb && a->new_net == b->new_net &&
+	       a->tmpfs_mb == b->tmpfs_mb && a->net == b->net &&
 	       a->cpus == b->cpus && a->uid == b->uid && a->gid == b->gid;
 }
 
@@ -95,7 +118,12 @@ static void child_init(struct sandbox_child *c, const struct sandbox *sb,
 	c->path = sb->entrypoint;
 	c->filter = &sb->filter;
 	c->cap_last = sb->cap_last;
-	c->new_net = key->new_net;
+	c->new_net = key->net == SANDBOX_NET_NONE;
+	c->join_net = key->net == SANDBOX_NET_EGRESS ? sb->egress.netns : -1;
+	if (key->net == SANDBOX_NET_EGRESS && sb->has_resolv) {
+		c->resolv = SANDBOX_EGRESS_RESOLV;
+		c->resolv_len = sizeof(SANDBOX_EGRESS_RESOLV) - 1;
+	}
 	c->uid = key->uid;
 	c->gid = key->gid;
 	c->fsize = (long)key->tmpfs_mb << 20;

@@ -2,13 +2,14 @@
 # t305: the sandbox runtime against a hostile program trying to get out:
 # host processes unseen and unreachable, the host's loopback services
 # unreachable in network mode none (reachable in host mode: the probe can
-# tell), mount, chroot, ptrace, setuid(0), new namespaces, bpf, keyctl,
+# tell; bridge, the egress network, is t306's), mount, chroot, ptrace,
+# setuid(0), new namespaces, bpf, keyctl,
 # perf, modules, the clock and the hostname refused; the sandbox as the
 # program sees it (uid, capabilities, read-only root, noexec /tmp) and as
 # the kernel holds it (cgroup limits, rlimits, seccomp, namespaces). A
 # daemon left behind dies with the sandbox. A worker killed mid-scan
 # leaves no process; its cgroups go at the next sweep, which keeps a live
-# worker's. An unsupported network mode is a config error. No cgroup,
+# worker's. A named network is a config error. No cgroup,
 # mount or process of ours is left.
 export CONTAINER_RUNTIME=sandbox
 . "$(dirname "$0")/lib.sh"
@@ -94,10 +95,10 @@ expect_eq "the other dead worker's are gone" 0 "$(sandbox_cgroups "t305-dead-$$"
 check "a live worker's cgroups are kept" test "$(sandbox_cgroups "t305-live-$$" | wc -l)" -ge 2
 remove_sandbox "t305-live-$$"
 
-out=$(CONTAINER_NETWORK_MODE=bridge drv open)
-expect_eq "bridge with the sandbox is a config error" invalid "$(jget "$out" kind)"
+out=$(CONTAINER_NETWORK_MODE=mynet drv open)
+expect_eq "a named network with the sandbox is a config error" invalid "$(jget "$out" kind)"
 expect_match "the error names the variable and what is accepted" \
-  "CONTAINER_NETWORK_MODE='bridge'.*accepts none or host" "$(jget "$out" error)"
+  "CONTAINER_NETWORK_MODE='mynet'.*accepts bridge.*none or host" "$(jget "$out" error)"
 out=$(FETCHER_ROOTFS=$T/nothing drv open)
 expect_match "a missing root says how to build it" "unavailable.*build-image.sh --rootfs" \
   "$(jget "$out" kind) $(jget "$out" error)"

@@ -1,7 +1,8 @@
 /*
  * test_sandbox - the sandbox runtime's pure parts: a spec's key (user
- * parsing both sides of each rule, network), the seccomp filter build,
- * and the raw feed of pipe output into the capped stream (cap and cap+1).
+ * parsing both sides of each rule, network), the network mode names, the
+ * egress namespace's refused ranges against the fetcher's blocked ones,
+ * the seccomp filter build, and the raw feed of pipe output into the capped stream (cap and cap+1).
  * The sandbox itself is run by tests/integration/t3NN under root.
  */
 #include "fmacros.h"
@@ -10,10 +11,13 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "err.h"
+#include "fetcher/netguard.h"
 #include "runtime.h"
 #include "runtime_stream.h"
 #include "sandbox.h"
@@ -59,11 +63,97 @@ static void test_key_network(void **state)
 
 	(void)state;
 	assert_int_equal(key_of("65534:65534", "none", &key), 0);
-	assert_int_equal(key.new_net, 1);
+	assert_int_equal(key.net, SANDBOX_NET_NONE);
 	assert_int_equal(key.memory_mb, 64);
 	assert_int_equal(key.tmpfs_mb, 16);
 	assert_int_equal(key_of("65534:65534", "host", &key), 0);
-	assert_int_equal(key.new_net, 0);
+	assert_int_equal(key.net, SANDBOX_NET_HOST);
+	assert_int_equal(key_of("65534:65534", "bridge", &key), 0);
+	assert_int_equal(key.net, SANDBOX_NET_EGRESS);
+}
+
+static void test_net_refused_names(void **state)
+{
+	static const char *const bad[] = { "mynet", "", "Bridge", "none ", NULL };
+	enum sandbox_net net;
+	struct err e = ERR_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; bad[i]; i++) {
+		err_clear(&e);
+		assert_int_equal(sandbox_net_of(bad[i], &net, &e), -1);
+		assert_int_equal(e.kind, ERR_INVALID);
+		assert_non_null(strstr(e.msg, "CONTAINER_NETWORK_MODE='"));
+		assert_non_null(strstr(e.msg, "accepts bridge"));
+	}
+	assert_int_equal(sandbox_net_of(NULL, &net, &e), -1);
+}
+
+/* Is the IPv4 range a inside b (both netguard_addr-parsed CIDRs)? */
+static int v4_inside(const unsigned char *a, int abits,
+		     const unsigned char *b, int bbits)
+{
+	int i;
+
+	if (bbits > abits)
+		return 0;
+	for (i = 0; i < bbits; i++)
+		if (((a[i / 8] >> (7 - i % 8)) & 1) != ((b[i / 8] >> (7 - i % 8)) & 1))
+			return 0;
+	return 1;
+}
+
+static void parse_v4(const char *cidr, unsigned char out[4], int *bits)
+{
+	char addr[32];
+	const char *slash = strchr(cidr, '/');
+	struct netguard_addr a;
+
+	assert_non_null(slash);
+	snprintf(addr, sizeof(addr), "%.*s", (int)(slash - cidr), cidr);
+	assert_int_equal(netguard_addr_parse(addr, &a), 0);
+	assert_int_equal(a.family, 4);
+	memcpy(out, a.a, 4);
+	*bits = atoi(slash + 1);
+}
+
+/*
+ * The egress namespace refuses, by route, every IPv4 range the fetcher
+ * blocks, and nothing the fetcher lets through: the two tables stay in
+ * step.
+ */
+static void test_egress_matches_fetcher(void **state)
+{
+	const struct netguard_range *g;
+	const char *const *ref;
+	unsigned char ra[4], ga[4];
+	struct netguard_addr first;
+	size_t ng, nr, i, j;
+	int rbits, gbits, covered;
+
+	(void)state;
+	g = netguard_ranges(&ng);
+	ref = sandbox_egress_refused(&nr);
+	for (i = 0; i < ng; i++) {
+		if (g[i].family != 4)
+			continue;
+		parse_v4(g[i].cidr, ga, &gbits);
+		for (covered = 0, j = 0; j < nr && !covered; j++) {
+			parse_v4(ref[j], ra, &rbits);
+			covered = v4_inside(ga, gbits, ra, rbits);
+		}
+		if (!covered)
+			fail_msg("fetcher range %s has no prohibit route", g[i].cidr);
+	}
+	for (j = 0; j < nr; j++) {
+		parse_v4(ref[j], ra, &rbits);
+		memset(&first, 0, sizeof(first));
+		first.family = 4;
+		memcpy(first.a, ra, 4);
+		if (!netguard_classify(&first, NULL))
+			fail_msg("egress refuses %s, which the fetcher allows", ref[j]);
+	}
 }
 
 static void test_seccomp_build(void **state)
@@ -106,6 +196,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_user),
 		cmocka_unit_test(test_key_network),
+		cmocka_unit_test(test_net_refused_names),
+		cmocka_unit_test(test_egress_matches_fetcher),
 		cmocka_unit_test(test_seccomp_build),
 		cmocka_unit_test(test_raw_feed_cap),
 	};
