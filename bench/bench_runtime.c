@@ -25,6 +25,8 @@
  * Docker (the peer) against runtime_run() on the sandbox (FETCHER_ROOTFS
  * and FETCHER_ENTRYPOINT name its root: the testbox root by default, see
  * bench/bench_sandbox.sh), same spec, spawn p50/p95 and runs per second.
+ * BENCH_SANDBOX_NETWORK sets the sandbox's network mode alone (bridge:
+ * its egress network, the production default).
  */
 #include "fmacros.h"
 
@@ -260,7 +262,7 @@ static struct runtime *open_sandbox(const struct config *cfg)
 	runtime_opts_init(&ro, cfg);
 	ro.kind = RUNTIME_SANDBOX;
 	ro.worker_id = "bench-sandbox";
-	ro.network_mode = "none";
+	ro.network_mode = getenv("BENCH_SANDBOX_NETWORK") ? getenv("BENCH_SANDBOX_NETWORK") : "none";
 	if (runtime_open(&rt, &ro, &e) < 0 ||
 	    runtime_check_image(rt, NULL, &e) < 0) {
 		fprintf(stderr, "bench_runtime: %s\n", e.msg);
@@ -288,7 +290,7 @@ int main(int argc, char **argv)
 	struct runtime_opts ro;
 	struct config cfg;
 	struct strvec errs = STRVEC_INIT;
-	struct runtime_spec spec;
+	struct runtime_spec spec, sb_spec;
 	struct runtime *rt;
 	struct buf body = BUF_INIT;
 	struct err e = ERR_INIT;
@@ -339,6 +341,10 @@ int main(int argc, char **argv)
 	if (sandbox) {
 		bare.body = NULL; /* docker through runtime_run, the peer */
 		ours.rt = sandbox;
+		sb_spec = spec;
+		if (getenv("BENCH_SANDBOX_NETWORK"))
+			sb_spec.network_mode = getenv("BENCH_SANDBOX_NETWORK");
+		ours.spec = &sb_spec;
 	}
 	printf("engine API %s, %d CPUs, %d lifecycles per side per level\n",
 	       runtime_api_version(rt), runtime_ncpu(rt), ROUNDS * runs);

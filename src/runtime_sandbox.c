@@ -8,8 +8,8 @@
  *
  *   cgroup s<seq> with limits -> pipes -> spawn (sandbox_child.c: the
  *   child joins the cgroup, builds its root, drops privileges, execs; or
- *   the warm sandbox made by the previous run, sandbox_slot.c, told to go;
- *   then the next warm one is made) ->
+ *   a warm sandbox made ahead by an earlier run, sandbox_slot.c, told to
+ *   go; then warm ones are made up to the runs in flight) ->
  *   poll stdout, stderr and a pidfd until exit, deadline, cancel or the
  *   stdout cap -> kill the namespace's init (the kernel then kills every
  *   process of the pid namespace) -> reap -> OOM count -> remove the
@@ -191,6 +191,7 @@ struct sb_run {
 	struct sandbox_slot *slot;
 	struct strvec argv, envp;
 	int pidfd;
+	int counted;     /* in the warm pool's count of runs in flight */
 	int exited;
 	int status;
 	double t0;
@@ -221,6 +222,7 @@ static int run_slot(struct sb_run *run, struct err *e)
 	if (key.net == SANDBOX_NET_EGRESS && sandbox_egress_ready(&sb->egress, e) < 0)
 		return -1;
 	run->slot = sandbox_warm_take(sb, &key);
+	run->counted = 1;
 	if (!run->slot)
 		run->slot = sandbox_slot_new(sb, run->spec, &key, e);
 	if (!run->slot)
@@ -366,8 +368,11 @@ static int run_sandbox(void *arg, struct err *e)
 	struct sb_run *run = arg;
 	int rc = run_slot(run, e);
 
-	if (rc < 0)
+	if (rc < 0) {
+		if (run->counted)
+			sandbox_warm_done(run->rt->sb);
 		return -1;
+	}
 	rc = run_spawn(run, e);
 	if (!rc)
 		rc = run_follow(run, e);
@@ -375,6 +380,7 @@ static int run_sandbox(void *arg, struct err *e)
 	if (!rc)
 		rc = run_exited(run, e);
 	run_drop_slot(run);
+	sandbox_warm_done(run->rt->sb);
 	rt_log_exit(run->spec, run->res, rc, e, rt_now_ms() - run->t0);
 	return rc;
 }

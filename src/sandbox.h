@@ -19,6 +19,7 @@ struct runtime_spec;
 #define SANDBOX_CG_ROOT "safeurl"   /* parent cgroup of every worker's */
 #define SANDBOX_CG_MAX 4            /* controllers (v1) or 1 (v2) */
 #define SANDBOX_HOSTNAME "sandbox"
+#define SANDBOX_WARM_MAX 8          /* warm sandboxes kept, at most */
 
 /* The cgroup hierarchy in use: v1 (one mount per controller) or v2. */
 struct sandbox_cg {
@@ -79,9 +80,11 @@ struct sandbox {
 	int has_resolv;        /* the root has /etc/resolv.conf to bind over */
 	int cap_last;          /* highest capability number of the kernel */
 	atomic_uint seq;       /* per-scan cgroup names */
-	pthread_mutex_t lock;  /* guards warm and refilling */
-	struct sandbox_slot *warm; /* one sandbox made ahead, or NULL */
-	int refilling;
+	pthread_mutex_t lock;  /* guards warm, nwarm, refilling, running */
+	struct sandbox_slot *warm[SANDBOX_WARM_MAX]; /* made ahead, one key */
+	int nwarm;
+	int refilling;         /* warm slots being made */
+	int running;           /* runs between their slot and its drop */
 };
 
 /* ---- sandbox_cgroup.c ---- */
@@ -248,13 +251,24 @@ void sandbox_slot_launch(struct sandbox_slot *slot, const char *const *argv,
  * reap the child first (the cgroup is the caller's too).
  */
 void sandbox_slot_free(struct sandbox_slot *slot);
-/* The warm slot when its key equals key (the caller owns it), or NULL. */
+/*
+ * A warm slot whose key equals key (the caller owns it), or NULL. Counts
+ * the caller as running until sandbox_warm_done().
+ */
 struct sandbox_slot *sandbox_warm_take(struct sandbox *sb,
 				       const struct sandbox_key *key);
-/* Make a warm slot for spec when there is none (errors only logged). */
+/* A run that called sandbox_warm_take() has dropped its slot. */
+void sandbox_warm_done(struct sandbox *sb);
+/*
+ * Make warm slots for spec until there are as many as runs in flight
+ * (at most SANDBOX_WARM_MAX), so that each of them finds one next time;
+ * slots of another key are dropped (the newest spec wins). Errors are
+ * only logged.
+ */
 void sandbox_warm_refill(struct sandbox *sb, const struct runtime_spec *spec,
 			 const struct sandbox_key *key);
-/* Let the warm child go (it exits 127), reap it, remove its cgroup. */
+/* Let the warm children go (they exit 127), reap them, remove their
+ * cgroups. */
 void sandbox_warm_close(struct sandbox *sb);
 
 #endif

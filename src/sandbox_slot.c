@@ -9,8 +9,10 @@
  * milliseconds that a lone scan would spend in its spawn. A warm child
  * has paid it, and built its root, before its scan arrives; the scan
  * hands it argv and envp (shared memory: the child is vfork'd) and one
- * byte. One warm slot per runtime, refilled after each launch, serves a
- * spec with the same key (limits, user, network); others go cold.
+ * byte. Each launch refills the warm slots up to the number of runs in
+ * flight (at most SANDBOX_WARM_MAX), so that at any concurrency the next
+ * runs find one; they serve a spec with the same key (limits, user,
+ * network), others go cold.
  *
  * It does not follow, kill or reap a child, nor remove its cgroup, except
  * for the warm slot nobody took (sandbox_warm_close).
@@ -269,18 +271,39 @@ static struct sandbox_slot *warm_new(struct sandbox *sb,
 	return NULL;
 }
 
+/* Index of a warm slot with key, or -1; sb->lock held. */
+static int warm_find(const struct sandbox *sb, const struct sandbox_key *key)
+{
+	int i;
+
+	for (i = 0; i < sb->nwarm; i++)
+		if (same_key(&sb->warm[i]->key, key))
+			return i;
+	return -1;
+}
+
 struct sandbox_slot *sandbox_warm_take(struct sandbox *sb,
 				       const struct sandbox_key *key)
 {
 	struct sandbox_slot *slot = NULL;
+	int i;
 
 	pthread_mutex_lock(&sb->lock);
-	if (sb->warm && same_key(&sb->warm->key, key)) {
-		slot = sb->warm;
-		sb->warm = NULL;
+	sb->running++;
+	i = warm_find(sb, key);
+	if (i >= 0) {
+		slot = sb->warm[i];
+		sb->warm[i] = sb->warm[--sb->nwarm];
 	}
 	pthread_mutex_unlock(&sb->lock);
 	return slot;
+}
+
+void sandbox_warm_done(struct sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	sb->running--;
+	pthread_mutex_unlock(&sb->lock);
 }
 
 /* Drop a warm slot nobody took: its child sees EOF and exits. */
@@ -297,36 +320,68 @@ static void warm_drop(struct sandbox *sb, struct sandbox_slot *slot)
 	sandbox_slot_free(slot);
 }
 
+/* More warm slots of key wanted? Then count one as being made. */
+static int want_one(struct sandbox *sb, const struct sandbox_key *key)
+{
+	int want, have, go;
+
+	pthread_mutex_lock(&sb->lock);
+	want = sb->running < SANDBOX_WARM_MAX ? sb->running : SANDBOX_WARM_MAX;
+	have = sb->nwarm > 0 && !same_key(&sb->warm[0]->key, key) ? 0 : sb->nwarm;
+	go = have + sb->refilling < (want > 0 ? want : 1);
+	sb->refilling += go;
+	pthread_mutex_unlock(&sb->lock);
+	return go;
+}
+
+/* Keep slot warm; slots of another key go into old[] (returns how many). */
+static int warm_keep(struct sandbox *sb, struct sandbox_slot *slot,
+		     struct sandbox_slot **old)
+{
+	int nold = 0;
+
+	pthread_mutex_lock(&sb->lock);
+	sb->refilling--;
+	if (slot && sb->nwarm && !same_key(&sb->warm[0]->key, &slot->key)) {
+		memcpy(old, sb->warm, (size_t)sb->nwarm * sizeof(*old));
+		nold = sb->nwarm;
+		sb->nwarm = 0;
+	}
+	if (slot && sb->nwarm < SANDBOX_WARM_MAX)
+		sb->warm[sb->nwarm++] = slot;
+	else if (slot)
+		old[nold++] = slot;
+	pthread_mutex_unlock(&sb->lock);
+	return nold;
+}
+
 void sandbox_warm_refill(struct sandbox *sb, const struct runtime_spec *spec,
 			 const struct sandbox_key *key)
 {
-	struct sandbox_slot *slot, *old = NULL;
+	struct sandbox_slot *old[SANDBOX_WARM_MAX + 1];
+	int i, n;
 
-	pthread_mutex_lock(&sb->lock);
-	if (sb->refilling || (sb->warm && same_key(&sb->warm->key, key))) {
-		pthread_mutex_unlock(&sb->lock);
-		return;
+	while (want_one(sb, key)) {
+		struct sandbox_slot *slot = warm_new(sb, spec, key);
+
+		n = warm_keep(sb, slot, old);
+		for (i = 0; i < n; i++)
+			warm_drop(sb, old[i]);
+		if (!slot)
+			return;
 	}
-	sb->refilling = 1;
-	pthread_mutex_unlock(&sb->lock);
-	slot = warm_new(sb, spec, key);
-	pthread_mutex_lock(&sb->lock);
-	old = sb->warm; /* made for another key: the newest spec wins */
-	sb->warm = slot;
-	sb->refilling = 0;
-	pthread_mutex_unlock(&sb->lock);
-	if (old)
-		warm_drop(sb, old);
 }
 
 void sandbox_warm_close(struct sandbox *sb)
 {
-	struct sandbox_slot *slot;
+	struct sandbox_slot *slots[SANDBOX_WARM_MAX];
+	int i, n;
 
 	pthread_mutex_lock(&sb->lock);
-	slot = sb->warm;
-	sb->warm = NULL;
+	n = sb->nwarm;
+	memcpy(slots, sb->warm, (size_t)n * sizeof(*slots));
+	sb->nwarm = 0;
 	pthread_mutex_unlock(&sb->lock);
-	if (slot)
-		warm_drop(sb, slot);
+	for (i = 0; i < n; i++)
+		warm_drop(sb, slots[i]);
 }
