@@ -2,8 +2,10 @@
 # bench_sandbox.sh - the sandbox runtime against the Docker runtime, in the
 # same run, at concurrency 1, 4 and 8:
 #  1. spawn latency (p50, p95) and lifecycles per second through
-#     runtime_run(), the testbox printing a small JSON document, network
-#     none, 64 MiB (bench_runtime with BENCH_SANDBOX=1);
+#     runtime_run(), the testbox printing a small JSON document, 64 MiB
+#     (bench_runtime with BENCH_SANDBOX=1); Docker on network none (its
+#     cheapest), the sandbox on bridge, its egress network (the production
+#     default; slirp4netns);
 #  2. end to end: safeurl-worker scans per second of a local page (the
 #     fixture site on loopback, host network mode, the real fetcher; from
 #     the first claim to the last COMPLETED in the audit trail), with
@@ -19,8 +21,8 @@ runs=${1:-12} n=${2:-24}
 tests/fixtures/testbox/build.sh >/dev/null
 tests/fixtures/testbox/build.sh --rootfs "$T/testbox-root"
 
-echo "== runtime_run: docker vs sandbox (testbox, network none)"
-BENCH_SANDBOX=1 FETCHER_ROOTFS=$T/testbox-root FETCHER_ENTRYPOINT=/testbox \
+echo "== runtime_run: docker (network none) vs sandbox (network bridge: the egress network)"
+BENCH_SANDBOX=1 BENCH_SANDBOX_NETWORK=bridge FETCHER_ROOTFS=$T/testbox-root FETCHER_ENTRYPOINT=/testbox \
   "$B/bench/bench_runtime" "$runs"
 
 export LOG_LEVEL=warn LOG_FORMAT=json FETCHER_ROOTFS=$T/fetcher-root
