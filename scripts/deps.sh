@@ -14,8 +14,9 @@ PACKAGES=(
   redis-server docker.io python3
 )
 
-# The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge).
-PACKAGES+=(slirp4netns)
+# The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge);
+# the cgroup v2 test VM (t307: qemu, busybox and cpio for its initramfs).
+PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
 # The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
 PACKAGES+=(openssl python3-jsonschema time)
 missing=()
@@ -46,4 +47,12 @@ if [ -f tests/interop/package-lock.json ]; then
     (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
     cp tests/interop/package-lock.json "$stamp"
   fi
+fi
+
+# The kernel the cgroup v2 test VM boots (unpacked into a cache, not
+# installed): Debian's cloud kernel package.
+if ! scripts/vm-kernel.sh >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || { echo "deps: run as root to fetch the test VM's kernel" >&2; exit 1; }
+  apt-get update -q
+  scripts/vm-kernel.sh >/dev/null
 fi
