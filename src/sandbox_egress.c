@@ -234,9 +234,14 @@ static int collect_routes(struct route *out, int max, int *nhost,
 		return err_set(e, ERR_UNAVAILABLE, "sandbox: getifaddrs: %s",
 			       strerror(errno));
 	*nhost = 0;
-	for (ifa = ifs; ifa && n < max; ifa = ifa->ifa_next) {
+	for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
 		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
 			continue;
+		if (n == max) {
+			log_warn("sandbox: this host has more than %d IPv4 addresses: '%s' and later ones get no prohibit route",
+				 EG_MAX_HOST, ifa->ifa_name);
+			break;
+		}
 		out[n].dst = ((const struct sockaddr_in *)(const void *)ifa->ifa_addr)->sin_addr;
 		out[n++].plen = 32;
 		(*nhost)++;
@@ -305,8 +310,9 @@ static int high_dup(int fd)
 
 /*
  * posix_spawnp slirp4netns with its fds at EG_FD_*, stdin and stdout on
- * /dev/null, stderr into the log memfd, default signals and its own
- * process group (a terminal's ^C is the worker's to handle).
+ * /dev/null, stderr into the log memfd, default signals, its own process
+ * group (a terminal's ^C is the worker's to handle) and only PATH in its
+ * environment.
  */
 static int spawn_helper(struct sandbox_egress *eg, int ready_w, int exit_r,
 			pid_t *pid)
@@ -320,8 +326,14 @@ static int spawn_helper(struct sandbox_egress *eg, int ready_w, int exit_r,
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t all, none;
-	union { const char *const *in; char *const *out; } av = { argv };
+	char path[4096];
+	const char *const envp[] = { path, NULL };
+	union { const char *const *in; char *const *out; } av = { argv }, ev = { envp };
 	int rc, i;
+
+	/* Its own environment holds nothing of ours (tokens, passwords). */
+	snprintf(path, sizeof(path), "PATH=%s",
+		 getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
 
 	sigfillset(&all);
 	sigemptyset(&none);
@@ -339,7 +351,7 @@ static int spawn_helper(struct sandbox_egress *eg, int ready_w, int exit_r,
 	posix_spawn_file_actions_adddup2(&fa, src[1], EG_FD_EXIT);
 	posix_spawn_file_actions_adddup2(&fa, src[2], EG_FD_NETNS);
 	rc = src[0] < 0 || src[1] < 0 || src[2] < 0 ? errno :
-	     posix_spawnp(pid, EG_HELPER, &fa, &at, av.out, environ);
+	     posix_spawnp(pid, EG_HELPER, &fa, &at, av.out, ev.out);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	for (i = 0; i < 3; i++)

@@ -140,6 +140,7 @@ expect_eq "links: loopback and slirp's tap" "lo tap0" "$(nsenter -t "$pid" -n ba
 helper=$(pgrep -f "slirp4netns .*/proc/self/fd/5 tap0" | head -1)
 check "slirp4netns serves that namespace" test -n "$helper"
 check "slirp4netns is in its own process group" test "$(ps -o pgid= -p "$helper" | xargs)" = "$helper"
+expect_match "slirp4netns's environment is PATH alone (no tokens)" "^PATH=[^ ]*$" "$(tr '\0' ' ' < "/proc/$helper/environ" | xargs)"
 wait "$live" || true
 
 # A killed driver leaves no slirp4netns: its exit fd closes with it.
