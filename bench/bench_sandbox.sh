@@ -27,27 +27,12 @@ BENCH_SANDBOX=1 BENCH_SANDBOX_NETWORK=bridge FETCHER_ROOTFS=$T/testbox-root FETC
 
 export LOG_LEVEL=warn LOG_FORMAT=json FETCHER_ROOTFS=$T/fetcher-root
 
-# scans RUNTIME CONC COUNT: scans per second of one worker run.
-scans() {
-  local db=$T/e2e-$1-$2.db w
-  export TURSO_CONNECTION_URL=file:$db QUEUE_NAME=bench-$1-$2
-  $B/safeurl submit $(for i in $(seq 1 "$3"); do echo "$url?$i"; done) >/dev/null
-  CONTAINER_RUNTIME=$1 WORKER_CONCURRENCY=$2 $B/safeurl-worker 2>"$T/worker-$1-$2.log" &
-  w=$!
-  until [ "$(sqlite3 "$db" "SELECT count(*) FROM scan_jobs WHERE state IN ('COMPLETED','FAILED','TIMED_OUT')")" = "$3" ]; do
-    sleep 0.1
-    kill -0 $w 2>/dev/null || { cat "$T/worker-$1-$2.log" >&2; exit 1; }
-  done
-  kill -TERM $w; wait $w
-  [ "$(sqlite3 "$db" "SELECT count(*) FROM scan_jobs WHERE state='COMPLETED'")" = "$3" ] ||
-    { echo "bench_sandbox: $1: not every scan completed" >&2; exit 1; }
-  sqlite3 "$db" "SELECT $3 * 1000.0 / (max(created_at) - min(created_at)) FROM audit_logs WHERE to_state IN ('FETCHING','COMPLETED')"
-}
+. bench/bench_scans.sh
 
 echo "== end to end: safeurl-worker, $n docker scans and $((5 * n)) sandbox scans per level"
 printf 'conc | docker scans/s | sandbox scans/s | ratio\n'
 for c in 1 4 8; do
-  d=$(scans docker "$c" "$n")
-  s=$(scans sandbox "$c" $((5 * n)))
+  d=$(scans docker "$c" "$n" "$url" CONTAINER_RUNTIME=docker)
+  s=$(scans sandbox "$c" $((5 * n)) "$url" CONTAINER_RUNTIME=sandbox)
   python3 -c 'import sys; c, d, s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); print("%4d | %14.1f | %15.1f | %5.1f" % (c, d, s, s / d))' "$c" "$d" "$s"
 done

@@ -161,6 +161,7 @@ static int sb_open(struct runtime *rt, const struct runtime_opts *opts,
 	    sandbox_seccomp_build(&sb->filter, e) < 0)
 		return -1;
 	sb->has_resolv = root_has_resolv(sb);
+	sb->host_resolv = access("/etc/resolv.conf", R_OK) == 0;
 	if (net == SANDBOX_NET_EGRESS && sandbox_egress_ready(&sb->egress, e) < 0)
 		return -1;
 	return sandbox_cg_open(&sb->cg, rt->worker_id, rt->pid, e);

@@ -78,6 +78,7 @@ struct sandbox {
 	struct sock_fprog filter; /* seccomp program; filter.filter owned */
 	struct sandbox_egress egress;
 	int has_resolv;        /* the root has /etc/resolv.conf to bind over */
+	int host_resolv;       /* the host has one to bind (network host) */
 	int cap_last;          /* highest capability number of the kernel */
 	atomic_uint seq;       /* per-scan cgroup names */
 	pthread_mutex_t lock;  /* guards warm, nwarm, refilling, running */
@@ -156,6 +157,7 @@ struct sandbox_child {
 	int join_net;                /* >= 0: join this net namespace */
 	const char *resolv;          /* /etc/resolv.conf's text, or NULL */
 	size_t resolv_len;
+	const char *resolv_path;     /* or the file to bind there, or NULL */
 	uid_t uid;
 	gid_t gid;
 	int cap_last;

@@ -15,8 +15,8 @@
  *   (egress: join its net namespace) -> join cgroups -> private mounts ->
  *   bind the root, tmpfs /tmp (noexec), /proc of the new pid namespace, a
  *   read-only /dev with null, zero, random, urandom (egress: and a
- *   resolv.conf written there, bound read-only over the root's) -> root
- *   read-only -> pivot_root
+ *   resolv.conf written there, bound read-only over the root's; host:
+ *   the host's bound there) -> root read-only -> pivot_root
  *   and detach the old root -> hostname -> loopback up (own net
  *   namespace) -> stdio on the pipes, every other fd closed -> (warm:
  *   wait for the go byte; the scan's argv is then in place) -> rlimits ->
@@ -55,6 +55,7 @@
 #define CHILD_NOFILE 256
 #define CHILD_FN __attribute__((no_sanitize("address", "undefined")))
 #define GO_FD 3
+#define RESOLV "etc/resolv.conf"
 #define RESOLV_TMP "dev/.resolv.conf"  /* on the sandbox's /dev tmpfs */
 
 /* Device nodes of the read-only /dev: {name, major, minor}. */
@@ -106,25 +107,37 @@ CHILD_FN static int mount_in(struct sandbox_child *c, const char *type,
 	return 0;
 }
 
+/* Bind the file src over dst (in the root being built), read-only. */
+CHILD_FN static int bind_ro(struct sandbox_child *c, const char *src,
+			    const char *dst)
+{
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
+		  MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(c, "bind resolv.conf");
+	return 0;
+}
+
 /*
- * The egress network's resolv.conf: written on the new /dev tmpfs (still
- * writable), bound read-only over the root's etc/resolv.conf, and
- * unlinked from /dev (the bind keeps it). No file on the host.
+ * The sandbox's resolv.conf: the host's file (network host), or the
+ * egress network's text written on the new /dev tmpfs (still writable),
+ * bound over the root's etc/resolv.conf and unlinked from /dev (the bind
+ * keeps it): no file on the host.
  */
-CHILD_FN static int write_resolv(struct sandbox_child *c)
+CHILD_FN static int set_resolv(struct sandbox_child *c)
 {
 	int fd;
 
+	if (c->resolv_path)
+		return bind_ro(c, c->resolv_path, RESOLV);
 	if (!c->resolv)
 		return 0;
 	fd = open(RESOLV_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0 || write(fd, c->resolv, c->resolv_len) != (ssize_t)c->resolv_len)
 		return fail(c, "write resolv.conf");
 	close(fd);
-	if (mount(RESOLV_TMP, "etc/resolv.conf", NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, "etc/resolv.conf", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
-		  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return fail(c, "bind resolv.conf");
+	if (bind_ro(c, RESOLV_TMP, RESOLV) < 0)
+		return -1;
 	if (unlink(RESOLV_TMP) < 0)
 		return fail(c, "unlink the resolv.conf source");
 	return 0;
@@ -142,7 +155,7 @@ CHILD_FN static int make_dev(struct sandbox_child *c)
 			  makedev(dev_nodes[i].major, dev_nodes[i].minor)) < 0 ||
 		    chmod(dev_nodes[i].path, 0666) < 0)
 			return fail(c, dev_nodes[i].path);
-	if (write_resolv(c) < 0)
+	if (set_resolv(c) < 0)
 		return -1;
 	return mount_in(c, NULL, "dev",
 			MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,

@@ -126,6 +126,8 @@ static void child_init(struct sandbox_child *c, const struct sandbox *sb,
 		c->resolv = SANDBOX_EGRESS_RESOLV;
 		c->resolv_len = sizeof(SANDBOX_EGRESS_RESOLV) - 1;
 	}
+	if (key->net == SANDBOX_NET_HOST && sb->has_resolv && sb->host_resolv)
+		c->resolv_path = "/etc/resolv.conf";
 	c->uid = key->uid;
 	c->gid = key->gid;
 	c->fsize = (long)key->tmpfs_mb << 20;

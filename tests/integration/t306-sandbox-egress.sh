@@ -28,46 +28,22 @@ fi
 . "$(dirname "$0")/lib_worker.sh"
 command -v slirp4netns >/dev/null || die "slirp4netns is not installed (scripts/deps.sh installs it)"
 
-HOST_ADDR=93.184.216.1 SITE_ADDR=93.184.216.34 INSIDE_ADDR=10.11.0.2 META_ADDR=169.254.169.254
+. "$S/tests/fixtures/world_ns.sh"
 
-# The world: a namespace reached only through the veth pair.
-unshare --net sleep 100000 &
-WORLD=$!
+make_world
 at_exit "kill $WORLD"
-inw() { nsenter -t "$WORLD" -n "$@"; }
-wait_for "the world namespace" 10 bash -c "test \"\$(readlink /proc/$WORLD/ns/net)\" != \"\$(readlink /proc/self/ns/net)\"" ||
-  die "no world namespace"
-ip link add sfu0 type veth peer name sfu1 netns "$WORLD"
-ip addr add "$HOST_ADDR/24" dev sfu0
-ip link set sfu0 up
-inw ip link set lo up
-inw ip addr add "$SITE_ADDR/24" dev sfu1
-inw ip link set sfu1 up
-inw ip route add default via "$HOST_ADDR"
-inw ip addr add "$INSIDE_ADDR/32" dev lo
-inw ip addr add "$META_ADDR/32" dev lo
-ip route add "$INSIDE_ADDR/32" via "$SITE_ADDR"
-ip route add "$META_ADDR/32" via "$SITE_ADDR"
-# links: the interface names of this network namespace.
-links() { ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sort | xargs; }
 expect_eq "the host has only loopback and the veth" "lo sfu0" "$(links)"
 expect_eq "the world has only loopback and the veth" "lo sfu1" "$(inw bash -c "$(declare -f links); links")"
-
-# The host's resolver is the world's DNS server.
-echo "nameserver $SITE_ADDR" > "$T/resolv.conf"
-mount --bind "$T/resolv.conf" /etc/resolv.conf
-nsenter -t "$WORLD" -n python3 "$S/tests/fixtures/dns_fixture.py" "$T/dns.log" "$SITE_ADDR" &
-at_exit "kill $!"
 mkdir -p "$T/site"
 echo '<html><head><title>egress</title></head><body>hello from the world</body></html>' > "$T/site/index.html"
-nsenter -t "$WORLD" -n python3 -m http.server --bind "$SITE_ADDR" --directory "$T/site" 80 >"$T/site.log" 2>&1 &
-at_exit "kill $!"
+world_site "$T/site" || die "the world's site did not start"
+at_exit "kill ${WORLD_PIDS[*]}"
 nsenter -t "$WORLD" -n python3 "$S/tests/fixtures/trap_listener.py" "$T/world-trap" 8080 &
 at_exit "kill $!"
 python3 "$S/tests/fixtures/trap_listener.py" "$T/host-trap" 8080 &
 at_exit "kill $!"
-wait_for "the world's services" 20 bash -c "test -e '$T/dns.log.ready' && test -e '$T/world-trap.ready' && test -e '$T/host-trap.ready' && exec 3<>/dev/tcp/$SITE_ADDR/80" ||
-  die "the world's services did not start"
+wait_for "the listeners" 20 bash -c "test -e '$T/world-trap.ready' && test -e '$T/host-trap.ready'" ||
+  die "the listeners did not start"
 # The listeners work: from the host itself each sees its connection.
 for a in "$INSIDE_ADDR" "$META_ADDR" "$HOST_ADDR" 127.0.0.1; do
   curl -s -o /dev/null --max-time 2 "http://$a:8080/" || true
@@ -97,6 +73,11 @@ expect_eq "the public page is fetched" "true 200 safe" \
   "$(jget "$out" ok) $(jget "$out" httpStatus) $(jget "$out" verdict)"
 check "the name went through slirp's DNS to the host's resolver" grep -q "^A site.test$" "$T/dns.log"
 check "the site saw the fetch" grep -q '"GET / HTTP/1.1" 200' "$T/site.log"
+
+# Network host (tests only) binds the host's resolv.conf, as Docker does.
+out=$(doc "$(CONTAINER_NETWORK_MODE=host fetch --timeout 10000 http://site.test/)")
+expect_eq "network host: the name resolves with the host's resolver" "true 200" \
+  "$(jget "$out" ok) $(jget "$out" httpStatus)"
 
 # The fetcher's own guard is on in this mode too.
 out=$(doc "$(fetch "http://$INSIDE_ADDR:8080/")")
