@@ -41,6 +41,8 @@ static const char *const denied[] = {
 	"name_to_handle_at", "sethostname", "setdomainname", "uselib",
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
 	"nfsservctl",
+	/* A fetcher is a client: no server in the shared egress namespace. */
+	"listen", "accept", "accept4",
 };
 
 static int add_rules(scmp_filter_ctx ctx)
