@@ -164,6 +164,9 @@ static int sb_open(struct runtime *rt, const struct runtime_opts *opts,
 	sb->host_resolv = access("/etc/resolv.conf", R_OK) == 0;
 	if (net == SANDBOX_NET_EGRESS && sandbox_egress_ready(&sb->egress, e) < 0)
 		return -1;
+	if (net == SANDBOX_NET_EGRESS && !sb->has_resolv)
+		log_warn("sandbox: root '%s' has no /etc/resolv.conf to bind over: fetches on the egress network cannot resolve names (" SB_BUILD_HINT ")",
+			 sb->rootfs);
 	return sandbox_cg_open(&sb->cg, rt->worker_id, rt->pid, e);
 }
 

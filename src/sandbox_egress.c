@@ -311,8 +311,8 @@ static int high_dup(int fd)
 /*
  * posix_spawnp slirp4netns with its fds at EG_FD_*, stdin and stdout on
  * /dev/null, stderr into the log memfd, default signals, its own process
- * group (a terminal's ^C is the worker's to handle) and only PATH in its
- * environment.
+ * group (a terminal's ^C is the worker's to handle), no other fd of ours
+ * and only PATH in its environment.
  */
 static int spawn_helper(struct sandbox_egress *eg, int ready_w, int exit_r,
 			pid_t *pid)
@@ -322,7 +322,8 @@ static int spawn_helper(struct sandbox_egress *eg, int ready_w, int exit_r,
 		"--enable-sandbox", "--enable-seccomp", "--netns-type=path",
 		"--ready-fd=3", "--exit-fd=4", "/proc/self/fd/5", EG_TAP, NULL,
 	};
-	int src[3] = { high_dup(ready_w), high_dup(exit_r), high_dup(eg->netns) };
+	int src[4] = { high_dup(ready_w), high_dup(exit_r), high_dup(eg->netns),
+		       high_dup(eg->log) };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t all, none;
@@ -344,17 +345,20 @@ static int spawn_helper(struct sandbox_egress *eg, int ready_w, int exit_r,
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawn_file_actions_adddup2(&fa, src[3], 2);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, eg->log, 2);
 	posix_spawn_file_actions_adddup2(&fa, src[0], EG_FD_READY);
 	posix_spawn_file_actions_adddup2(&fa, src[1], EG_FD_EXIT);
 	posix_spawn_file_actions_adddup2(&fa, src[2], EG_FD_NETNS);
-	rc = src[0] < 0 || src[1] < 0 || src[2] < 0 ? errno :
+	/* Nothing else of ours: libraries' sockets (Redis, the database)
+	 * are not all close-on-exec. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, EG_FD_NETNS + 1);
+	rc = src[0] < 0 || src[1] < 0 || src[2] < 0 || src[3] < 0 ? errno :
 	     posix_spawnp(pid, EG_HELPER, &fa, &at, av.out, ev.out);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		close_fd(&src[i]);
 	return rc;
 }
@@ -416,7 +420,7 @@ static int start_helper(struct sandbox_egress *eg, struct err *e)
 		close(ready[1]);
 		return err_set(e, ERR_UNAVAILABLE, "sandbox: pipe: %s", strerror(errno));
 	}
-	if (ftruncate(eg->log, 0) < 0)
+	if (ftruncate(eg->log, 0) < 0 || lseek(eg->log, 0, SEEK_SET) < 0)
 		log_debug("sandbox: helper log not emptied: %s", strerror(errno));
 	rc = spawn_helper(eg, ready[1], ex[0], &eg->helper);
 	close(ready[1]);

@@ -18,7 +18,10 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +48,36 @@ static const char *const denied[] = {
 	"listen", "accept", "accept4",
 };
 
+/*
+ * setsockopt (level, option) pairs refused with EPERM: each picks an
+ * output interface or allows broadcast, which lets a packet skip the
+ * egress network's routing table (multicast and broadcast need no route).
+ */
+static const struct {
+	int level, option;
+} sockopts[] = {
+	{ SOL_SOCKET, SO_BINDTODEVICE },   { SOL_SOCKET, SO_BINDTOIFINDEX },
+	{ SOL_SOCKET, SO_BROADCAST },      { IPPROTO_IP, IP_MULTICAST_IF },
+	{ IPPROTO_IP, IP_UNICAST_IF },     { IPPROTO_IPV6, IPV6_MULTICAST_IF },
+	{ IPPROTO_IPV6, IPV6_UNICAST_IF },
+};
+
+/* Socket options, and the socket diagnostics that would list the other
+ * sandboxes' connections in the shared egress namespace. */
+static int add_socket_rules(scmp_filter_ctx ctx)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sockopts) / sizeof(sockopts[0]); i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setsockopt), 2,
+				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].level),
+				     SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)sockopts[i].option)) < 0)
+			return -1;
+	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
+				SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+				SCMP_A2(SCMP_CMP_EQ, NETLINK_SOCK_DIAG));
+}
+
 static int add_rules(scmp_filter_ctx ctx)
 {
 	size_t i;
@@ -59,6 +92,8 @@ static int add_rules(scmp_filter_ctx ctx)
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
 			     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER,
 				     CLONE_NEWUSER)) < 0)
+		return -1;
+	if (add_socket_rules(ctx) < 0)
 		return -1;
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }

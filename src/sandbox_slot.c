@@ -141,8 +141,14 @@ struct sandbox_slot *sandbox_slot_new(struct sandbox *sb,
 				      const struct sandbox_key *key,
 				      struct err *e)
 {
-	struct sandbox_slot *slot = xcalloc(1, sizeof(*slot));
+	struct sandbox_slot *slot;
 
+	/* Never the host's network for want of the egress namespace. */
+	if (key->net == SANDBOX_NET_EGRESS && sb->egress.netns < 0) {
+		err_set(e, ERR_UNAVAILABLE, "sandbox: the egress network is not up");
+		return NULL;
+	}
+	slot = xcalloc(1, sizeof(*slot));
 	slot->seq = atomic_fetch_add(&sb->seq, 1) + 1;
 	snprintf(slot->cg_name, sizeof(slot->cg_name), "s%u", slot->seq);
 	slot->key = *key;

@@ -4,7 +4,8 @@
 # unreachable in network mode none (reachable in host mode: the probe can
 # tell; bridge, the egress network, is t306's), mount, chroot, ptrace,
 # setuid(0), new namespaces, bpf, keyctl,
-# perf, modules, the clock, the hostname and listening refused; the sandbox as the
+# perf, modules, the clock, the hostname, listening, picking an output
+# interface and socket diagnostics refused; the sandbox as the
 # program sees it (uid, capabilities, read-only root, noexec /tmp) and as
 # the kernel holds it (cgroup limits, rlimits, seccomp, namespaces). A
 # daemon left behind dies with the sandbox. A worker killed mid-scan
@@ -25,7 +26,8 @@ esc=$(jget "$(drv run -- escape "$PORT" $$)" stdout)
 expect_eq "no other process visible" 0 "$(jget "$esc" procs)"
 expect_eq "host pid cannot be signalled" ESRCH "$(jget "$esc" kill_host)"
 expect_eq "network none: host loopback service unreachable" ECONNREFUSED "$(jget "$esc" loopback)"
-for call in mount chroot ptrace setuid userns netns bpf keyctl perf module clock hostname listen; do
+for call in mount chroot ptrace setuid userns netns bpf keyctl perf module clock hostname listen \
+            bindtodevice sockdiag; do
   expect_eq "$call refused" EPERM "$(jget "$esc" "$call")"
 done
 esc=$(jget "$(drv --network host run -- escape "$PORT" $$)" stdout)

@@ -92,11 +92,14 @@ for url in "http://10.0.2.2:8080/" "http://$HOST_ADDR:8080/" "http://$INSIDE_ADD
     "$(jget "$out" ok) $(jpath "$out" error.code)"
 done
 conn=$(doc "$(box connect "10.0.2.2,8080" "$HOST_ADDR,8080" "$INSIDE_ADDR,8080" "$META_ADDR,8080" \
-  "10.1.2.3,8080" "192.168.1.1,8080" "$SITE_ADDR,80" "::1,8080" "2001:4860::1,80")")
+  "10.1.2.3,8080" "192.168.1.1,8080" "$SITE_ADDR,80" "::1,8080" "2001:4860::1,80" \
+  "10.0.2.3,80" "10.0.2.4,80")")
 expect_eq "the host's loopback (slirp's gateway) is unreachable" ENETUNREACH "$(jget "$conn" "10.0.2.2,8080")"
 for a in "$HOST_ADDR" "$INSIDE_ADDR" "$META_ADDR" 10.1.2.3 192.168.1.1; do
   expect_eq "$a: prohibit route" EACCES "$(jget "$conn" "$a,8080")"
 done
+expect_eq "slirp's DNS address serves DNS only" ENETUNREACH "$(jget "$conn" "10.0.2.3,80")"
+expect_eq "nothing else of slirp's network answers" ETIMEDOUT "$(jget "$conn" "10.0.2.4,80")"
 expect_eq "the public site connects" ok "$(jget "$conn" "$SITE_ADDR,80")"
 expect_eq "no IPv6 way out" ENETUNREACH "$(jget "$conn" "2001:4860::1,80")"
 expect_eq "IPv6 loopback is the sandbox's own, closed" ECONNREFUSED "$(jget "$conn" "::1,8080")"
