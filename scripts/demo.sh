@@ -4,12 +4,19 @@
 # small demo site on loopback, run a worker against the embedded SQLite
 # default (./local.db), submit scans of the site and print their outcomes.
 #   --keep   leave the worker running afterwards (Ctrl-C stops it)
+# The services it starts (Redis, dockerd) run detached, in sessions of
+# their own, and stay up for the next run; the demo's own processes (the
+# site, the worker) are stopped when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep=0
-[ "${1:-}" = --keep ] && keep=1
+case ${1:-} in
+  --keep) keep=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--keep]" >&2; exit 64 ;;
+esac
 
-./scripts/deps.sh
+./scripts/deps.sh demo
 # shellcheck source=services.sh
 . ./scripts/services.sh
 ensure_redis "${REDIS_PORT:-6379}"
@@ -20,10 +27,11 @@ cmake --build --preset release
 
 work=$(mktemp -d /tmp/safeurl-demo.XXXXXX)
 pids=()
+# Waits only for the demo's own processes, never for a daemon it started.
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,7 +48,7 @@ export CONTAINER_TIMEOUT_MS=${CONTAINER_TIMEOUT_MS:-5000}
 # The demo site is on this machine's loopback: the containers share the
 # host network and the fetcher is told so explicitly; without these flags
 # it refuses loopback destinations, as it does in production.
-export CONTAINER_NETWORK_MODE=host
+export CONTAINER_NETWORK_MODE=host CONTAINER_ALLOW_HOST_NETWORK=1
 export FETCHER_ARGS="--resolve shop.demo:$port:127.0.0.1 --allow-loopback --ports $port"
 
 ./build/release/safeurl-worker 2>"$work/worker.log" &

@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# deps.sh - install every Debian package and pinned npm package that the
-# build, the tests and the demo need. Idempotent: installs only what is
-# missing. Debian 12, as root.
+# deps.sh - install the Debian and pinned npm packages a profile needs.
+# Idempotent: installs only what is missing. Debian 12, as root.
+#   scripts/deps.sh demo   build the programs, the fetcher image, run the demo
+#   scripts/deps.sh test   the demo's packages plus everything the test
+#                          suite and benchmarks use (the default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+profile=${1:-test}
+case $profile in
+  demo|test) ;;
+  *) echo "usage: $0 [demo|test]" >&2; exit 64 ;;
+esac
 
+# Building the programs and the fetcher image, running a worker and the
+# demo site: compiler and libraries, Redis, the Docker engine, the CA
+# bundle and public suffix list the image ships, setsid (util-linux).
 PACKAGES=(
-  build-essential cmake pkg-config git curl ca-certificates iproute2 procps
-  util-linux psmisc
-  libhiredis-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libjansson-dev
-  libmicrohttpd-dev libcmocka-dev libseccomp-dev libpsl-dev libidn2-dev
-  libssl-dev clang libclang-rt-14-dev openssl python3-jsonschema
+  build-essential cmake pkg-config ca-certificates publicsuffix procps util-linux
+  libhiredis-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
+  libmicrohttpd-dev libseccomp-dev libpsl-dev libidn2-dev libssl-dev
   redis-server docker.io python3
 )
-
-# The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge);
-# the cgroup v2 test VM (t307: qemu, busybox and cpio for its initramfs).
-PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
-# The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
-PACKAGES+=(openssl python3-jsonschema time)
+if [ "$profile" = test ]; then
+  # Unit tests, fuzz targets (clang), sanitizer runtimes, shell tools the
+  # integration scripts call, schema validation, peak RSS (time).
+  PACKAGES+=(libcmocka-dev clang libclang-rt-14-dev git curl iproute2 psmisc
+    sqlite3 openssl python3-jsonschema time stress-ng)
+  # The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge);
+  # the cgroup v2 test VM (t307: qemu, busybox and cpio for its initramfs).
+  PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -26,8 +37,10 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 # Node.js and npm serve the tests only; keep an existing installation.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
+if [ "$profile" = test ]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
@@ -40,6 +53,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Pinned npm packages used by the interoperability tests and benchmarks.
+[ "$profile" = test ] || exit 0
 if [ -f tests/interop/package-lock.json ]; then
   stamp=tests/interop/node_modules/.safeurl-lock
   if ! cmp -s tests/interop/package-lock.json "$stamp" 2>/dev/null; then

@@ -30,7 +30,11 @@ ensure_dockerd() {
     rm -f "$cpidf"
   fi
   echo "services: starting dockerd (log: /var/log/safeurl-dockerd.log)"
-  nohup dockerd --iptables=false >>/var/log/safeurl-dockerd.log 2>&1 </dev/null &
+  # A session of its own (setsid -f): the daemon is no child of the caller,
+  # so a script that waits for its children does not wait for it, and it
+  # outlives the caller's terminal. It carries no test-run marker either.
+  env -u SAFEURL_TEST_RUN -u SAFEURL_TEST_SCOPE \
+    setsid -f dockerd --iptables=false >>/var/log/safeurl-dockerd.log 2>&1 </dev/null
   local i
   for i in $(seq 1 120); do
     docker_answers && return 0
@@ -48,7 +52,8 @@ ensure_redis() {
   fi
   echo "services: starting redis-server on 127.0.0.1:$port"
   mkdir -p /var/lib/safeurl-redis
-  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+  env -u SAFEURL_TEST_RUN -u SAFEURL_TEST_SCOPE \
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
     --dir /var/lib/safeurl-redis --save '' --appendonly no \
     --logfile /var/log/safeurl-redis.log
   local i

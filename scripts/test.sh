@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # test.sh - install what is missing, build the sanitizer (debug) preset and
 # run every test. Usage: scripts/test.sh [ctest arguments, e.g. -L unit]
+#
+# Every process the run starts carries SAFEURL_TEST_RUN in its
+# environment (services this script starts do not: dockerd is shared).
+# After ctest, a process still carrying it is a leak: it is listed,
+# killed, and the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/deps.sh
+./scripts/deps.sh test
 # shellcheck source=services.sh
 . ./scripts/services.sh
 ensure_dockerd
@@ -13,4 +18,42 @@ cmake --preset debug >/dev/null
 cmake --build --preset debug
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+run_id=$$.$(date +%s%N)
+export SAFEURL_TEST_RUN=$run_id
+
+# run_pids: the processes of this run still alive (bash builtins only).
+run_pids() {
+  local f pid e
+  for f in /proc/[0-9]*/environ; do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    [ "$pid" = $$ ] && continue
+    while IFS= read -r -d '' e; do
+      [ "$e" = "SAFEURL_TEST_RUN=$run_id" ] && { echo "$pid"; break; }
+    done 2>/dev/null <"$f"
+  done
+  return 0
+}
+
+set +e
 ctest --preset debug "$@"
+rc=$?
+set -e
+
+# A test's watchdog outlives its script by up to a second: give what is
+# shutting down 10 s before calling it a leak.
+left=""
+for _ in $(seq 1 100); do
+  left=$(run_pids)
+  [ -z "$left" ] && break
+  sleep 0.1
+done
+if [ -n "$left" ]; then
+  echo "test.sh: the run left $(echo "$left" | wc -l) process(es) behind:" >&2
+  # shellcheck disable=SC2086
+  ps -o pid,ppid,etime,args -p "$(echo $left | tr ' ' ,)" >&2 || true
+  # shellcheck disable=SC2086
+  kill -KILL $left 2>/dev/null || true
+  [ "$rc" -ne 0 ] || rc=1
+fi
+exit "$rc"

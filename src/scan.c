@@ -760,8 +760,9 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_mutex_init(&ctx->aux_lock, NULL);
 	pthread_cond_init(&ctx->wake, NULL);
-	if (open_runtime(ctx, e) ||
-	    !(ctx->aux_store = store_open(cfg, e)) ||
+	/* The database first: a refused token or a wrong URL is configuration
+	 * (exit 78) and is reported before the engine's state. */
+	if (!(ctx->aux_store = store_open(cfg, e)) || open_runtime(ctx, e) ||
 	    scan_keeper_start(ctx, e) || scan_health_start(ctx, e)) {
 		scan_close(ctx);
 		*arg = NULL;

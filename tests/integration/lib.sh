@@ -13,20 +13,77 @@ T=$(mktemp -d /tmp/safeurl-test.XXXXXX)
 CLEANUP=()
 FAILS=0
 PASSES=0
+# Every program this script starts inherits SAFEURL_TEST_SCOPE, daemons
+# included (redis-server --daemonize keeps its environment): cleanup finds
+# by it whatever a cleanup step missed, and scripts/test.sh checks at its
+# end that no process of the whole run (SAFEURL_TEST_RUN) is left.
+
+# scope_pids: the processes that carry this script's marker (bash
+# builtins only, so that the scan itself starts no marked process).
+scope_pids() {
+  local f pid e
+  for f in /proc/[0-9]*/environ; do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    [ "$pid" = $$ ] && continue
+    while IFS= read -r -d '' e; do
+      [ "$e" = "SAFEURL_TEST_SCOPE=$T" ] && { echo "$pid"; break; }
+    done 2>/dev/null <"$f"
+  done
+  return 0
+}
+
+# reap_scope: stop what the script's own cleanup steps left running:
+# TERM, up to 5 s to exit, then KILL.
+reap_scope() {
+  local pids i
+  pids=$(scope_pids)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for i in $(seq 1 50); do
+    pids=$(scope_pids)
+    [ -n "$pids" ] || return 0
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+}
+
+# A watchdog (forked before the marker is exported, so that it and its
+# sleeps carry none) reaps the scope when this shell dies without running
+# its trap: ctest's timeout kills the script with SIGKILL.
+(
+  trap '' INT TERM HUP
+  while kill -0 $$ 2>/dev/null; do sleep 1; done
+  reap_scope
+  [ "${SAFEURL_TEST_KEEP:-0}" = 1 ] || rm -rf "$T"
+) </dev/null >/dev/null 2>&1 &
+export SAFEURL_TEST_SCOPE=$T
 
 cleanup() {
   local i
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
     eval "${CLEANUP[$i]}" >/dev/null 2>&1 || true
   done
-  rm -rf "$T"
+  reap_scope
+  # SAFEURL_TEST_KEEP=1 keeps the logs and files for a post-mortem.
+  if [ "${SAFEURL_TEST_KEEP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # at_exit CMD: run CMD (a string) at exit, last registered first.
 at_exit() { CLEANUP+=("$1"); }
 
 die() { echo "FATAL: $*" >&2; exit 1; }
+
+# require_test_hooks: the script drives fault-injection hooks and the test
+# processor, which only the debug preset builds (-DSAFEURL_TEST).
+require_test_hooks() {
+  grep -q '^SAFEURL_TEST_HOOKS:BOOL=ON$' "$B/CMakeCache.txt" 2>/dev/null ||
+    die "needs the debug preset (test hooks): $B was built without SAFEURL_TEST_HOOKS"
+}
 
 # check NAME CMD...: run CMD, count and report the outcome.
 check() {

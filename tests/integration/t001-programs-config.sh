@@ -55,7 +55,8 @@ expect_match "malformed .env names the line" "\.env: line 2" "$err"
 
 # The worker logs its configuration, masks secrets, stops on SIGTERM.
 printf 'REDIS_PASSWORD=s3cret-pass\nTURSO_AUTH_TOKEN=tok-123\n' > .env
-LOG_FORMAT=json WORKER_ID=w-test "$B/safeurl-worker" 2> worker.log &
+# No engine or image needed to test configuration and signals.
+LOG_FORMAT=json WORKER_ID=w-test "$B/safeurl-worker" --processor=noop 2> worker.log &
 pid=$!
 wait_for "worker config log" 10 grep -q '"event":"config"' worker.log
 sleep 0.2

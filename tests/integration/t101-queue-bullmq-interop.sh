@@ -5,6 +5,7 @@
 # the same jobs: the same states, attempts, reasons, return values, and
 # per job the same sequence of events with their fields.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis

@@ -4,19 +4,26 @@
 # one of them, and every job hash shows a single start), and both took a
 # share of the work.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis
 export QUEUE_NAME=mixed
 N=400
 
-spec=$(python3 -c "import json; print(json.dumps([{'name':'scan','data':{'sleepMs':3},'opts':{'jobId':f'm-{i}'}} for i in range($N)]))")
-bull add "$spec" >/dev/null
+spec=$(python3 -c "import json; print(json.dumps([{'name':'scan','data':{'sleepMs':5},'opts':{'jobId':f'm-{i}'}} for i in range($N)]))")
 
-node "$S/tests/interop/bull.js" worker-test 100000 node.ids &
+# Both workers are consuming before the first job is added: on a busy
+# machine Node starts slowly, and a queue added first could be emptied by
+# one worker before the other connects.
+BULL_READY_FILE=node.ready node "$S/tests/interop/bull.js" worker-test 100000 node.ids &
 NPID=$!
 at_exit "kill $NPID"
 WORKER_CONCURRENCY=8 start_worker worker.log --processor=test
+wait_for "the Node worker ready" 60 test -s node.ready || die "the Node worker did not start"
+wait_for "our worker consuming" 60 grep -q 'consuming queue' worker.log ||
+  die "safeurl-worker did not start"
+bull add "$spec" >/dev/null
 wait_for "all jobs settled" 60 settled $N
 stop_worker
 kill "$NPID" 2>/dev/null || true; wait "$NPID" 2>/dev/null || true

@@ -5,6 +5,7 @@
 # with BullMQ's reason. Lock and stalled interval are shortened through the
 # test-only SAFEURL_TEST_* variables.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis

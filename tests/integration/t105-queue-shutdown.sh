@@ -3,6 +3,7 @@
 # SHUTDOWN_GRACE_MS, releases the rest back to wait without counting an
 # attempt (another worker takes them at once), and exits 0.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis

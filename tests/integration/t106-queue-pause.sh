@@ -3,6 +3,7 @@
 # while the queue is paused (jobs added meanwhile stay waiting), and takes
 # them promptly after Queue.resume() (woken through the marker key).
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis

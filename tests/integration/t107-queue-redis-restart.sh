@@ -5,6 +5,7 @@
 # stalled interval are shortened (test-only variables) so that jobs whose
 # outcome or claim was cut off are recovered by the stalled check quickly.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 command -v redis-server >/dev/null || die "redis-server is not installed"

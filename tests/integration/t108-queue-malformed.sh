@@ -4,6 +4,7 @@
 # clear failedReason and a "failed" event; the worker keeps running and
 # completes a good job queued behind them.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis

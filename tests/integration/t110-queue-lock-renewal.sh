@@ -4,6 +4,7 @@
 # meanwhile, the job is neither stalled nor started twice, and jobs in
 # flight on both workers all complete once.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis

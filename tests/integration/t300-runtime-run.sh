@@ -61,11 +61,12 @@ expect_probe "$(jget "$(drv run -- probe)" stdout)"
 # The settings as the engine holds them, read while a container runs
 # (labelled with the real host name: no --host here).
 "$DRV" run --job t300-live --timeout-ms 20000 --memory-mb 64 --pids 40 -- sleep >"$T/live.json" 2>>"$T/driver.err" &
+live=$!
 wait_for "the live container" 20 test -n "$(ours_with "t300-live")"
 id=$(ours_with "t300-live" | head -1)
 api GET "/containers/$id/json" >"$T/inspect.json"
 api POST "/containers/$id/kill" >/dev/null
-wait
+wait "$live" || true
 check_inspect() {
   python3 - "$T/inspect.json" "$WORKER_ID" "$(hostname)" <<'PY'
 import json, sys

@@ -9,6 +9,7 @@
 # engine lost mid-scan -> the container it could not remove is removed by
 # the same worker once the engine is back, without a restart.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$(dirname "$0")/lib_worker.sh"
 ensure_fetcher_image
 start_fixture
@@ -17,7 +18,13 @@ bull_state() { $BULL job "$1" | python3 -c 'import json,sys; print(json.load(sys
 
 # --- the engine goes away ---
 PROXY=$T/engine.sock
+# One proxy at a time: a new one replaces the last, and the socket is
+# waited for only once the new proxy has made it (a path left by the last
+# one would let a worker connect through the proxy about to be replaced).
+PROXY_PID=""
 start_proxy() {
+  if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; fi
+  rm -f "$PROXY"
   python3 "$S/tests/integration/unix_proxy.py" "$PROXY" "${DOCKER_SOCKET_PATH:-/var/run/docker.sock}" &
   PROXY_PID=$!
   at_exit "kill $PROXY_PID"

@@ -23,10 +23,11 @@ expect_eq "audit trail on the server" "NULL>QUEUED@0 QUEUED>FETCHING@1 FETCHING>
 expect_match "row owner, attempts, version" "^$WORKER_ID-w[12]\|1\|3$" \
   "$(sql "SELECT worker_id, attempts, version FROM scan_jobs WHERE id='$phish'")"
 
-# the server goes away mid-run and comes back on the same file
-read -r -a ids <<<"$($CLI submit "$SITE/benign?r1" "$SITE/benign?r2" "$SITE/benign?r3" "$SITE/phish?r4" | paste -sd' ')"
+# the server goes away mid-run and comes back on the same file; the pages
+# take 4 s each, so that the claim is seen however slow the machine is
+read -r -a ids <<<"$($CLI submit "$SITE/delay/4000?r1" "$SITE/delay/4000?r2" "$SITE/delay/4000?r3" "$SITE/phish?r4" | paste -sd' ')"
 fetching() { [ "$(sql "SELECT count(*) FROM scan_jobs WHERE state='FETCHING'")" -ge 1 ]; }
-wait_for "a claim" 20 fetching
+wait_for "a claim" 60 fetching
 stop_tursodb
 sleep 2
 start_tursodb "$TURSO_PORT"

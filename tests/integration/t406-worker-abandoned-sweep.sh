@@ -4,6 +4,7 @@
 # failed ABANDONED by the keeper's sweep; one whose queue job still waits is
 # left for the queue to deliver, and one with a live lease is left alone.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$(dirname "$0")/lib_worker.sh"
 ensure_fetcher_image
 start_fixture

@@ -7,8 +7,9 @@
 //   counts             getJobCounts() as JSON
 //   job ID             Job.fromId() fields as JSON (null when missing)
 //   events [MS]        every event on the stream, read with QueueEvents
-//                      from the start, one JSON line each, until MS ms
-//                      pass without a new one (default 700)
+//                      from the start, one JSON line each, up to the
+//                      stream's last entry at the start and then until MS
+//                      ms pass without a new one (default 700)
 //   pause | resume     Queue.pause() / Queue.resume()
 //   worker C N [FILE]  a BullMQ Worker at concurrency C with a no-op
 //                      processor ({"ok":true,"jobId":id}) until N jobs
@@ -17,7 +18,8 @@
 //   fill N             add N small jobs with addBulk (benchmark preload)
 //   worker-test N FILE a BullMQ Worker (concurrency 4) with the same rules
 //                      as safeurl-worker's test processor, until N jobs
-//                      completed or failed for good; appends ids to FILE
+//                      completed or failed for good; appends ids to FILE;
+//                      writes BULL_READY_FILE (if set) once connected
 'use strict';
 const fs = require('fs');
 const { Queue, QueueEvents, Worker, Job, UnrecoverableError } = require('bullmq');
@@ -74,9 +76,26 @@ const commands = {
     } : null));
   },
   async events(ms) {
+    // The stream's last entry at the start is the target: every event up
+    // to it is read whatever the machine's load, then MS ms of quiet.
     const idle = Number(ms || 700);
+    const target = await withQueue(async q => {
+      const client = await q.getBackend().client;
+      const last = await client.xrevrange(q.keys.events, '+', '-', 'COUNT', 1);
+      return last.length ? last[0][0] : null;
+    });
+    const after = (a, b) => {
+      const [am, as] = a.split('-').map(Number), [bm, bs] = b.split('-').map(Number);
+      return am > bm || (am === bm && as >= bs);
+    };
     const qe = new QueueEvents(name, { ...opts, lastEventId: '0-0' });
-    let last = Date.now();
+    let last = Date.now(), reached = target === null;
+    const emit = qe.emit.bind(qe);
+    qe.emit = (ev, ...args) => { // (event, fields, id), or ('drained', id)
+      const id = args.find((a, i) => i < 2 && typeof a === 'string' && /^\d+-\d+$/.test(a));
+      if (id && target && after(id, target)) reached = true;
+      return emit(ev, ...args);
+    };
     const names = ['added', 'waiting', 'active', 'completed', 'failed',
       'delayed', 'stalled', 'retries-exhausted', 'drained', 'duplicated',
       'paused', 'resumed'];
@@ -86,9 +105,12 @@ const commands = {
         console.log(JSON.stringify({ event: ev, ...(typeof args === 'object' ? args : {}), id }));
       });
     await qe.waitUntilReady();
-    while (Date.now() - last < idle)
+    const deadline = Date.now() + 60000;
+    last = Date.now();
+    while ((!reached || Date.now() - last < idle) && Date.now() < deadline)
       await new Promise(r => setTimeout(r, 50));
     await qe.close();
+    if (!reached) throw new Error(`events: stream entry ${target} not read within 60 s`);
   },
   async pause() { await withQueue(q => q.pause()); },
   async resume() { await withQueue(q => q.resume()); },
@@ -115,6 +137,8 @@ const commands = {
     w.on('failed', (job, err) => {
       if (job && job.finishedOn) settled(job);
     });
+    await w.waitUntilReady();
+    if (process.env.BULL_READY_FILE) fs.writeFileSync(process.env.BULL_READY_FILE, 'ready\n');
     await finished;
     await w.close(true); // all counted jobs are settled: do not wait for the block
   },

@@ -37,6 +37,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export SAFEURL_SOURCE_DIR=${SAFEURL_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 export SAFEURL_BUILD_DIR=${SAFEURL_BUILD_DIR:-$SAFEURL_SOURCE_DIR/build/debug}
 . "$SAFEURL_SOURCE_DIR/tests/integration/lib.sh"
+require_test_hooks
 . "$SAFEURL_SOURCE_DIR/tests/integration/lib_worker.sh"
 . "$SAFEURL_SOURCE_DIR/scripts/services.sh"
 
