@@ -19,6 +19,8 @@ PACKAGES=(
 PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
 # The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
 PACKAGES+=(openssl python3-jsonschema time)
+# The systemd unit's test (t601): systemd-analyze verify and security.
+PACKAGES+=(systemd)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
