@@ -36,7 +36,7 @@ expect_eq "systemd-analyze verify: no error, no warning" "" "$(verify)"
 out=$(systemd-analyze security --offline=true --threshold=20 --root="$R" "$UNIT" 2>&1) ||
   { echo "$out" >&2; false; }
 expect_match "security exposure of the Docker-runtime unit at most 2.0" \
-  'Overall exposure level for safeurl-worker.service: (0|1)\.[0-9]|2\.0 ' "$out"
+  'Overall exposure level for safeurl-worker.service: ((0|1)\.[0-9]|2\.0) ' "$out"
 
 # The check sees mistakes: the same unit with a misspelt key, and one
 # whose ExecStart names a program that is not installed.
@@ -59,6 +59,8 @@ rm -r "$R/etc/systemd/system/$UNIT.d"
 key() { sed -n "s/^$1=//p" "$R/etc/systemd/system/$UNIT" | tail -1; }
 expect_eq "ExecStart is the installed worker" /usr/local/bin/safeurl-worker "$(key ExecStart)"
 expect_eq "exit 78 (configuration) is never restarted" 78 "$(key RestartPreventExitStatus)"
+run bash -c "cd '$T' && exec env -i PATH=/usr/bin:/bin WORKER_CONCURRENCY=abc '$R/usr/local/bin/safeurl-worker'"
+expect_eq "the installed worker exits 78 on a configuration error" 78 "$RC"
 expect_eq "restarted on failure" on-failure "$(key Restart)"
 expect_eq "stopped with SIGTERM" SIGTERM "$(key KillSignal)"
 expect_eq "environment from /etc/safeurl/worker.env" /etc/safeurl/worker.env "$(key EnvironmentFile)"
