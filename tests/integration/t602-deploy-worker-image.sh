@@ -57,9 +57,11 @@ docker run -d --name "$NAME" --network host --group-add "$gid" \
   "$IMG" >"$T/cid" || die "docker run of the worker image failed"
 at_exit "docker rm -f $NAME"
 # A script killed outright (ctest's timeout) runs no trap: a watchdog
-# outside its process tree removes the container, the decoy and the image
-# once this shell is gone. The normal exit stops it first, by pid.
-( setsid bash -c "while kill -0 $$; do sleep 1; done; docker rm -f $NAME $decoy; docker rmi -f $IMG" \
+# outside its process tree removes the container, the fetcher containers
+# it left, the decoy and the image once this shell is gone. The normal
+# exit stops it first, by pid.
+( setsid bash -c "while kill -0 $$; do sleep 1; done; docker rm -f $NAME $decoy;
+    docker ps -aq --filter label=safeurl.worker=$WORKER_ID-img | xargs -r docker rm -f; docker rmi -f $IMG" \
     </dev/null >/dev/null 2>&1 & echo $! >"$T/watchdog.pid" )
 at_exit "kill $(cat "$T/watchdog.pid")"
 wlog() { docker logs "$NAME" 2>&1; }
