@@ -59,7 +59,7 @@ fi
 ctx=$(mktemp -d /tmp/safeurl-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
 root=$ctx/rootfs
-mkdir -p "$root/usr/bin" "$root/etc/ssl/certs" "$root/tmp" "$root/usr/share/publicsuffix"
+mkdir -p "$root/usr/bin" "$root/etc/ssl/certs" "$root/tmp"
 chmod 1777 "$root/tmp"
 strip -o "$root/usr/bin/$prog" "$bin"
 
@@ -73,6 +73,9 @@ ls "$root"/lib64/ld-linux-* >/dev/null 2>&1 || {
   echo "build-image: the dynamic loader is missing from ldd's list" >&2; exit 1; }
 
 cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+if [ "$target" = fetcher ]; then
+  mkdir -p "$root/usr/share/publicsuffix"
+fi
 if [ "$target" = fetcher ] && [ -f /usr/share/publicsuffix/public_suffix_list.dafsa ]; then
   cp /usr/share/publicsuffix/public_suffix_list.dafsa "$root/usr/share/publicsuffix/"
 fi
