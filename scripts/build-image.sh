@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# build-image.sh - build the safeurl-fetcher:latest image with no network.
+# build-image.sh - build the safeurl-fetcher:latest image (or, with
+# --target worker, safeurl-worker:latest) with no network.
 #
-# Usage: scripts/build-image.sh [--binary PATH] [--tag NAME] [--rootfs DIR]
+# Usage: scripts/build-image.sh [--target fetcher|worker] [--binary PATH]
+#                               [--tag NAME] [--rootfs DIR]
 # With --rootfs DIR the same file set goes into DIR (replaced whole) as
 # the sandbox runtime's read-only root (FETCHER_ROOTFS), plus the dev and
 # proc mount points, and no image is built (no docker needed).
@@ -11,26 +13,41 @@
 # loader), the CA bundle, the public suffix list, /etc/passwd and
 # /etc/group with the unprivileged user 10001, nsswitch.conf. It prints
 # the image size. The docker CLI is used here only, never by the product.
+# --target worker builds the worker's own image the same way from the
+# release safeurl-worker (contrib/docker/worker.Dockerfile: user 10001,
+# working directory /data; docs/deployment.md says how to run it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tests run in parallel and may all ask for the image: one build at a time.
 exec 9>/tmp/safeurl-build-image.lock
 flock 9
 
-bin="" tag=${FETCHER_IMAGE:-safeurl-fetcher:latest} rootfs=""
+bin="" tag="" rootfs="" target=fetcher
 
 while [ $# -gt 0 ]; do
   case $1 in
     --binary) bin=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
     --rootfs) rootfs=$2; shift 2 ;;
-    *) echo "usage: $0 [--binary PATH] [--tag NAME] [--rootfs DIR]" >&2; exit 64 ;;
+    --target) target=$2; shift 2 ;;
+    *) echo "usage: $0 [--target fetcher|worker] [--binary PATH] [--tag NAME] [--rootfs DIR]" >&2; exit 64 ;;
   esac
 done
+# Per target: the program, its default tag, its Dockerfile, its user.
+case $target in
+  fetcher) prog=safeurl-fetcher dockerfile=src/fetcher/Dockerfile
+           user=fetcher desc="safeurl fetcher"
+           : "${tag:=${FETCHER_IMAGE:-safeurl-fetcher:latest}}" ;;
+  worker) prog=safeurl-worker dockerfile=contrib/docker/worker.Dockerfile
+          user=safeurl desc="safeurl worker"
+          : "${tag:=safeurl-worker:latest}"
+          [ -z "$rootfs" ] || { echo "build-image: --rootfs is for the fetcher target only" >&2; exit 64; } ;;
+  *) echo "build-image: --target '$target': expected 'fetcher' or 'worker'" >&2; exit 64 ;;
+esac
 if [ -z "$bin" ]; then
   cmake --preset release >/dev/null
-  cmake --build --preset release --target safeurl-fetcher
-  bin=build/release/safeurl-fetcher
+  cmake --build --preset release --target "$prog"
+  bin=build/release/$prog
 fi
 if ldd "$bin" | grep -Eq 'libasan|libubsan'; then
   echo "build-image: $bin is a sanitizer build; use the release preset" >&2
@@ -42,9 +59,9 @@ fi
 ctx=$(mktemp -d /tmp/safeurl-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
 root=$ctx/rootfs
-mkdir -p "$root/usr/bin" "$root/etc/ssl/certs" "$root/tmp" "$root/usr/share/publicsuffix"
+mkdir -p "$root/usr/bin" "$root/etc/ssl/certs" "$root/tmp"
 chmod 1777 "$root/tmp"
-strip -o "$root/usr/bin/safeurl-fetcher" "$bin"
+strip -o "$root/usr/bin/$prog" "$bin"
 
 # Exactly the libraries the loader would map, at the same paths.
 ldd "$bin" | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}' | sort -u |
@@ -56,15 +73,21 @@ ls "$root"/lib64/ld-linux-* >/dev/null 2>&1 || {
   echo "build-image: the dynamic loader is missing from ldd's list" >&2; exit 1; }
 
 cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
-if [ -f /usr/share/publicsuffix/public_suffix_list.dafsa ]; then
+if [ "$target" = fetcher ]; then
+  mkdir -p "$root/usr/share/publicsuffix"
+fi
+if [ "$target" = fetcher ] && [ -f /usr/share/publicsuffix/public_suffix_list.dafsa ]; then
   cp /usr/share/publicsuffix/public_suffix_list.dafsa "$root/usr/share/publicsuffix/"
 fi
-printf 'root:x:0:0:root:/root:/sbin/nologin\nfetcher:x:10001:10001:safeurl fetcher:/nonexistent:/sbin/nologin\n' > "$root/etc/passwd"
-printf 'root:x:0:\nfetcher:x:10001:\n' > "$root/etc/group"
+printf 'root:x:0:0:root:/root:/sbin/nologin\n%s:x:10001:10001:%s:/nonexistent:/sbin/nologin\n' "$user" "$desc" > "$root/etc/passwd"
+printf 'root:x:0:\n%s:x:10001:\n' "$user" > "$root/etc/group"
 printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
 # Mount points: the engine (or the sandbox runtime's egress network) binds
 # its resolver configuration over this file.
 : > "$root/etc/resolv.conf"
+# The worker's working directory (.env, the default file:./local.db),
+# given to its user by the Dockerfile.
+[ "$target" = worker ] && mkdir -p "$ctx/data"
 if [ -n "$rootfs" ]; then
   mkdir -p "$root/dev" "$root/proc"
   rm -rf "$rootfs.new"
@@ -74,7 +97,7 @@ if [ -n "$rootfs" ]; then
   echo "build-image: sandbox root in $rootfs ($(du -sk "$rootfs" | cut -f1) KiB)"
   exit 0
 fi
-cp src/fetcher/Dockerfile "$ctx/Dockerfile"
+cp "$dockerfile" "$ctx/Dockerfile"
 
 DOCKER_BUILDKIT=0 docker build --network none --pull=false -q -t "$tag" "$ctx" >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$tag")

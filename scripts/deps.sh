@@ -29,6 +29,8 @@ if [ "$profile" = test ]; then
   # The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge);
   # the cgroup v2 test VM (t307: qemu, busybox and cpio for its initramfs).
   PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
+  # The systemd unit's test (t601): systemd-analyze verify and security.
+  PACKAGES+=(systemd)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -79,7 +79,7 @@ static const struct cfg_var vars[] = {
 	{ "CONTAINER_NETWORK_MODE", CFG_STR, F(container_network_mode), "bridge", 0, 0, CFG_NETWORK, NULL },
 	{ "SHUTDOWN_GRACE_MS", CFG_INT, F(shutdown_grace_ms), "30000", 0, 3600000, 0, NULL },
 	{ "HEALTH_PORT", CFG_INT, F(health_port), "", 1, 65535, CFG_OPTIONAL, NULL },
-	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "0.0.0.0", 0, 0, CFG_IP, NULL },
+	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "127.0.0.1", 0, 0, CFG_IP, NULL },
 	{ "FETCHER_MAX_OUTPUT_BYTES", CFG_INT, F(fetcher_max_output_bytes), "1048576", 4096, 67108864, 0, NULL },
 	{ "FETCHER_ARGS", CFG_STR, F(fetcher_args), "", 0, 0, CFG_OPTIONAL, NULL },
 	{ "DB_BUSY_TIMEOUT_MS", CFG_INT, F(db_busy_timeout_ms), "5000", 0, 600000, 0, NULL },

@@ -44,6 +44,21 @@ static char *host_name(const char *given)
 	return xstrdup(host);
 }
 
+/* "pid:[4026531836]": names our pid namespace for as long as it lives. */
+static char *pid_namespace(const char *given)
+{
+	char link[64];
+	ssize_t n;
+
+	if (given)
+		return xstrdup(given);
+	n = readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
+	if (n <= 0)
+		return xstrdup("");
+	link[n] = '\0';
+	return xstrdup(link);
+}
+
 int runtime_open(struct runtime **out, const struct runtime_opts *opts,
 		 struct err *e)
 {
@@ -54,6 +69,7 @@ int runtime_open(struct runtime **out, const struct runtime_opts *opts,
 	rt->worker_id = xstrdup(opts->worker_id);
 	rt->host = host_name(opts->host);
 	rt->pid = opts->pid ? opts->pid : (int)getpid();
+	rt->pidns = pid_namespace(opts->pidns);
 	atomic_init(&rt->cancel_all, 0);
 	pthread_mutex_init(&rt->lock, NULL);
 	strvec_init(&rt->unremoved);
@@ -72,6 +88,7 @@ void runtime_free(struct runtime *rt)
 	rt->ops->release(rt);
 	free(rt->worker_id);
 	free(rt->host);
+	free(rt->pidns);
 	strvec_clear(&rt->unremoved);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);

@@ -28,7 +28,10 @@
  * tail in the message); stdout over the cap -> ERR_INVALID.
  *
  * Labels on every container: safeurl.job, safeurl.worker, safeurl.host,
- * safeurl.pid (see RUNTIME_LABEL_*). Each run logs two events with the job
+ * safeurl.pid, safeurl.pidns (see RUNTIME_LABEL_*). The pid namespace
+ * says where the pid means something: a worker in a container (its own
+ * pid namespace, often pid 1) sharing the host's name and engine must
+ * not judge a host worker's pid, nor the other way round. Each run logs two events with the job
  * id: container_start (spawn time) and container_exit (outcome, exit code,
  * duration).
  */
@@ -48,6 +51,7 @@ struct runtime;
 #define RUNTIME_LABEL_WORKER "safeurl.worker"
 #define RUNTIME_LABEL_HOST "safeurl.host"
 #define RUNTIME_LABEL_PID "safeurl.pid"
+#define RUNTIME_LABEL_PIDNS "safeurl.pidns" /* "pid:[<inode>]" */
 
 #define RUNTIME_USER "65534:65534"   /* nobody: never root in a container */
 #define RUNTIME_PIDS_LIMIT 64
@@ -65,6 +69,8 @@ struct runtime_opts {
 	const char *worker_id;   /* label safeurl.worker; required, copied */
 	const char *host;        /* label safeurl.host; NULL = gethostname() */
 	int pid;                 /* label safeurl.pid; 0 = getpid() */
+	const char *pidns;       /* label safeurl.pidns; NULL = the link
+				    /proc/self/ns/pid; copied */
 	int request_timeout_ms;  /* per engine request; 0 = 30000 */
 };
 
@@ -110,8 +116,10 @@ int runtime_check_image(struct runtime *rt, const char *image,
 			struct err *e);
 /*
  * Remove (force) containers labelled with our worker id, and those
- * labelled with our host name and a pid that no longer runs; never those
- * of a live worker. Sandbox: the same for the per-scan cgroups of dead
+ * labelled with our host name and a pid that no longer runs in our pid
+ * namespace (same safeurl.pidns label, or none: containers made before
+ * that label); never those of a live worker, nor judge a pid of another
+ * pid namespace. Sandbox: the same for the per-scan cgroups of dead
  * workers (their processes killed first). *removed (may be NULL) counts
  * them.
  */

@@ -210,11 +210,17 @@ static int pid_gone(long pid)
 	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Is l left by us (our worker id) or by a dead worker of this host? */
+/*
+ * Is l left by us (our worker id) or by a dead worker of this host? Its
+ * pid is judged only in the pid namespace it was taken in: a worker in a
+ * container shares the host's name (host network) but not its pids.
+ */
 static int leftover(const struct runtime *rt, const struct rt_listed *l)
 {
 	if (l->worker && !strcmp(l->worker, rt->worker_id))
 		return 1;
+	if (l->pidns && strcmp(l->pidns, rt->pidns))
+		return 0;
 	return l->host && !strcmp(l->host, rt->host) && l->pid != rt->pid &&
 	       pid_gone(l->pid);
 }

@@ -55,6 +55,7 @@ struct runtime {
 	char *worker_id;
 	char *host;
 	int pid;
+	char *pidns;
 	int ncpu;
 	atomic_int cancel_all;
 	/* Docker */
@@ -177,6 +178,7 @@ struct rt_listed {
 	char *worker; /* label values, NULL when absent */
 	char *host;
 	long pid;     /* 0 when absent or not a number */
+	char *pidns;  /* NULL when absent */
 };
 
 /* Parse "1.41" into 1041; -1 when malformed. */

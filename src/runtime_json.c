@@ -202,6 +202,7 @@ static void listed_fill(struct rt_listed *l, json_t *c)
 	l->id = xstrdup(json_string_value(json_object_get(c, "Id")));
 	l->worker = label(labels, RUNTIME_LABEL_WORKER);
 	l->host = label(labels, RUNTIME_LABEL_HOST);
+	l->pidns = label(labels, RUNTIME_LABEL_PIDNS);
 	l->pid = pid ? strtol(pid, &end, 10) : 0;
 	if (!pid || !*pid || *end || l->pid < 0)
 		l->pid = 0;
@@ -239,6 +240,7 @@ void runtime_json_listed_free(struct rt_listed *list, size_t n)
 		free(list[i].id);
 		free(list[i].worker);
 		free(list[i].host);
+		free(list[i].pidns);
 	}
 	free(list);
 }
@@ -267,10 +269,11 @@ static json_t *labels(const struct runtime *rt, const struct runtime_spec *spec)
 	char pid[24];
 
 	snprintf(pid, sizeof(pid), "%d", rt->pid);
-	return json_pack("{s:s, s:s, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}",
 			 RUNTIME_LABEL_JOB, spec->job_id ? spec->job_id : "",
 			 RUNTIME_LABEL_WORKER, rt->worker_id,
-			 RUNTIME_LABEL_HOST, rt->host, RUNTIME_LABEL_PID, pid);
+			 RUNTIME_LABEL_HOST, rt->host, RUNTIME_LABEL_PID, pid,
+			 RUNTIME_LABEL_PIDNS, rt->pidns);
 }
 
 static json_t *host_config(const struct runtime_spec *spec)

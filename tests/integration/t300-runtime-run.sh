@@ -68,7 +68,7 @@ api GET "/containers/$id/json" >"$T/inspect.json"
 api POST "/containers/$id/kill" >/dev/null
 wait "$live" || true
 check_inspect() {
-  python3 - "$T/inspect.json" "$WORKER_ID" "$(hostname)" <<'PY'
+  python3 - "$T/inspect.json" "$WORKER_ID" "$(hostname)" "$(readlink /proc/self/ns/pid)" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1])); h = c["HostConfig"]; l = c["Config"]["Labels"]
 want = {
@@ -84,6 +84,7 @@ if l.get("safeurl.job") != "t300-live": bad["job"] = l
 if l.get("safeurl.worker") != sys.argv[2]: bad["worker"] = l
 if l.get("safeurl.host") != sys.argv[3]: bad["host"] = l
 if not l.get("safeurl.pid", "").isdigit(): bad["pid"] = l
+if l.get("safeurl.pidns") != sys.argv[4]: bad["pidns"] = l
 if bad: print(bad); sys.exit(1)
 PY
 }

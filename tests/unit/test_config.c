@@ -50,7 +50,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.container_network_mode, "bridge");
 	assert_int_equal(cfg.shutdown_grace_ms, 30000);
 	assert_int_equal(cfg.health_port, 0);
-	assert_string_equal(cfg.health_addr, "0.0.0.0");
+	assert_string_equal(cfg.health_addr, "127.0.0.1");
 	assert_int_equal(cfg.fetcher_max_output_bytes, 1048576);
 	gethostname(host, sizeof(host));
 	snprintf(prefix, sizeof(prefix), "%s:%ld", host, (long)getpid());

@@ -141,7 +141,7 @@ static void test_events(void **state)
 static void test_containers(void **state)
 {
 	static const char list[] =
-		"[{\"Id\":\"aa\",\"Labels\":{\"safeurl.worker\":\"w1\",\"safeurl.host\":\"h\",\"safeurl.pid\":\"42\"}},"
+		"[{\"Id\":\"aa\",\"Labels\":{\"safeurl.worker\":\"w1\",\"safeurl.host\":\"h\",\"safeurl.pid\":\"42\",\"safeurl.pidns\":\"pid:[7]\"}},"
 		"{\"Id\":\"bb\",\"Labels\":{\"safeurl.pid\":\"42x\"}},{\"Names\":[]},"
 		"{\"Id\":\"cc\"}]";
 	struct rt_listed *l;
@@ -162,6 +162,8 @@ static void test_containers(void **state)
 	assert_string_equal(l[0].id, "aa");
 	assert_string_equal(l[0].host, "h");
 	assert_int_equal(l[0].pid, 42);
+	assert_string_equal(l[0].pidns, "pid:[7]");
+	assert_null(l[1].pidns);
 	assert_int_equal(l[1].pid, 0);
 	assert_null(l[2].worker);
 	runtime_json_listed_free(l, n);
@@ -210,13 +212,14 @@ static void test_engine_error(void **state)
 
 static struct runtime test_rt(void)
 {
-	static char worker[] = "w-1", host[] = "host-a";
+	static char worker[] = "w-1", host[] = "host-a", pidns[] = "pid:[4026531836]";
 	struct runtime rt;
 
 	memset(&rt, 0, sizeof(rt));
 	rt.worker_id = worker;
 	rt.host = host;
 	rt.pid = 4242;
+	rt.pidns = pidns;
 	return rt;
 }
 
@@ -254,6 +257,7 @@ static void test_create_body(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.worker")), "w-1");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.host")), "host-a");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.pid")), "4242");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.pidns")), "pid:[4026531836]");
 	hc = json_object_get(doc, "HostConfig");
 	assert_int_equal(json_integer_value(json_object_get(hc, "Memory")), 512LL << 20);
 	assert_int_equal(json_integer_value(json_object_get(hc, "MemorySwap")), 512LL << 20);
