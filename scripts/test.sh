@@ -21,13 +21,26 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_id=$$.$(date +%s%N)
 export SAFEURL_TEST_RUN=$run_id
+# Each test script records its directory here (tests/integration/lib.sh).
+SAFEURL_TEST_RUN_DIR=$(mktemp -d /tmp/safeurl-run.XXXXXX)
+export SAFEURL_TEST_RUN_DIR
+trap 'rm -rf "$SAFEURL_TEST_RUN_DIR"' EXIT
 
-# run_pids: the processes of this run still alive (bash builtins only).
+# run_pids: the processes of this run still alive: those that carry the
+# run's marker, and those whose working directory is a test's directory
+# (redis-server overwrites its environment area with its process title).
+# Bash builtins only.
 run_pids() {
-  local f pid e
+  local f pid e cwd t
+  local -a scopes=()
+  [ -f "$SAFEURL_TEST_RUN_DIR/scopes" ] && mapfile -t scopes <"$SAFEURL_TEST_RUN_DIR/scopes"
   for f in /proc/[0-9]*/environ; do
     pid=${f#/proc/}; pid=${pid%/environ}
     [ "$pid" = $$ ] && continue
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || cwd=""
+    for t in "${scopes[@]}"; do
+      case $cwd in "$t"|"$t"/*) echo "$pid"; continue 2 ;; esac
+    done
     while IFS= read -r -d '' e; do
       [ "$e" = "SAFEURL_TEST_RUN=$run_id" ] && { echo "$pid"; break; }
     done 2>/dev/null <"$f"

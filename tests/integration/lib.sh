@@ -14,51 +14,16 @@ CLEANUP=()
 FAILS=0
 PASSES=0
 # Every program this script starts inherits SAFEURL_TEST_SCOPE, daemons
-# included (redis-server --daemonize keeps its environment): cleanup finds
-# by it whatever a cleanup step missed, and scripts/test.sh checks at its
-# end that no process of the whole run (SAFEURL_TEST_RUN) is left.
-
-# scope_pids: the processes that carry this script's marker (bash
-# builtins only, so that the scan itself starts no marked process).
-scope_pids() {
-  local f pid e
-  for f in /proc/[0-9]*/environ; do
-    pid=${f#/proc/}; pid=${pid%/environ}
-    [ "$pid" = $$ ] && continue
-    while IFS= read -r -d '' e; do
-      [ "$e" = "SAFEURL_TEST_SCOPE=$T" ] && { echo "$pid"; break; }
-    done 2>/dev/null <"$f"
-  done
-  return 0
-}
-
-# reap_scope: stop what the script's own cleanup steps left running:
-# TERM, up to 5 s to exit, then KILL.
-reap_scope() {
-  local pids i
-  pids=$(scope_pids)
-  [ -n "$pids" ] || return 0
-  # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
-  for i in $(seq 1 50); do
-    pids=$(scope_pids)
-    [ -n "$pids" ] || return 0
-    sleep 0.1
-  done
-  # shellcheck disable=SC2086
-  kill -KILL $pids 2>/dev/null || true
-}
-
-# A watchdog (forked before the marker is exported, so that it and its
-# sleeps carry none) reaps the scope when this shell dies without running
-# its trap: ctest's timeout kills the script with SIGKILL.
-(
-  trap '' INT TERM HUP
-  while kill -0 $$ 2>/dev/null; do sleep 1; done
-  reap_scope
-  [ "${SAFEURL_TEST_KEEP:-0}" = 1 ] || rm -rf "$T"
-) </dev/null >/dev/null 2>&1 &
+# included (redis-server --daemonize keeps its environment): cleanup stops
+# by it whatever a cleanup step missed (reap_scope.sh), a watchdog in a
+# session of its own does the same when ctest kills the script, and
+# scripts/test.sh checks at its end that no process of the whole run
+# (SAFEURL_TEST_RUN) is left. The watchdog starts before the marker is
+# exported, so that it and its sleeps carry none.
+setsid -f bash "$S/tests/integration/reap_scope.sh" --after $$ "$T" </dev/null >/dev/null 2>&1
+[ -z "${SAFEURL_TEST_RUN_DIR:-}" ] || echo "$T" >>"$SAFEURL_TEST_RUN_DIR/scopes"
 export SAFEURL_TEST_SCOPE=$T
+reap_scope() { bash "$S/tests/integration/reap_scope.sh" "$T"; }
 
 cleanup() {
   local i
