@@ -118,13 +118,42 @@ size_t cli_report_evidence(const char *message, const char **evidence,
 }
 
 /*
- * One row per reason: code, weight, message, evidence. An "evidence"
- * member of the reason wins over the one its message carries.
+ * A reason's parts: its code, its message cut before the evidence, and
+ * the evidence (an "evidence" member wins over the message's parenthesis;
+ * then the message stays whole). Absent strings are "-".
  */
+struct reason_parts {
+	const char *code, *msg, *ev;
+	size_t mlen, elen;
+};
+
+static void reason_parts(const json_t *r, struct reason_parts *p)
+{
+	const char *ev = str_field(r, "evidence");
+
+	p->code = str_field(r, "code");
+	if (!p->code)
+		p->code = "-";
+	p->msg = str_field(r, "message");
+	if (!p->msg)
+		p->msg = "-";
+	p->mlen = cli_report_evidence(p->msg, &p->ev, &p->elen);
+	if (ev) {
+		p->ev = ev;
+		p->elen = strlen(ev);
+		p->mlen = strlen(p->msg);
+	}
+	if (!p->ev || !p->elen) {
+		p->ev = "-";
+		p->elen = 1;
+	}
+}
+
+/* One row per reason: code, weight, message, evidence. */
 static void add_reasons(struct buf *out, const json_t *reasons)
 {
-	size_t i, n = json_array_size(reasons), wcode = 4, wmsg = 7, mlen, elen;
-	const char *code, *msg, *ev;
+	size_t i, n = json_array_size(reasons), wcode = 4, wmsg = 7;
+	struct reason_parts p;
 	long long weight;
 	const json_t *r;
 
@@ -134,37 +163,23 @@ static void add_reasons(struct buf *out, const json_t *reasons)
 		return;
 	}
 	json_array_foreach(reasons, i, r) {
-		code = str_field(r, "code");
-		msg = str_field(r, "message");
-		if (code && strlen(code) > wcode)
-			wcode = strlen(code);
-		if (msg && (mlen = cli_report_evidence(msg, &ev, &elen)) > wmsg)
-			wmsg = mlen;
+		reason_parts(r, &p);
+		if (strlen(p.code) > wcode)
+			wcode = strlen(p.code);
+		if (p.mlen > wmsg)
+			wmsg = p.mlen;
 	}
 	buf_addf(out, NULL, "  %-*s %6s  %-*s  %s\n", (int)wcode, "CODE",
 		 "WEIGHT", (int)wmsg, "MESSAGE", "EVIDENCE");
 	json_array_foreach(reasons, i, r) {
-		code = str_field(r, "code");
-		msg = str_field(r, "message");
-		mlen = msg ? cli_report_evidence(msg, &ev, &elen) : 0;
-		if (!msg)
-			ev = NULL, elen = 0;
-		if (str_field(r, "evidence")) {
-			ev = str_field(r, "evidence");
-			elen = strlen(ev);
-			mlen = msg ? strlen(msg) : 0;
-		}
-		buf_addf(out, NULL, "  %-*s ", (int)wcode, code ? code : "-");
+		reason_parts(r, &p);
+		buf_addf(out, NULL, "  %-*s ", (int)wcode, p.code);
 		if (!int_field(r, "weight", &weight))
 			buf_addf(out, NULL, "%6lld  ", weight);
 		else
 			buf_addf(out, NULL, "%6s  ", "-");
-		buf_addf(out, NULL, "%-*.*s  ", (int)wmsg, (int)mlen,
-			 msg ? msg : "-");
-		if (ev && elen)
-			buf_addf(out, NULL, "%.*s\n", (int)elen, ev);
-		else
-			buf_addstr(out, "-\n", NULL);
+		buf_addf(out, NULL, "%-*.*s  %.*s\n", (int)wmsg, (int)p.mlen,
+			 p.msg, (int)p.elen, p.ev);
 	}
 }
 
@@ -186,7 +201,7 @@ static void add_redirects(struct buf *out, const json_t *doc)
 		buf_addstr(out, "  none\n", NULL);
 		return;
 	}
-	buf_addstr(out, "  HOP  STATUS  ADDRESS\n", NULL);
+	buf_addstr(out, "  HOP  STATUS  URL\n", NULL);
 	json_array_foreach(hops, i, h) {
 		url = str_field(h, "url");
 		buf_addf(out, NULL, "  %3zu  ", i + 1);
