@@ -251,13 +251,16 @@ static int poll_one(struct store *st, struct waited *w, long long now,
 	return 0;
 }
 
-static size_t term_width(void)
+/* The terminal's columns less one (79 when unknown) and rows (0 unknown). */
+static size_t term_size(size_t *rows)
 {
 	struct winsize ws;
 
-	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 1)
-		return ws.ws_col - 1;
-	return 79;
+	*rows = 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
+		return 79;
+	*rows = ws.ws_row;
+	return ws.ws_col > 1 ? ws.ws_col - 1u : 79;
 }
 
 /*
@@ -269,7 +272,7 @@ static void show_progress(struct waited *ws, size_t n, const int *changed,
 			  int tty, int first, long long now)
 {
 	struct buf out = BUF_INIT;
-	size_t i, width = tty ? term_width() : 0;
+	size_t i, rows, width = tty ? term_size(&rows) : 0;
 
 	if (tty && !first)
 		buf_addf(&out, NULL, "\033[%zuA", n);
@@ -346,10 +349,14 @@ static int wait_scans(struct store *st, struct waited *ws, size_t n,
 {
 	int *changed = xcalloc(n, sizeof(*changed));
 	int tty = isatty(STDOUT_FILENO), first = 1, open_scans, rc = 0;
+	size_t rows;
 	long long now, deadline = o->timeout_s ? started + o->timeout_s * 1000 : 0;
 	struct err e = ERR_INIT;
 	size_t i, left = 0;
 
+	/* More lines than the screen has cannot be redrawn in place. */
+	if (tty && (term_size(&rows), rows && n >= rows))
+		tty = 0;
 	for (;;) {
 		now = mono_ms();
 		open_scans = 0;
