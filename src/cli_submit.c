@@ -107,7 +107,14 @@ static int open_both(const struct config *cfg, struct store **st,
 
 /* ---- submit --wait ---- */
 
+/*
+ * Each open scan's row is read once per round: every 200 ms, slower with
+ * many scans (20 ms a scan, at most 2 s) so that a remote database sees a
+ * bounded request rate.
+ */
 #define WAIT_POLL_MS 200
+#define WAIT_POLL_PER_SCAN_MS 20
+#define WAIT_POLL_MAX_MS 2000
 #define WAIT_MAX_S 604800
 
 /* Exit codes of submit --wait beyond 0 (cli_main.c's --help lists them). */
@@ -350,7 +357,7 @@ static int wait_scans(struct store *st, struct waited *ws, size_t n,
 	int *changed = xcalloc(n, sizeof(*changed));
 	int tty = isatty(STDOUT_FILENO), first = 1, open_scans, rc = 0;
 	size_t rows;
-	long long now, deadline = o->timeout_s ? started + o->timeout_s * 1000 : 0;
+	long long now, pause, deadline = o->timeout_s ? started + o->timeout_s * 1000 : 0;
 	struct err e = ERR_INIT;
 	size_t i, left = 0;
 
@@ -376,8 +383,10 @@ static int wait_scans(struct store *st, struct waited *ws, size_t n,
 		first = 0;
 		if (!open_scans || (deadline && now >= deadline))
 			break;
-		sleep_ms(deadline && deadline - now < WAIT_POLL_MS ?
-			 deadline - now : WAIT_POLL_MS);
+		pause = open_scans * WAIT_POLL_PER_SCAN_MS;
+		pause = pause < WAIT_POLL_MS ? WAIT_POLL_MS :
+			pause > WAIT_POLL_MAX_MS ? WAIT_POLL_MAX_MS : pause;
+		sleep_ms(deadline && deadline - now < pause ? deadline - now : pause);
 	}
 	free(changed);
 	if (rc) {
