@@ -68,7 +68,7 @@ if [ "$rc" != 0 ] && [ "$rc" != 2 ]; then
 fi
 echo
 if [ $keep = 1 ]; then
-  echo "demo: the worker keeps running; submit more with ./build/release/safeurl submit URL (Ctrl-C stops)"
+  echo "demo: the worker keeps running; submit more with ./build/release/safeurl submit --wait URL (Ctrl-C stops)"
   wait "$worker"
 else
   kill -TERM "$worker"
