@@ -163,64 +163,110 @@ static void sleep_ms(long long ms)
 		;
 }
 
-/*
- * Options before the URLs; *first is the index of the first URL. An exit
- * code (64, message on stderr) on a bad option.
- */
-static int submit_args(int argc, char **argv, struct submit_opts *o, int *first)
+#define SUBMIT_USAGE "usage: safeurl submit [--wait [--timeout S] " \
+	"[--fail-on suspicious|malicious] [--summary]] URL...\n"
+
+/* Option handlers: 0, or -1 after naming the bad value on stderr. */
+static int opt_wait(struct submit_opts *o, const char *val)
 {
-	const char *opt, *val;
+	(void)val;
+	o->wait = 1;
+	return 0;
+}
+
+static int opt_summary(struct submit_opts *o, const char *val)
+{
+	(void)val;
+	o->summary = 1;
+	return 0;
+}
+
+static int opt_timeout(struct submit_opts *o, const char *val)
+{
+	if (!config_parse_int(val, 1, WAIT_MAX_S, &o->timeout_s))
+		return 0;
+	fprintf(stderr, "safeurl: submit: --timeout '%s': expected whole "
+		"seconds 1..%d\n", val, WAIT_MAX_S);
+	return -1;
+}
+
+static int opt_fail_on(struct submit_opts *o, const char *val)
+{
 	size_t k;
-	int i;
+
+	for (k = 0; k < sizeof(fail_on_levels) / sizeof(fail_on_levels[0]); k++)
+		if (!strcmp(val, fail_on_levels[k].name)) {
+			o->fail_on = fail_on_levels[k].rank;
+			return 0;
+		}
+	fprintf(stderr, "safeurl: submit: --fail-on '%s': expected "
+		"suspicious or malicious\n", val);
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int takes_value;
+	int (*set)(struct submit_opts *o, const char *val);
+} submit_options[] = {
+	{ "--wait", 0, opt_wait },
+	{ "--summary", 0, opt_summary },
+	{ "--timeout", 1, opt_timeout },
+	{ "--fail-on", 1, opt_fail_on },
+};
+
+#define NSUBMIT_OPTIONS (sizeof(submit_options) / sizeof(submit_options[0]))
+
+/*
+ * Options anywhere among the URLs (all URLs after "--"); the URLs are
+ * moved to argv[1..*nurls] in their order. An exit code (64, message on
+ * stderr) on a bad option, or -1 after printing the usage for --help.
+ */
+static int submit_args(int argc, char **argv, struct submit_opts *o, int *nurls)
+{
+	int i, n = 0, rest = 0;
+	size_t k;
 
 	memset(o, 0, sizeof(*o));
 	o->fail_on = -1;
-	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
-		opt = argv[i];
-		val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(opt, "--")) {
-			i++;
-			break;
-		} else if (!strcmp(opt, "--wait")) {
-			o->wait = 1;
-		} else if (!strcmp(opt, "--summary")) {
-			o->summary = 1;
-		} else if (!strcmp(opt, "--timeout") && val) {
-			if (config_parse_int(val, 1, WAIT_MAX_S, &o->timeout_s)) {
-				fprintf(stderr, "safeurl: submit: --timeout '%s': "
-					"expected whole seconds 1..%d\n", val,
-					WAIT_MAX_S);
-				return EX_USAGE;
-			}
-			i++;
-		} else if (!strcmp(opt, "--fail-on") && val) {
-			for (k = 0; k < sizeof(fail_on_levels) /
-				    sizeof(fail_on_levels[0]); k++)
-				if (!strcmp(val, fail_on_levels[k].name))
-					o->fail_on = fail_on_levels[k].rank;
-			if (o->fail_on < 0) {
-				fprintf(stderr, "safeurl: submit: --fail-on '%s': "
-					"expected suspicious or malicious\n", val);
-				return EX_USAGE;
-			}
-			i++;
-		} else {
-			fprintf(stderr, "safeurl: submit: unknown option '%s'\n"
-				"usage: safeurl submit [--wait [--timeout S] "
-				"[--fail-on suspicious|malicious] [--summary]] "
-				"URL...\n", opt);
+	for (i = 1; i < argc; i++) {
+		if (rest || strncmp(argv[i], "--", 2)) {
+			argv[++n] = argv[i];
+			continue;
+		}
+		if (!strcmp(argv[i], "--")) {
+			rest = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--help")) {
+			fputs(SUBMIT_USAGE, stdout);
+			return -1;
+		}
+		for (k = 0; k < NSUBMIT_OPTIONS; k++)
+			if (!strcmp(argv[i], submit_options[k].name))
+				break;
+		if (k == NSUBMIT_OPTIONS) {
+			fprintf(stderr, "safeurl: submit: unknown option "
+				"'%s'\n" SUBMIT_USAGE, argv[i]);
 			return EX_USAGE;
 		}
+		if (submit_options[k].takes_value && i + 1 == argc) {
+			fprintf(stderr, "safeurl: submit: %s needs a value\n",
+				argv[i]);
+			return EX_USAGE;
+		}
+		if (submit_options[k].set(o, submit_options[k].takes_value ?
+					  argv[++i] : NULL))
+			return EX_USAGE;
 	}
-	*first = i;
+	*nurls = n;
 	if (!o->wait && (o->timeout_s || o->fail_on >= 0 || o->summary)) {
 		fprintf(stderr, "safeurl: submit: --timeout, --fail-on and "
 			"--summary need --wait\n");
 		return EX_USAGE;
 	}
-	if (i >= argc) {
-		fprintf(stderr, "usage: safeurl submit [--wait [--timeout S] "
-			"[--fail-on suspicious|malicious] [--summary]] URL...\n");
+	if (!n) {
+		fputs(SUBMIT_USAGE, stderr);
 		return EX_USAGE;
 	}
 	return 0;
@@ -411,11 +457,11 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 	struct store *st;
 	size_t nw = 0, k;
 	long long started;
-	int i, first, rc, added;
+	int i, nurls, rc, added;
 
-	if ((rc = submit_args(argc, argv, &o, &first)))
-		return rc;
-	for (i = first; i < argc; i++) {
+	if ((rc = submit_args(argc, argv, &o, &nurls)))
+		return rc < 0 ? 0 : rc;
+	for (i = 1; i <= nurls; i++) {
 		if (!scan_url_valid(argv[i])) {
 			fprintf(stderr, "safeurl: submit: '%s': not an absolute "
 					"http(s) URL\n", argv[i]);
@@ -426,9 +472,9 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "safeurl: submit: %s\n", e.msg);
 		return cli_exit_code(e.kind);
 	}
-	ws = xcalloc((size_t)(argc - first), sizeof(*ws));
+	ws = xcalloc((size_t)nurls, sizeof(*ws));
 	started = mono_ms();
-	for (i = first; i < argc && !rc; i++) {
+	for (i = 1; i <= nurls && !rc; i++) {
 		w = &ws[nw];
 		who.now = now_ms();
 		if (new_scan_id(w->id, &e) ||

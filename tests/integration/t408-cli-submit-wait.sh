@@ -21,6 +21,15 @@ run $CLI submit --timeout 5 "$SITE/benign"
 expect_eq "--timeout without --wait exits 64" 64 "$RC"
 run $CLI submit --wait
 expect_eq "--wait without a URL exits 64" 64 "$RC"
+run $CLI submit --wait "$SITE/benign" --timeout
+expect_eq "--timeout without its value exits 64" 64 "$RC"
+expect_match "and says so" "--timeout needs a value" "$ERR"
+run $CLI submit --wait --frobnicate "$SITE/benign"
+expect_eq "an unknown option exits 64" 64 "$RC"
+expect_match "and names it" "unknown option '--frobnicate'" "$ERR"
+run $CLI submit --help
+expect_eq "submit --help exits 0" 0 "$RC"
+expect_match "with the usage on stdout" "^usage: safeurl submit \[--wait" "$OUT"
 expect_eq "no row was created by the refused commands" 0 "$(sql "SELECT count(*) FROM scan_jobs")"
 
 # No worker yet: --timeout passes with the scan still QUEUED.
@@ -88,6 +97,11 @@ assert set(d) == {"id", "url", "state", "version", "attempts", "workerId", "leas
 expect_match "status text stays the default" "^state: +COMPLETED$" "$($CLI status "$id")"
 run $CLI status "$id" --format yaml
 expect_eq "status --format yaml exits 64" 64 "$RC"
+
+# Options may follow the URLs.
+run $CLI submit "$SITE/benign?late" --wait --timeout 240
+expect_eq "options after the URL: completed, exit 0" 0 "$RC"
+expect_match "and reported" "verdict +safe, risk" "$OUT"
 
 # --fail-on: a malicious page exits 4, a safe one 0, suspicious counts for
 # --fail-on suspicious only.
