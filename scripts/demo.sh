@@ -62,30 +62,21 @@ done
 echo "demo: worker running, demo site at $site (log: $work/worker.log)"
 
 pages=(benign phish iframe eicar.com setup.exe slow "to/http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F")
-ids=()
-for p in "${pages[@]}"; do
-  ids+=("$(./build/release/safeurl submit "$site/$p")")
-done
-
-terminal() {
-  ./build/release/safeurl status "$1" | grep -qE '^state: +(COMPLETED|FAILED|TIMED_OUT)$'
-}
-for id in "${ids[@]}"; do
-  for _ in $(seq 1 300); do terminal "$id" && break; sleep 0.2; done
-done
-
-printf '\nscans of %s\n%-44s %-10s %-11s %5s  %s\n' "$site" PAGE STATE VERDICT RISK ERROR
-for i in "${!ids[@]}"; do
-  id=${ids[$i]}
-  state=$(./build/release/safeurl status "$id" | awk '$1=="state:"{print $2}')
-  error=$(./build/release/safeurl status "$id" | awk '$1=="error:"{sub(/:$/,"",$2); print $2}')
-  result=$(./build/release/safeurl result "$id" 2>/dev/null || echo '{}')
-  read -r verdict risk < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("verdict","-"), d.get("riskScore","-"))' "$result")
-  printf '%-44s %-10s %-11s %5s  %s\n' "/${pages[$i]:0:42}" "$state" "$verdict" "$risk" "$error"
-done
+urls=()
+for p in "${pages[@]}"; do urls+=("$site/$p"); done
+# Follow the scans to their end (one line each, redrawn in place on a
+# terminal), then one table row per scan. Exit 2 says a scan failed or
+# timed out, as /slow does on purpose; anything else but 0 is a fault.
+echo
+rc=0
+./build/release/safeurl submit --wait --timeout 300 --summary "${urls[@]}" || rc=$?
+if [ "$rc" != 0 ] && [ "$rc" != 2 ]; then
+  echo "demo: safeurl submit --wait exited $rc (log: $work/worker.log)" >&2
+  exit "$rc"
+fi
 echo
 if [ $keep = 1 ]; then
-  echo "demo: the worker keeps running; submit more with ./build/release/safeurl submit URL (Ctrl-C stops)"
+  echo "demo: the worker keeps running; submit more with ./build/release/safeurl submit --wait URL (Ctrl-C stops)"
   wait "$worker"
 else
   kill -TERM "$worker"

@@ -10,7 +10,12 @@
 
 struct config;
 
-/* submit URL...: create QUEUED scans and enqueue them; prints the ids. */
+/*
+ * submit [--wait [--timeout S] [--fail-on LEVEL] [--summary]] URL...:
+ * create QUEUED scans and enqueue them; prints the ids, or with --wait
+ * follows the scans to their end and reports them, exiting 2 (a scan
+ * FAILED or TIMED_OUT), 3 (--timeout passed) or 4 (--fail-on hit).
+ */
 int cli_submit(const struct config *cfg, int argc, char **argv);
 
 /*

@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
+#include "cli_report.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -43,10 +45,10 @@ static int cmd_result(const struct config *cfg, int argc, char **argv);
 static const struct command commands[] = {
 	{ "config", cmd_config, "config", "print the effective configuration, secrets masked" },
 	{ "migrate", cmd_migrate, "migrate", "create or upgrade the database schema" },
-	{ "status", cmd_status, "status ID", "print a scan's state, version, attempts, owner, lease, times and error" },
-	{ "result", cmd_result, "result ID", "print a scan's stored result JSON" },
-	{ "submit", cli_submit, "submit URL...", "create scans and enqueue them; prints one id per URL" },
-	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than SECONDS, default 60)" },
+	{ "status", cmd_status, "status ID [--format text|json]", "print a scan's state, version, attempts, owner, lease, times and\n      error (text), or the same as one JSON object (json)" },
+	{ "result", cmd_result, "result ID [--format text|json]", "print a scan's report (text, the default on a terminal) or its\n      stored result JSON (json, the default otherwise)" },
+	{ "submit", cli_submit, "submit [--wait [--timeout S] [--fail-on LEVEL] [--summary]] URL...", "create scans and enqueue them; prints one id per URL. --wait:\n      show each scan's state as it changes, then its report (--summary:\n      one table row per scan instead); --timeout: stop waiting after S\n      seconds; --fail-on suspicious|malicious: exit 4 for such a verdict" },
+	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than\n      SECONDS, default 60)" },
 };
 
 /* Error kind -> exit code; kinds not listed exit 70. */
@@ -68,12 +70,19 @@ static void usage(FILE *out)
 	fprintf(out, "usage: safeurl [--help] [--version] COMMAND [ARGS]\n\n"
 		     "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-22s %s\n", commands[i].usage,
+		fprintf(out, "  %s\n      %s\n", commands[i].usage,
 			commands[i].summary);
 	fprintf(out, "\nConfiguration comes from the environment and ./.env "
 		     "(docs/configuration.md).\n"
 		     "exit codes:\n"
-		     "  0   ok\n"
+		     "  0   ok (submit --wait: every scan COMPLETED, none at or "
+		     "above --fail-on)\n"
+		     "  2   submit --wait: a scan ended FAILED or TIMED_OUT\n"
+		     "  3   submit --wait: --timeout passed before every scan "
+		     "ended\n"
+		     "  4   submit --wait: a verdict at or above --fail-on "
+		     "(blocked counts\n      as malicious); 4 wins over 2, 2 over "
+		     "3\n"
 		     "  64  usage error\n"
 		     "  65  bad input: unknown scan id, or no result stored yet\n"
 		     "  69  database unavailable: busy, locked or unreachable "
@@ -190,20 +199,6 @@ static int show_migrate(struct store *st, char **argv)
 	return 0;
 }
 
-static int show_status(struct store *st, char **argv)
-{
-	struct state_job job;
-	struct err e = ERR_INIT;
-	int rc = 0;
-
-	if (state_get_job(st, argv[1], &job, &e))
-		rc = report(&e);
-	else
-		print_job(&job);
-	state_job_release(&job);
-	return rc;
-}
-
 /* Say whether an id without a result is unknown or not finished. */
 static void result_missing(struct store *st, const char *id, struct err *e)
 {
@@ -217,19 +212,124 @@ static void result_missing(struct store *st, const char *id, struct err *e)
 	state_job_release(&job);
 }
 
-static int show_result(struct store *st, char **argv)
+/* Output formats of status and result. */
+enum format { FORMAT_TEXT, FORMAT_JSON };
+
+static const struct {
+	const char *name;
+	enum format format;
+} formats[] = {
+	{ "text", FORMAT_TEXT },
+	{ "json", FORMAT_JSON },
+};
+
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+/*
+ * "ID [--format text|json]" in either order: *id borrowed from argv,
+ * *fmt left as given when no --format. An exit code on bad arguments.
+ */
+static int id_and_format(int argc, char **argv, const char *usage_line,
+			 const char **id, enum format *fmt)
 {
-	struct state_result res;
+	size_t k;
+	int i;
+
+	*id = NULL;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			for (k = 0; k < NFORMATS; k++)
+				if (!strcmp(argv[i + 1], formats[k].name))
+					break;
+			if (k == NFORMATS) {
+				fprintf(stderr, "safeurl: %s: --format '%s': "
+					"expected text or json\n", argv[0],
+					argv[i + 1]);
+				return EX_USAGE;
+			}
+			*fmt = formats[k].format;
+			i++;
+		} else if (!*id && argv[i][0] != '-') {
+			*id = argv[i];
+		} else {
+			*id = NULL;
+			break;
+		}
+	}
+	if (*id)
+		return 0;
+	fprintf(stderr, "usage: safeurl %s\n", usage_line);
+	return EX_USAGE;
+}
+
+static int show_status(struct store *st, const char *id, enum format fmt)
+{
+	struct state_job job;
 	struct err e = ERR_INIT;
+	struct buf out = BUF_INIT;
 	int rc = 0;
 
-	if (state_get_result(st, argv[1], &res, &e)) {
-		result_missing(st, argv[1], &e);
+	if (state_get_job(st, id, &job, &e)) {
 		rc = report(&e);
+	} else if (fmt == FORMAT_JSON) {
+		cli_report_status_json(&job, &out);
+		fputs(out.data, stdout);
 	} else {
+		print_job(&job);
+	}
+	state_job_release(&job);
+	buf_release(&out);
+	return rc;
+}
+
+/*
+ * The result as stored (json), or the report (text: the row, then the
+ * result when there is one). Exit 65 without a result, in both formats.
+ */
+static int show_result(struct store *st, const char *id, enum format fmt)
+{
+	struct state_result res;
+	struct state_job job;
+	struct err e = ERR_INIT, je = ERR_INIT;
+	struct buf out = BUF_INIT;
+	int rc = 0, have_job = 0, have_res;
+
+	state_result_init(&res);
+	state_job_init(&job);
+	have_res = !state_get_result(st, id, &res, &e);
+	if (!have_res)
+		result_missing(st, id, &e);
+	if (fmt == FORMAT_TEXT && (have_res || e.kind == ERR_NOT_FOUND)) {
+		have_job = !state_get_job(st, id, &job, &je);
+		if ((have_job || have_res) &&
+		    cli_report_text(have_job ? &job : NULL,
+				    have_res ? res.result_json : NULL, &out, &je))
+			rc = report(&je);
+		fputs(out.data, stdout);
+	} else if (have_res) {
 		printf("%s\n", res.result_json);
 	}
+	if (!have_res)
+		rc = report(&e);
+	state_job_release(&job);
 	state_result_release(&res);
+	buf_release(&out);
+	return rc;
+}
+
+/* Open the store, show id in fmt with fn, close. */
+static int with_id(const struct config *cfg, int argc, char **argv,
+		   const char *usage_line, enum format fmt,
+		   int (*fn)(struct store *st, const char *id, enum format fmt))
+{
+	struct store *st;
+	const char *id;
+	int rc = id_and_format(argc, argv, usage_line, &id, &fmt);
+
+	if (rc || !(st = open_store(cfg, &rc)))
+		return rc;
+	rc = fn(st, id, fmt);
+	store_close(st);
 	return rc;
 }
 
@@ -240,12 +340,16 @@ static int cmd_migrate(const struct config *cfg, int argc, char **argv)
 
 static int cmd_status(const struct config *cfg, int argc, char **argv)
 {
-	return with_store(cfg, argc, argv, 2, "status ID", show_status);
+	return with_id(cfg, argc, argv, "status ID [--format text|json]",
+		       FORMAT_TEXT, show_status);
 }
 
+/* Text on a terminal, the stored JSON otherwise, unless --format says. */
 static int cmd_result(const struct config *cfg, int argc, char **argv)
 {
-	return with_store(cfg, argc, argv, 2, "result ID", show_result);
+	return with_id(cfg, argc, argv, "result ID [--format text|json]",
+		       isatty(STDOUT_FILENO) ? FORMAT_TEXT : FORMAT_JSON,
+		       show_result);
 }
 
 static int cmd_config(const struct config *cfg, int argc, char **argv)

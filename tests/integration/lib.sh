@@ -71,7 +71,7 @@ expect_eq() {
 
 # expect_match NAME REGEX TEXT
 expect_match() {
-  if printf '%s' "$3" | grep -Eq -- "$2"; then
+  if grep -Eq -- "$2" <<<"$3"; then
     PASSES=$((PASSES + 1)); echo "ok - $1"
   else
     FAILS=$((FAILS + 1)); echo "not ok - $1: /$2/ not found in: $3" >&2

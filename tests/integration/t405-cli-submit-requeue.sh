@@ -43,6 +43,7 @@ redis-cli -p "$REDIS_PORT" EVAL "redis.call('LREM', KEYS[1], 0, ARGV[1]); redis.
   1 "bull:scan-jobs:wait" "$b" >/dev/null
 "$B/safeurl-worker" --processor=noop >"$T/noop.log" 2>&1 &
 np=$!
+at_exit "kill -9 $np"
 wait_for "b's job to finish under the noop processor" 20 bash -c "[ \"\$($BULL job $b | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = completed ]"
 kill -TERM $np; wait $np || true
 expect_eq "b's row untouched" QUEUED "$(state_of "$b")"
