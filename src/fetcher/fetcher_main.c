@@ -192,8 +192,8 @@ static int run(struct cli *c)
 	fetch_run(c->url, &c->fetch, &r);
 	memset(&a, 0, sizeof(a));
 	if (r.outcome == FETCH_DONE)
-		analyze_run(&r, c->url, &c->lists, &a);
-	rc = report_write(stdout, c->url, &r, &a);
+		analyze_run(&r, r.url ? r.url : c->url, &c->lists, &a);
+	rc = report_write(stdout, r.url ? r.url : c->url, &r, &a);
 	analyze_release(&a);
 	fetch_result_release(&r);
 	return rc ? EX_SOFTWARE : 0;

@@ -73,12 +73,14 @@ struct parser {
 	int has_query, has_frag;
 	struct err *e;
 	int unsupported;
+	const char *failure;
 };
 
 static int fail(struct parser *p, const char *reason, const char *what)
 {
 	size_t n = strlen(what);
 
+	p->failure = reason;
 	return err_set(p->e, ERR_INVALID, "URL_INVALID: %s%s%.*s%s", reason,
 		       n ? " in '" : "", (int)(n > 80 ? 80 : n), what, n ? "'" : "");
 }
@@ -194,6 +196,7 @@ static void copy_authority(struct parser *p)
 	p->u->host_type = b->host_type;
 	memcpy(p->u->ip, b->ip, sizeof(p->u->ip));
 	p->u->port = b->port;
+	p->u->host_disguised = b->host_disguised;
 }
 
 /* ---- the states: each returns 0 to go on, -1 on failure ---- */
@@ -367,11 +370,13 @@ static int set_host(struct parser *p)
 	if (!p->buffer.len)
 		return fail(p, "host-missing", "");
 	h = url_host_parse(p->buffer.data, p->buffer.len, &p->u->host_type,
-			   p->u->ip, p->e);
+			   p->u->ip, &p->failure, p->e);
 	if (!h)
 		return -1;
 	free(p->u->host);
 	p->u->host = h;
+	p->u->host_disguised = p->u->host_type != URL_HOST_DOMAIN &&
+			       (p->buffer.len != strlen(h) || strncasecmp(p->buffer.data, h, p->buffer.len));
 	buf_reset(&p->buffer);
 	return 0;
 }
@@ -609,6 +614,7 @@ int url_parse(struct url *u, const char *input, const struct url *base,
 
 	memset(u, 0, sizeof(*u));
 	u->port = -1;
+	u->failure = "";
 	if (strlen(input) > URL_MAX_INPUT)
 		return err_set(e, ERR_INVALID,
 			       "URL_INVALID: url is longer than %d bytes", URL_MAX_INPUT);
@@ -643,6 +649,7 @@ int url_parse(struct url *u, const char *input, const struct url *base,
 	parser_release(&p);
 	if (rc) {
 		url_release(u);
+		u->failure = p.failure ? p.failure : "";
 		return p.unsupported ? URL_UNSUPPORTED : -1;
 	}
 	return 0;
@@ -670,14 +677,21 @@ int url_port(const struct url *u)
 
 /* ---- host parser ---- */
 
-static int hfail(struct err *e, const char *reason, const char *raw, size_t n)
+/* Where a host failure goes: the caller's err and the failure's name. */
+struct host_err {
+	struct err *e;
+	const char *failure;
+};
+
+static int hfail(struct host_err *h, const char *reason, const char *raw, size_t n)
 {
-	return err_set(e, ERR_INVALID, "URL_INVALID: %s in host '%.*s'", reason,
+	h->failure = reason;
+	return err_set(h->e, ERR_INVALID, "URL_INVALID: %s in host '%.*s'", reason,
 		       (int)(n > 80 ? 80 : n), raw);
 }
 
 /* IPv6 parser over s[0..n) (inside the brackets). 0 or -1 (e set). */
-static int ipv6_parse(const char *s, size_t n, uint16_t a[8], struct err *e)
+static int ipv6_parse(const char *s, size_t n, uint16_t a[8], struct host_err *e)
 {
 	size_t i = 0, len;
 	int piece = 0, compress = -1, swaps, seen, v4, value;
@@ -839,7 +853,7 @@ static int ends_in_number(const char *h, size_t n)
 }
 
 /* The IPv4 parser; 0 with ip[0..3], -1 failure (e set). */
-static int ipv4_parse(const char *h, size_t n, unsigned char ip[16], struct err *e)
+static int ipv4_parse(const char *h, size_t n, unsigned char ip[16], struct host_err *e)
 {
 	uint64_t parts[4], v;
 	size_t np = 0, k, start = 0, end = n;
@@ -908,7 +922,7 @@ static int utf8_ok(const unsigned char *s, size_t n)
  * processing is the closest it offers; where it is stricter (IDNA2008
  * rules on top), the host is refused, never read differently.
  */
-static char *domain_to_ascii(const char *d, size_t n, struct err *e)
+static char *domain_to_ascii(const char *d, size_t n, struct host_err *e)
 {
 	char *out, *z;
 	size_t k;
@@ -937,8 +951,8 @@ static char *domain_to_ascii(const char *d, size_t n, struct err *e)
 	return z;
 }
 
-char *url_host_parse(const char *raw, size_t n, enum url_host_type *type,
-		     unsigned char ip[16], struct err *e)
+static char *host_parse(const char *raw, size_t n, enum url_host_type *type,
+		       unsigned char ip[16], struct host_err *e)
 {
 	struct buf dec = BUF_INIT;
 	uint16_t a6[8];
@@ -1001,4 +1015,15 @@ char *url_host_parse(const char *raw, size_t n, enum url_host_type *type,
 	ascii = xmalloc(16);
 	snprintf(ascii, 16, "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
 	return ascii;
+}
+
+char *url_host_parse(const char *raw, size_t n, enum url_host_type *type,
+		     unsigned char ip[16], const char **failure, struct err *err)
+{
+	struct host_err he = { err, NULL }, *e = &he;
+	char *out = host_parse(raw, n, type, ip, e);
+
+	if (!out && failure)
+		*failure = he.failure;
+	return out;
 }

@@ -44,6 +44,8 @@ struct url {
 	char *query;        /* without "?", NULL when absent */
 	char *fragment;     /* without "#", NULL when absent */
 	char *href;         /* the whole serialization */
+	int host_disguised; /* an IP host not written in its serialized form */
+	const char *failure; /* static: after a failure, the validation error */
 };
 
 #define URL_UNSUPPORTED 1
@@ -53,7 +55,8 @@ struct url {
  * NULL: input must then be absolute). Returns 0 with *u filled (release
  * with url_release); URL_UNSUPPORTED when the scheme is not http or https
  * (e->msg names it, *u empty); -1 when the standard fails the URL (e kind
- * ERR_INVALID, msg "URL_INVALID: <validation error name>..."; *u empty).
+ * ERR_INVALID, msg "URL_INVALID: <validation error name>..."; *u empty
+ * but for u->failure, the name alone, e.g. "IPv4-too-many-parts").
  */
 int url_parse(struct url *u, const char *input, const struct url *base,
 	      struct err *e);
@@ -65,9 +68,10 @@ int url_port(const struct url *u);
 
 /*
  * The host parser alone (special scheme): raw[0..n) (borrowed) into a new
- * string (caller frees), *type and ip filled. NULL with e set on failure.
+ * string (caller frees), *type and ip filled. NULL with e set on failure
+ * and *failure (may be NULL) naming the validation error (static).
  */
 char *url_host_parse(const char *raw, size_t n, enum url_host_type *type,
-		     unsigned char ip[16], struct err *e);
+		     unsigned char ip[16], const char **failure, struct err *e);
 
 #endif

@@ -23,7 +23,7 @@ static void again(const struct netguard_url *u, const struct netguard_policy *p)
 	struct netguard_block why;
 	struct err e = ERR_INIT;
 
-	if (netguard_url_parse(u->url, p, &v, &why, &e) != 0)
+	if (netguard_url_parse(u->url, NULL, p, &v, &why, &e) != 0)
 		abort();
 	if (strcmp(u->url, v.url) || strcmp(u->host, v.host) || u->port != v.port)
 		abort();
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	netguard_parse_ipv4(s, &v4, &canon);
 	netguard_policy_init(&p);
-	if (netguard_url_parse(s, &p, &u, &why, &e) == 0) {
+	if (netguard_url_parse(s, NULL, &p, &u, &why, &e) == 0) {
 		if (u.host_is_ip && netguard_classify(&u.ip, NULL))
 			abort();
 		if (netguard_check_port(&p, u.port, &why))
