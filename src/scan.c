@@ -27,6 +27,7 @@
 #include "queue.h"
 #include "runtime.h"
 #include "scan.h"
+#include "redact.h"
 #include "scan_int.h"
 #include "scan_output.h"
 #include "state.h"
@@ -117,7 +118,8 @@ static void report_fail(struct scan_task *t, const char *code,
 {
 	struct buf reason = BUF_INIT;
 
-	buf_addf(&reason, NULL, "%s: %s", code, msg);
+	buf_addf(&reason, NULL, "%s: ", code);
+	redact_urls(msg, &reason); /* no credentials or query values in logs or failedReason */
 	log_event(LOG_WARN, job_id(t), "fail", "%s%s", reason.data,
 		  mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
 	finish(t, outcome);
@@ -387,37 +389,46 @@ static int attempts_left(const struct scan_task *t)
 }
 
 static void end_failed(struct scan_task *t, struct store *st,
-		       const char *code, const char *msg)
+		       const char *code, const char *text)
 {
 	struct state_actor who = actor(t);
 	struct err e = ERR_INIT;
+	struct buf msg = BUF_INIT;
 
-	if (failed(t, state_fail(st, &who, &t->row, code, msg, &e), &e))
-		return;
-	publish(t, 0);
-	report_fail(t, code, msg, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
+	redact_urls(text, &msg); /* the stored message: no credentials, no query values */
+	if (!failed(t, state_fail(st, &who, &t->row, code, msg.data, &e), &e)) {
+		publish(t, 0);
+		report_fail(t, code, msg.data, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
+	}
+	buf_release(&msg);
 }
 
 static void end_timed_out(struct scan_task *t, struct store *st,
-			  const char *msg)
+			  const char *text)
 {
 	struct state_actor who = actor(t);
 	struct err e = ERR_INIT;
+	struct buf msg = BUF_INIT;
 
-	if (failed(t, state_timeout(st, &who, &t->row, msg, &e), &e))
-		return;
-	publish(t, 0);
-	report_fail(t, "TIMEOUT", msg, WORKER_FAIL_UNRECOVERABLE,
-		    METRICS_TIMED_OUT);
+	redact_urls(text, &msg);
+	if (!failed(t, state_timeout(st, &who, &t->row, msg.data, &e), &e)) {
+		publish(t, 0);
+		report_fail(t, "TIMEOUT", msg.data, WORKER_FAIL_UNRECOVERABLE,
+			    METRICS_TIMED_OUT);
+	}
+	buf_release(&msg);
 }
 
 static void end_retry(struct scan_task *t, struct store *st,
-		      const char *code, const char *msg)
+		      const char *code, const char *text)
 {
 	struct state_actor who = actor(t);
-	struct buf why = BUF_INIT;
+	struct buf why = BUF_INIT, redacted = BUF_INIT;
 	struct err e = ERR_INIT;
+	const char *msg;
 
+	redact_urls(text, &redacted);
+	msg = redacted.data;
 	if (!attempts_left(t)) {
 		buf_addf(&why, NULL, "%s: %s", code, msg);
 		if (!failed(t, state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
@@ -427,12 +438,14 @@ static void end_retry(struct scan_task *t, struct store *st,
 				    WORKER_FAIL_RETRY, METRICS_FAILED);
 		}
 		buf_release(&why);
+		buf_release(&redacted);
 		return;
 	}
-	if (failed(t, state_release(st, &who, &t->row, code, msg, &e), &e))
-		return;
-	publish(t, 0);
-	report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
+	if (!failed(t, state_release(st, &who, &t->row, code, msg, &e), &e)) {
+		publish(t, 0);
+		report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
+	}
+	buf_release(&redacted);
 }
 
 static void end_released(struct scan_task *t, struct store *st)
@@ -571,9 +584,12 @@ static void run_container(struct scan_task *t, struct store *st)
 	struct runtime_result res;
 	struct strvec cmd = STRVEC_INIT;
 	struct err e = ERR_INIT;
+	struct buf shown = BUF_INIT;
 	size_t i;
 	int rc;
 
+	strvec_push(&cmd, "--user-agent");
+	strvec_push(&cmd, ctx->cfg->fetcher_user_agent);
 	for (i = 0; i < ctx->fetcher_args.nr; i++)
 		strvec_push(&cmd, ctx->fetcher_args.items[i]);
 	strvec_push(&cmd, t->row.url);
@@ -582,8 +598,11 @@ static void run_container(struct scan_task *t, struct store *st)
 	spec.job_id = t->row.id;
 	spec.cancel = &t->cancel;
 	runtime_result_init(&res);
+	buf_reset(&shown);
+	redact_urls(t->row.url, &shown);
 	log_event(LOG_INFO, job_id(t), "container", "starting fetcher for %s",
-		  t->row.url);
+		  shown.data);
+	buf_release(&shown);
 	rc = runtime_run(ctx->rt, &spec, &res, &e);
 	if (res.spawn_ms > 0)
 		metrics_observe_spawn(ctx->metrics, res.spawn_ms / 1000);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fetch.h"
+#include "../useragent.h"
 #include "../err.h"
 #include "../xalloc.h"
 #include "../banned.h"
@@ -76,7 +77,7 @@ void fetch_opts_init(struct fetch_opts *o)
 	o->max_header_bytes = 64 * 1024;
 	o->max_body_bytes = 5 * 1024 * 1024;
 	o->max_download_bytes = 5 * 1024 * 1024;
-	o->user_agent = "safeurl-fetcher/" SAFEURL_VERSION;
+	o->user_agent = SAFEURL_BROWSER_UA;
 }
 
 void fetch_opts_release(struct fetch_opts *o)

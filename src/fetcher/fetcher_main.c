@@ -180,6 +180,11 @@ static int parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->url = argv[i];
 		}
 	}
+	for (i = 0; c->fetch.user_agent[i]; i++)
+		if ((unsigned char)c->fetch.user_agent[i] < 0x20 || c->fetch.user_agent[i] == 0x7f)
+			return err_set(e, ERR_INVALID,
+				       "--user-agent: control byte 0x%02x at offset %d: printable text expected",
+				       (unsigned char)c->fetch.user_agent[i], i);
 	return c->url ? 0 : err_set(e, ERR_INVALID, "no URL given");
 }
 

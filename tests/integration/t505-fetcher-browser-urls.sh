@@ -93,4 +93,16 @@ go 'form action \\evil.test\steal' benign.test 'http://benign.test/form-backslas
 expect_match 'form action: credentials posted to evil.test' \
   'HTML_CREDENTIALS_CROSS_ORIGIN' "$(field reasons.code)"
 
+# The User-Agent: a current browser's by default, or the one given.
+go 'default User-Agent' benign.test 'http://benign.test/benign'
+expect_match 'default User-Agent: a browser' '^benign.test /benign Mozilla/5.0 \(Windows NT 10.0; Win64; x64\) .*Chrome/[0-9]+' "$(cat "$LOG")"
+go 'given User-Agent' benign.test 'http://benign.test/benign' --user-agent 'Example Agent/1.0'
+expect_eq 'given User-Agent: sent' 'benign.test /benign Example Agent/1.0' "$(cat "$LOG")"
+set +e
+"$B/safeurl-fetcher" --user-agent "$(printf 'x\r\nX-Injected: 1')" http://benign.test/ >"$T/out.json" 2>"$T/err.txt"
+RC=$?
+set -e
+expect_eq 'User-Agent with CR LF: usage error' 64 "$RC"
+expect_match 'User-Agent with CR LF: named' 'user-agent: control byte 0x0d' "$(cat "$T/err.txt")"
+
 finish
