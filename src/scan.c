@@ -12,7 +12,6 @@
  */
 #include "fmacros.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "runtime.h"
 #include "scan.h"
 #include "redact.h"
+#include "fetcher/url.h"
 #include "scan_int.h"
 #include "scan_output.h"
 #include "state.h"
@@ -217,18 +217,14 @@ static void report_terminal(struct scan_task *t, struct store *st)
 
 int scan_url_valid(const char *url)
 {
-	CURLU *h = curl_url();
-	char *scheme = NULL, *host = NULL;
+	struct url u;
+	struct err e = ERR_INIT;
 	int ok;
 
-	ok = strlen(url) <= URL_MAX &&
-	     !curl_url_set(h, CURLUPART_URL, url, 0) &&
-	     !curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) &&
-	     !curl_url_get(h, CURLUPART_HOST, &host, 0) &&
-	     (!strcmp(scheme, "http") || !strcmp(scheme, "https")) && *host;
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(h);
+	/* Read as the fetcher (and a browser) reads it: the URL Standard. */
+	ok = strlen(url) <= URL_MAX && url_parse(&u, url, NULL, &e) == 0;
+	if (ok)
+		url_release(&u);
 	return ok;
 }
 

@@ -178,7 +178,7 @@ static void url_key(const char *url, char *out, size_t n)
 {
 	struct url u;
 	struct err e = ERR_INIT;
-	char port[8] = "";
+	char port[16] = "";
 
 	if (url_parse(&u, url, NULL, &e)) {
 		snprintf(out, n, "%s", url);
