@@ -27,6 +27,7 @@
 #include "runtime.h"
 #include "scan.h"
 #include "redact.h"
+#include "useragent.h"
 #include "fetcher/url.h"
 #include "scan_int.h"
 #include "scan_output.h"
@@ -584,8 +585,12 @@ static void run_container(struct scan_task *t, struct store *st)
 	size_t i;
 	int rc;
 
-	strvec_push(&cmd, "--user-agent");
-	strvec_push(&cmd, ctx->cfg->fetcher_user_agent);
+	/* The fetcher's own default is the same browser string: only a
+	 * configured one needs saying (and the command line stays as it was). */
+	if (strcmp(ctx->cfg->fetcher_user_agent, SAFEURL_BROWSER_UA)) {
+		strvec_push(&cmd, "--user-agent");
+		strvec_push(&cmd, ctx->cfg->fetcher_user_agent);
+	}
 	for (i = 0; i < ctx->fetcher_args.nr; i++)
 		strvec_push(&cmd, ctx->fetcher_args.items[i]);
 	strvec_push(&cmd, t->row.url);
