@@ -437,12 +437,22 @@ static int setup(struct hop *h, const struct netguard_url *u,
 {
 	char pin[400], ip[64];
 	CURL *c = h->curl;
-	int rc = setup_limits(h, timeout_ms);
+	int rc = setup_limits(h, timeout_ms), n = (int)strlen(u->host);
 
 	netguard_addr_format(&h->pinned, ip, sizeof(ip));
-	snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
-		 u->host, u->port, ip);
-	*pins = u->host_is_ip ? NULL : curl_slist_append(NULL, pin);
+	*pins = NULL;
+	if (u->host_is_ip)
+		n = 0;
+	/* The name as written and, for "name.", as libcurl looks it up. */
+	while (n > 0) {
+		snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%.*s:%d:[%s]" : "%.*s:%d:%s",
+			 n, u->host, u->port, ip);
+		*pins = curl_slist_append(*pins, pin);
+		if (u->host[n - 1] != '.')
+			break;
+		while (n > 0 && u->host[n - 1] == '.')
+			n--;
+	}
 	rc |= curl_easy_setopt(c, CURLOPT_URL, u->url);
 	rc |= curl_easy_setopt(c, CURLOPT_RESOLVE, *pins);
 	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);

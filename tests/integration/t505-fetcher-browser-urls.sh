@@ -61,6 +61,10 @@ go 'Location: http:/evil.test/ stays on the host' 'benign.test benign.test' "$(t
 expect_eq 'Location: http:/evil.test/: finalUrl' 'http://benign.test/evil.test/' "$(field finalUrl)"
 expect_eq 'Location: http:/evil.test/: redirects' "$(to 'http:/evil.test/')" "$(field redirects.url)"
 
+# A trailing dot is kept in the host (as browsers keep it) and still pinned.
+go 'trailing dot' evil.test. 'http://evil.test./'
+expect_eq 'trailing dot: ok, finalUrl' 'true 404 http://evil.test./' "$(field ok httpStatus finalUrl)"
+
 # What browsers open and RFC 3986 refuses: a scan, not an error.
 go 'http:evil.test/' evil.test 'http:evil.test/'
 expect_eq 'http:evil.test/: ok' true "$(field ok)"
