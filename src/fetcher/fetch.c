@@ -620,6 +620,15 @@ static int hop_transfer(struct hop *h, const struct netguard_url *u, long left_m
 	return rc;
 }
 
+/* The URL Standard failed the URL (a Location when redirect): URL_INVALID. */
+static void url_invalid(struct fetch_result *r, int redirect, const char *why)
+{
+	char msg[sizeof(r->msg)];
+
+	snprintf(msg, sizeof(msg), "%s%s", redirect ? "Location: " : "", why);
+	fail(r, FETCH_FAILED, "URL_INVALID", 0, msg);
+}
+
 /* Check and fetch one URL, read against base (NULL for the first). 0 done, -1 stopped (r set). */
 static int one_hop(const struct fetch_opts *o, const char *url, const char *base,
 		   struct fetch_result *r, double deadline)
@@ -639,7 +648,7 @@ static int one_hop(const struct fetch_opts *o, const char *url, const char *base
 		if (rc > 0)
 			fail(r, FETCH_BLOCKED, why.code, 0, why.msg);
 		else
-			fail(r, FETCH_FAILED, base ? "BAD_REDIRECT" : "INVALID_URL", 0, e.msg);
+			url_invalid(r, base != NULL, e.msg);
 		return -1;
 	}
 	if (!base)

@@ -125,7 +125,7 @@ int netguard_parse_ipv4(const char *host, uint32_t *out, int *canonical);
  * filled, *u empty): a scheme other than http(s), a blocked address or
  * port, a local-only name, a host ending in a number that is no IPv4
  * address, an IPv6 zone id; -1 when the URL Standard fails it (*e filled,
- * kind ERR_INVALID, "URL_INVALID: <reason>"). An IP-literal host is
+ * kind ERR_INVALID, the standard's name for the failure). An IP-literal host is
  * checked here; a name is left to the caller to resolve and check with
  * netguard_check_addr.
  */

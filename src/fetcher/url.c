@@ -81,7 +81,7 @@ static int fail(struct parser *p, const char *reason, const char *what)
 	size_t n = strlen(what);
 
 	p->failure = reason;
-	return err_set(p->e, ERR_INVALID, "URL_INVALID: %s%s%.*s%s", reason,
+	return err_set(p->e, ERR_INVALID, "%s%s%.*s%s", reason,
 		       n ? " in '" : "", (int)(n > 80 ? 80 : n), what, n ? "'" : "");
 }
 
@@ -617,7 +617,7 @@ int url_parse(struct url *u, const char *input, const struct url *base,
 	u->failure = "";
 	if (strlen(input) > URL_MAX_INPUT)
 		return err_set(e, ERR_INVALID,
-			       "URL_INVALID: url is longer than %d bytes", URL_MAX_INPUT);
+			       "url-too-long: more than %d bytes", URL_MAX_INPUT);
 	preprocess(input, &in);
 	memset(&p, 0, sizeof(p));
 	p.s = (const unsigned char *)in.data;
@@ -686,7 +686,7 @@ struct host_err {
 static int hfail(struct host_err *h, const char *reason, const char *raw, size_t n)
 {
 	h->failure = reason;
-	return err_set(h->e, ERR_INVALID, "URL_INVALID: %s in host '%.*s'", reason,
+	return err_set(h->e, ERR_INVALID, "%s in host '%.*s'", reason,
 		       (int)(n > 80 ? 80 : n), raw);
 }
 

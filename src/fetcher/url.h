@@ -23,7 +23,7 @@
 
 struct err;
 
-/* Longest input accepted, in bytes (after nothing; before trimming). */
+/* Longest input accepted, in bytes, as given (before any trimming). */
 #define URL_MAX_INPUT 16384
 
 enum url_host_type { URL_HOST_DOMAIN, URL_HOST_IPV4, URL_HOST_IPV6 };
@@ -55,8 +55,9 @@ struct url {
  * NULL: input must then be absolute). Returns 0 with *u filled (release
  * with url_release); URL_UNSUPPORTED when the scheme is not http or https
  * (e->msg names it, *u empty); -1 when the standard fails the URL (e kind
- * ERR_INVALID, msg "URL_INVALID: <validation error name>..."; *u empty
- * but for u->failure, the name alone, e.g. "IPv4-too-many-parts").
+ * ERR_INVALID, msg "<validation error name>[ in '<part>']", e.g.
+ * "port-out-of-range in '99999'"; *u empty but for u->failure, the name
+ * alone, e.g. "IPv4-too-many-parts").
  */
 int url_parse(struct url *u, const char *input, const struct url *base,
 	      struct err *e);
