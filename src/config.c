@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "useragent.h"
 #include "err.h"
 #include "strvec.h"
 #include "xalloc.h"
@@ -36,6 +37,7 @@ enum cfg_flags {
 	CFG_NETWORK = 1 << 3,  /* bridge, none, host or a network name */
 	CFG_OPTIONAL = 1 << 4, /* empty = off (numbers become 0) */
 	CFG_IP = 1 << 5,       /* an IPv4 or IPv6 address literal */
+	CFG_TEXT = 1 << 6,     /* printable, at most 512 bytes, no control bytes */
 };
 
 struct cfg_var {
@@ -82,6 +84,7 @@ static const struct cfg_var vars[] = {
 	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "127.0.0.1", 0, 0, CFG_IP, NULL },
 	{ "FETCHER_MAX_OUTPUT_BYTES", CFG_INT, F(fetcher_max_output_bytes), "1048576", 4096, 67108864, 0, NULL },
 	{ "FETCHER_ARGS", CFG_STR, F(fetcher_args), "", 0, 0, CFG_OPTIONAL, NULL },
+	{ "FETCHER_USER_AGENT", CFG_STR, F(fetcher_user_agent), SAFEURL_BROWSER_UA, 0, 0, CFG_TEXT, NULL },
 	{ "DB_BUSY_TIMEOUT_MS", CFG_INT, F(db_busy_timeout_ms), "5000", 0, 600000, 0, NULL },
 	{ "DB_RETRY_ATTEMPTS", CFG_INT, F(db_retry_attempts), "8", 1, 100, 0, NULL },
 	{ "DB_RETRY_MAX_MS", CFG_INT, F(db_retry_max_ms), "30000", 0, 3600000, 0, NULL },
@@ -130,6 +133,14 @@ static int has_space_or_ctl(const char *s)
 {
 	for (; *s; s++)
 		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (iscntrl((unsigned char)*s))
 			return 1;
 	return 0;
 }
@@ -199,6 +210,8 @@ static void describe(const struct cfg_var *v, struct buf *out)
 		buf_addstr(out, "an IPv4 or IPv6 address", NULL);
 	else if (v->flags & CFG_WORD)
 		buf_addstr(out, "a non-empty value without whitespace", NULL);
+	else if (v->flags & CFG_TEXT)
+		buf_addstr(out, "printable text of at most 512 bytes, no control characters", NULL);
 	else
 		buf_addstr(out, "a non-empty value", NULL);
 }
@@ -238,6 +251,8 @@ static int set_value(const struct cfg_var *v, const char *s, struct config *cfg)
 		break;
 	}
 	if ((v->flags & CFG_WORD) && has_space_or_ctl(s))
+		return -1;
+	if ((v->flags & CFG_TEXT) && (has_ctl(s) || strlen(s) > 512))
 		return -1;
 	if ((v->flags & CFG_DB_URL) && !valid_db_url(s))
 		return -1;

@@ -42,6 +42,7 @@ struct config {
 	char *health_addr;
 	int fetcher_max_output_bytes;
 	char *fetcher_args;
+	char *fetcher_user_agent; /* FETCHER_USER_AGENT, passed as --user-agent */
 	int db_busy_timeout_ms;
 	int db_retry_attempts;
 	int db_retry_max_ms;

@@ -12,7 +12,6 @@
  */
 #include "fmacros.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,9 @@
 #include "queue.h"
 #include "runtime.h"
 #include "scan.h"
+#include "redact.h"
+#include "useragent.h"
+#include "fetcher/url.h"
 #include "scan_int.h"
 #include "scan_output.h"
 #include "state.h"
@@ -117,7 +119,8 @@ static void report_fail(struct scan_task *t, const char *code,
 {
 	struct buf reason = BUF_INIT;
 
-	buf_addf(&reason, NULL, "%s: %s", code, msg);
+	buf_addf(&reason, NULL, "%s: ", code);
+	redact_urls(msg, &reason); /* no credentials or query values in logs or failedReason */
 	log_event(LOG_WARN, job_id(t), "fail", "%s%s", reason.data,
 		  mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
 	finish(t, outcome);
@@ -215,18 +218,14 @@ static void report_terminal(struct scan_task *t, struct store *st)
 
 int scan_url_valid(const char *url)
 {
-	CURLU *h = curl_url();
-	char *scheme = NULL, *host = NULL;
+	struct url u;
+	struct err e = ERR_INIT;
 	int ok;
 
-	ok = strlen(url) <= URL_MAX &&
-	     !curl_url_set(h, CURLUPART_URL, url, 0) &&
-	     !curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) &&
-	     !curl_url_get(h, CURLUPART_HOST, &host, 0) &&
-	     (!strcmp(scheme, "http") || !strcmp(scheme, "https")) && *host;
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(h);
+	/* Read as the fetcher (and a browser) reads it: the URL Standard. */
+	ok = strlen(url) <= URL_MAX && url_parse(&u, url, NULL, &e) == 0;
+	if (ok)
+		url_release(&u);
 	return ok;
 }
 
@@ -387,37 +386,46 @@ static int attempts_left(const struct scan_task *t)
 }
 
 static void end_failed(struct scan_task *t, struct store *st,
-		       const char *code, const char *msg)
+		       const char *code, const char *text)
 {
 	struct state_actor who = actor(t);
 	struct err e = ERR_INIT;
+	struct buf msg = BUF_INIT;
 
-	if (failed(t, state_fail(st, &who, &t->row, code, msg, &e), &e))
-		return;
-	publish(t, 0);
-	report_fail(t, code, msg, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
+	redact_urls(text, &msg); /* the stored message: no credentials, no query values */
+	if (!failed(t, state_fail(st, &who, &t->row, code, msg.data, &e), &e)) {
+		publish(t, 0);
+		report_fail(t, code, msg.data, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
+	}
+	buf_release(&msg);
 }
 
 static void end_timed_out(struct scan_task *t, struct store *st,
-			  const char *msg)
+			  const char *text)
 {
 	struct state_actor who = actor(t);
 	struct err e = ERR_INIT;
+	struct buf msg = BUF_INIT;
 
-	if (failed(t, state_timeout(st, &who, &t->row, msg, &e), &e))
-		return;
-	publish(t, 0);
-	report_fail(t, "TIMEOUT", msg, WORKER_FAIL_UNRECOVERABLE,
-		    METRICS_TIMED_OUT);
+	redact_urls(text, &msg);
+	if (!failed(t, state_timeout(st, &who, &t->row, msg.data, &e), &e)) {
+		publish(t, 0);
+		report_fail(t, "TIMEOUT", msg.data, WORKER_FAIL_UNRECOVERABLE,
+			    METRICS_TIMED_OUT);
+	}
+	buf_release(&msg);
 }
 
 static void end_retry(struct scan_task *t, struct store *st,
-		      const char *code, const char *msg)
+		      const char *code, const char *text)
 {
 	struct state_actor who = actor(t);
-	struct buf why = BUF_INIT;
+	struct buf why = BUF_INIT, redacted = BUF_INIT;
 	struct err e = ERR_INIT;
+	const char *msg;
 
+	redact_urls(text, &redacted);
+	msg = redacted.data;
 	if (!attempts_left(t)) {
 		buf_addf(&why, NULL, "%s: %s", code, msg);
 		if (!failed(t, state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
@@ -427,12 +435,14 @@ static void end_retry(struct scan_task *t, struct store *st,
 				    WORKER_FAIL_RETRY, METRICS_FAILED);
 		}
 		buf_release(&why);
+		buf_release(&redacted);
 		return;
 	}
-	if (failed(t, state_release(st, &who, &t->row, code, msg, &e), &e))
-		return;
-	publish(t, 0);
-	report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
+	if (!failed(t, state_release(st, &who, &t->row, code, msg, &e), &e)) {
+		publish(t, 0);
+		report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
+	}
+	buf_release(&redacted);
 }
 
 static void end_released(struct scan_task *t, struct store *st)
@@ -571,9 +581,16 @@ static void run_container(struct scan_task *t, struct store *st)
 	struct runtime_result res;
 	struct strvec cmd = STRVEC_INIT;
 	struct err e = ERR_INIT;
+	struct buf shown = BUF_INIT;
 	size_t i;
 	int rc;
 
+	/* The fetcher's own default is the same browser string: only a
+	 * configured one needs saying (and the command line stays as it was). */
+	if (strcmp(ctx->cfg->fetcher_user_agent, SAFEURL_BROWSER_UA)) {
+		strvec_push(&cmd, "--user-agent");
+		strvec_push(&cmd, ctx->cfg->fetcher_user_agent);
+	}
 	for (i = 0; i < ctx->fetcher_args.nr; i++)
 		strvec_push(&cmd, ctx->fetcher_args.items[i]);
 	strvec_push(&cmd, t->row.url);
@@ -582,8 +599,11 @@ static void run_container(struct scan_task *t, struct store *st)
 	spec.job_id = t->row.id;
 	spec.cancel = &t->cancel;
 	runtime_result_init(&res);
+	buf_reset(&shown);
+	redact_urls(t->row.url, &shown);
 	log_event(LOG_INFO, job_id(t), "container", "starting fetcher for %s",
-		  t->row.url);
+		  shown.data);
+	buf_release(&shown);
 	rc = runtime_run(ctx->rt, &spec, &res, &e);
 	if (res.spawn_ms > 0)
 		metrics_observe_spawn(ctx->metrics, res.spawn_ms / 1000);

@@ -17,7 +17,7 @@
 
 struct worker_processor;
 
-/* Is url an absolute http(s) URL with a host, of at most 8 KiB? */
+/* Is url an absolute http(s) URL of at most 8 KiB, read by the URL Standard (as the fetcher reads it)? */
 int scan_url_valid(const char *url);
 
 /* The "scan" processor, the worker's default. */

@@ -6,7 +6,6 @@
  */
 #include "../fmacros.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <idn2.h>
 #include <libpsl.h>
@@ -19,6 +18,7 @@
 #include "analyze.h"
 #include "fetch.h"
 #include "netguard.h"
+#include "url.h"
 #include "../err.h"
 #include "../xalloc.h"
 #include "../banned.h"
@@ -143,35 +143,52 @@ static void registrable(const char *host, char *out, size_t n)
 	snprintf(out, n, "%s", d ? d : host);
 }
 
-/* Host (no brackets), port, scheme and path of url. 0 or -1. */
-static int url_split(const char *url, char *host, size_t hn, int *port,
-		     char *scheme, size_t sn, char *path, size_t pn)
+/* Host (no brackets), port, scheme and path of url read against base (may be NULL). 0 or -1. */
+static int url_split(const char *url, const char *base, char *host, size_t hn,
+		     int *port, char *scheme, size_t sn, char *path, size_t pn)
 {
-	CURLU *h = curl_url();
-	char *hs = NULL, *ps = NULL, *sc = NULL, *pa = NULL, *q = NULL;
-	int rc = -1;
+	struct url b, u;
+	struct netguard_addr a;
+	struct err e = ERR_INIT;
+	int rc;
 
-	if (h && !curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) &&
-	    !curl_url_get(h, CURLUPART_HOST, &hs, 0) &&
-	    !curl_url_get(h, CURLUPART_PORT, &ps, CURLU_DEFAULT_PORT) &&
-	    !curl_url_get(h, CURLUPART_SCHEME, &sc, 0) &&
-	    !curl_url_get(h, CURLUPART_PATH, &pa, 0)) {
-		curl_url_get(h, CURLUPART_QUERY, &q, 0);
-		snprintf(host, hn, "%s", hs[0] == '[' ? hs + 1 : hs);
-		if (hs[0] == '[' && strchr(host, ']'))
-			*strchr(host, ']') = '\0';
-		*port = (int)strtol(ps, NULL, 10);
-		snprintf(scheme, sn, "%s", sc);
-		snprintf(path, pn, "%s%s%s", pa, q ? "?" : "", q ? q : "");
-		rc = 0;
+	if (base && url_parse(&b, base, NULL, &e))
+		return -1;
+	rc = url_parse(&u, url, base ? &b : NULL, &e);
+	if (base)
+		url_release(&b);
+	if (rc)
+		return -1;
+	if (u.host_type == URL_HOST_IPV6) {
+		a.family = 6;
+		memcpy(a.a, u.ip, 16);
+		netguard_addr_format(&a, host, hn);
+	} else {
+		snprintf(host, hn, "%s", u.host);
 	}
-	curl_free(hs);
-	curl_free(ps);
-	curl_free(sc);
-	curl_free(pa);
-	curl_free(q);
-	curl_url_cleanup(h);
-	return rc;
+	*port = url_port(&u);
+	snprintf(scheme, sn, "%s", u.scheme);
+	snprintf(path, pn, "%s%s%s", u.path, u.query ? "?" : "", u.query ? u.query : "");
+	url_release(&u);
+	return 0;
+}
+
+/* url's serialization without credentials and fragment (the form blocklists compare), into out. */
+static void url_key(const char *url, char *out, size_t n)
+{
+	struct url u;
+	struct err e = ERR_INIT;
+	char port[16] = "";
+
+	if (url_parse(&u, url, NULL, &e)) {
+		snprintf(out, n, "%s", url);
+		return;
+	}
+	if (u.port >= 0)
+		snprintf(port, sizeof(port), ":%d", u.port);
+	snprintf(out, n, "%s://%s%s%s%s%s", u.scheme, u.host, port, u.path,
+		 u.query ? "?" : "", u.query ? u.query : "");
+	url_release(&u);
 }
 
 /* ---- URL rules ---- */
@@ -448,26 +465,20 @@ static int hit_eicar(const struct ctx *c, char *d, size_t n)
 
 /* ---- HTML rules ---- */
 
-/* Does the form action (relative to the final URL) leave the origin? */
+/* Does the form action (read against the final URL) leave the origin? */
 static int action_cross_origin(const struct ctx *c, const char *action,
 			       char *d, size_t n)
 {
-	CURLU *h = curl_url();
-	char *url = NULL, host[256], scheme[8], path[8];
+	char host[256], scheme[8], path[8];
 	int port, cross = 0;
 
-	if (h && action[0] && !curl_url_set(h, CURLUPART_URL, c->final_url, 0) &&
-	    !curl_url_set(h, CURLUPART_URL, action, CURLU_NON_SUPPORT_SCHEME) &&
-	    !curl_url_get(h, CURLUPART_URL, &url, 0) &&
-	    !url_split(url, host, sizeof(host), &port, scheme, sizeof(scheme), path,
-		       sizeof(path))) {
+	if (action[0] && !url_split(action, c->final_url, host, sizeof(host), &port,
+				    scheme, sizeof(scheme), path, sizeof(path))) {
 		cross = strcasecmp(host, c->a->host) || port != c->port ||
 			strcmp(scheme, c->scheme);
 		if (cross)
 			snprintf(d, n, "posts to %s://%s:%d", scheme, host, port);
 	}
-	curl_free(url);
-	curl_url_cleanup(h);
 	return cross;
 }
 
@@ -543,9 +554,11 @@ static int listed(const struct strvec *v, const char *s, int suffix)
 {
 	size_t i, sl = strlen(s), el;
 
+	while (suffix && sl && s[sl - 1] == '.')
+		sl--; /* "evil.test." is the name "evil.test" */
 	for (i = 0; i < v->nr; i++) {
 		el = strlen(v->items[i]);
-		if (!strcasecmp(s, v->items[i]) ||
+		if ((sl == el && !strncasecmp(s, v->items[i], sl)) ||
 		    (suffix && sl > el && s[sl - el - 1] == '.' &&
 		     !strcasecmp(s + sl - el, v->items[i])))
 			return 1;
@@ -565,14 +578,20 @@ static int hit_list_domain(const struct ctx *c, char *d, size_t n)
 
 static int hit_list_url(const struct ctx *c, char *d, size_t n)
 {
+	char key[4096];
 	size_t i;
 
 	if (!c->l)
 		return 0;
-	if (listed(&c->l->urls, c->input_url, 0) || listed(&c->l->urls, c->final_url, 0))
+	url_key(c->input_url, key, sizeof(key));
+	if (listed(&c->l->urls, key, 0))
+		return 1;
+	url_key(c->final_url, key, sizeof(key));
+	if (listed(&c->l->urls, key, 0))
 		return 1;
 	for (i = 0; i < c->r->nhops; i++)
-		if (listed(&c->l->urls, c->r->hops[i].url, 0)) {
+		if (url_key(c->r->hops[i].url, key, sizeof(key)),
+		    listed(&c->l->urls, key, 0)) {
 			snprintf(d, n, "%s", c->r->hops[i].url);
 			return 1;
 		}
@@ -681,12 +700,12 @@ static void context(struct ctx *c, const struct fetch_result *r)
 	int port;
 
 	c->final_url = r->final_url ? r->final_url : c->input_url;
-	if (url_split(c->final_url, a->host, sizeof(a->host), &c->port, c->scheme,
+	if (url_split(c->final_url, NULL, a->host, sizeof(a->host), &c->port, c->scheme,
 		      sizeof(c->scheme), c->path, sizeof(c->path)))
 		a->host[0] = '\0';
 	c->host_is_ip = netguard_addr_parse(a->host, &ip) == 0;
 	registrable(a->host, a->registrable, sizeof(a->registrable));
-	if (!r->nhops || url_split(r->hops[0].url, c->first_host, sizeof(c->first_host),
+	if (!r->nhops || url_split(r->hops[0].url, NULL, c->first_host, sizeof(c->first_host),
 				   &port, scheme, sizeof(scheme), path, sizeof(path)))
 		snprintf(c->first_host, sizeof(c->first_host), "%s", a->host);
 	registrable(c->first_host, c->first_reg, sizeof(c->first_reg));
@@ -762,6 +781,30 @@ static char *list_entry(char *line)
 	return *line && *line != '#' ? line : NULL;
 }
 
+/* One entry, in the form it is compared in: a URL or a host as url.c reads it. */
+static void list_add(struct strvec *v, const char *which, const char *s)
+{
+	char key[4096], *h;
+	enum url_host_type type;
+	unsigned char ip[16];
+	struct err e = ERR_INIT;
+	size_t n;
+
+	if (!strcmp(which, "urls")) {
+		url_key(s, key, sizeof(key));
+		strvec_push(v, key);
+	} else if (!strcmp(which, "domains") &&
+		   (h = url_host_parse(s, strlen(s), &type, ip, NULL, &e))) {
+		n = strlen(h);
+		while (n && h[n - 1] == '.')
+			h[--n] = '\0';
+		strvec_push(v, h);
+		free(h);
+	} else {
+		strvec_push(v, s);
+	}
+}
+
 int analyze_lists_load(struct analyze_lists *l, const char *which,
 		       const char *path, struct err *e)
 {
@@ -775,7 +818,7 @@ int analyze_lists_load(struct analyze_lists *l, const char *which,
 		return err_set_errno(e, ERR_INVALID, errno, "cannot open blocklist '%s'", path);
 	while (fgets(line, sizeof(line), f))
 		if ((s = list_entry(line)))
-			strvec_push(v, s);
+			list_add(v, which, s);
 	fclose(f);
 	return 0;
 }

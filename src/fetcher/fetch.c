@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fetch.h"
+#include "../useragent.h"
 #include "../err.h"
 #include "../xalloc.h"
 #include "../banned.h"
@@ -76,7 +77,7 @@ void fetch_opts_init(struct fetch_opts *o)
 	o->max_header_bytes = 64 * 1024;
 	o->max_body_bytes = 5 * 1024 * 1024;
 	o->max_download_bytes = 5 * 1024 * 1024;
-	o->user_agent = "safeurl-fetcher/" SAFEURL_VERSION;
+	o->user_agent = SAFEURL_BROWSER_UA;
 }
 
 void fetch_opts_release(struct fetch_opts *o)
@@ -156,9 +157,13 @@ static int resolve_injected(const struct fetch_opts *o, const char *host,
 	long p;
 	size_t i;
 
+	size_t n = strlen(host);
+
+	while (n && host[n - 1] == '.')
+		n--; /* "evil.test." is the name "evil.test" */
 	for (i = 0; i < o->resolve.nr; i++)
 		if (!resolve_split(o->resolve.items[i], h, sizeof(h), &p, out) &&
-		    p == port && !strcasecmp(h, host))
+		    p == port && strlen(h) == n && !strncasecmp(h, host, n))
 			return 1;
 	return 0;
 }
@@ -411,6 +416,7 @@ static int setup_limits(struct hop *h, long timeout_ms)
 
 	rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	rc |= curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	rc |= curl_easy_setopt(c, CURLOPT_PROXY, "");
 	rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o->connect_timeout_ms);
@@ -431,12 +437,22 @@ static int setup(struct hop *h, const struct netguard_url *u,
 {
 	char pin[400], ip[64];
 	CURL *c = h->curl;
-	int rc = setup_limits(h, timeout_ms);
+	int rc = setup_limits(h, timeout_ms), n = (int)strlen(u->host);
 
 	netguard_addr_format(&h->pinned, ip, sizeof(ip));
-	snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%s:%d:[%s]" : "%s:%d:%s",
-		 u->host, u->port, ip);
-	*pins = u->host_is_ip ? NULL : curl_slist_append(NULL, pin);
+	*pins = NULL;
+	if (u->host_is_ip)
+		n = 0;
+	/* The name as written and, for "name.", as libcurl looks it up. */
+	while (n > 0) {
+		snprintf(pin, sizeof(pin), h->pinned.family == 6 ? "%.*s:%d:[%s]" : "%.*s:%d:%s",
+			 n, u->host, u->port, ip);
+		*pins = curl_slist_append(*pins, pin);
+		if (u->host[n - 1] != '.')
+			break;
+		while (n > 0 && u->host[n - 1] == '.')
+			n--;
+	}
 	rc |= curl_easy_setopt(c, CURLOPT_URL, u->url);
 	rc |= curl_easy_setopt(c, CURLOPT_RESOLVE, *pins);
 	rc |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
@@ -511,6 +527,36 @@ static void transfer_error(struct hop *h, CURLcode cc, const char *errbuf)
 	fail(h->r, FETCH_FAILED, "FETCH_FAILED", 0, msg);
 }
 
+/*
+ * Does libcurl read u->url with the host that was checked? A guard: the
+ * serialization leaves libcurl nothing to read differently, and the
+ * pinned address holds anyway, but the Host header and SNI come from it.
+ */
+static int curl_reads_host(const struct netguard_url *u)
+{
+	CURLU *h = curl_url();
+	char *host = NULL, text[64];
+	struct netguard_addr a;
+	size_t n;
+	int same = 0;
+
+	if (h && !curl_url_set(h, CURLUPART_URL, u->url, CURLU_PATH_AS_IS) &&
+	    !curl_url_get(h, CURLUPART_HOST, &host, 0)) {
+		n = strlen(host);
+		if (u->ip.family == 6 && n >= 2 && n - 2 < sizeof(text) && host[0] == '[') {
+			memcpy(text, host + 1, n - 2);
+			text[n - 2] = '\0';
+			same = !netguard_addr_parse(text, &a) && a.family == 6 &&
+			       !memcmp(a.a, u->ip.a, 16);
+		} else {
+			same = !strcasecmp(host, u->host);
+		}
+	}
+	curl_free(host);
+	curl_url_cleanup(h);
+	return same;
+}
+
 /* One request to the pinned address. 0 done, -1 failed (r set). */
 static int transfer(struct hop *h, const struct netguard_url *u, long timeout_ms)
 {
@@ -522,6 +568,11 @@ static int transfer(struct hop *h, const struct netguard_url *u, long timeout_ms
 	buf_release(&h->r->body);
 	strvec_clear(&h->r->headers);
 	h->https = !strcmp(u->scheme, "https");
+	if (!curl_reads_host(u)) {
+		snprintf(errbuf, sizeof(errbuf), "libcurl cannot take host '%s' as it was checked", u->host);
+		fail(h->r, FETCH_FAILED, "FETCH_FAILED", 0, errbuf);
+		return -1;
+	}
 	if (setup(h, u, &pins, timeout_ms) ||
 	    curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf)) {
 		curl_slist_free_all(pins);
@@ -569,9 +620,18 @@ static int hop_transfer(struct hop *h, const struct netguard_url *u, long left_m
 	return rc;
 }
 
-/* Check and fetch one URL. 0 done, -1 stopped (r set). */
-static int one_hop(const struct fetch_opts *o, const char *url,
-		   struct fetch_result *r, double deadline, int first)
+/* The URL Standard failed the URL (a Location when redirect): URL_INVALID. */
+static void url_invalid(struct fetch_result *r, int redirect, const char *why)
+{
+	char msg[sizeof(r->msg)];
+
+	snprintf(msg, sizeof(msg), "%s%s", redirect ? "Location: " : "", why);
+	fail(r, FETCH_FAILED, "URL_INVALID", 0, msg);
+}
+
+/* Check and fetch one URL, read against base (NULL for the first). 0 done, -1 stopped (r set). */
+static int one_hop(const struct fetch_opts *o, const char *url, const char *base,
+		   struct fetch_result *r, double deadline)
 {
 	struct netguard_url u;
 	struct netguard_block why;
@@ -583,16 +643,21 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 
 	free(r->final_url);
 	r->final_url = xstrdup(url);
-	rc = netguard_url_parse(url, &o->policy, &u, &why, &e);
+	rc = netguard_url_parse(url, base, &o->policy, &u, &why, &e);
 	if (rc) {
 		if (rc > 0)
 			fail(r, FETCH_BLOCKED, why.code, 0, why.msg);
 		else
-			fail(r, FETCH_FAILED, first ? "INVALID_URL" : "BAD_REDIRECT", 0, e.msg);
+			url_invalid(r, base != NULL, e.msg);
 		return -1;
 	}
+	if (!base)
+		r->url = xstrdup(u.full);
 	r->had_userinfo |= u.had_userinfo;
 	r->numeric_trick |= u.numeric_trick;
+	r->downgrade |= base && !strncmp(base, "https:", 6) && !strcmp(u.scheme, "http");
+	free(r->final_url);
+	r->final_url = xstrdup(u.url);
 	left = (long)(deadline - t0);
 	if (left > o->connect_timeout_ms)
 		left = o->connect_timeout_ms;
@@ -600,8 +665,6 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 			  : resolve(o, u.host, u.port, left > 1 ? left : 1, &h.pinned, r);
 	r->t.dns_ms += now_ms() - t0;
 	if (!rc) {
-		free(r->final_url);
-		r->final_url = xstrdup(u.url);
 		tls_release(&r->tls);
 		rc = hop_transfer(&h, &u, (long)(deadline - now_ms()));
 	}
@@ -609,44 +672,32 @@ static int one_hop(const struct fetch_opts *o, const char *url,
 	return rc;
 }
 
-/* The redirect target of the last response, new, or NULL. */
+/* The Location of the last response (new, unresolved), or NULL. */
 static char *redirect_target(struct fetch_result *r)
 {
 	const char *loc = fetch_header(r, "location");
-	CURLU *h;
-	char *out = NULL, *p = NULL;
 
 	if (r->http_status < 300 || r->http_status > 399 || !loc)
 		return NULL;
-	h = curl_url();
-	if (h && !curl_url_set(h, CURLUPART_URL, r->final_url, 0) &&
-	    !curl_url_set(h, CURLUPART_URL, loc, CURLU_NON_SUPPORT_SCHEME) &&
-	    !curl_url_get(h, CURLUPART_URL, &p, 0)) {
-		out = xstrdup(p);
-		curl_free(p);
-	} else {
-		out = xstrdup(loc); /* refused or failed at the next hop */
-	}
-	curl_url_cleanup(h);
-	return out;
+	return xstrdup(loc);
 }
 
 void fetch_run(const char *url, const struct fetch_opts *o,
 	       struct fetch_result *r)
 {
 	double start = now_ms(), deadline = start + (double)o->timeout_ms;
-	char *next = xstrdup(url);
+	char *next = xstrdup(url), *base = NULL;
 
 	memset(r, 0, sizeof(*r));
 	strvec_init(&r->headers);
 	buf_init(&r->body, o->max_body_bytes);
-	while (!one_hop(o, next, r, deadline, r->nhops == 0)) {
+	while (!one_hop(o, next, base, r, deadline)) {
 		free(next);
 		next = redirect_target(r);
 		if (!next)
 			break;
-		r->downgrade |= !strncmp(r->final_url, "https:", 6) &&
-				!strncmp(next, "http:", 5);
+		free(base);
+		base = xstrdup(r->final_url);
 		r->hops[r->nhops].url = xstrdup(r->final_url);
 		r->hops[r->nhops++].status = r->http_status;
 		if (r->nhops > (size_t)o->max_redirects || r->nhops >= FETCH_MAX_HOPS) {
@@ -656,6 +707,7 @@ void fetch_run(const char *url, const struct fetch_opts *o,
 		}
 	}
 	free(next);
+	free(base);
 	r->t.total_ms = now_ms() - start;
 }
 
@@ -666,6 +718,7 @@ void fetch_result_release(struct fetch_result *r)
 	for (i = 0; i < r->nhops; i++)
 		free(r->hops[i].url);
 	free(r->final_url);
+	free(r->url);
 	strvec_clear(&r->headers);
 	buf_release(&r->body);
 	tls_release(&r->tls);

@@ -1,8 +1,9 @@
 /*
  * fetch - one bounded HTTP(S) fetch that never reaches an internal address.
  *
- * Every URL (the first and each redirect target) goes through netguard:
- * normalised, scheme and port checked, the host resolved here (or by a
+ * Every URL (the first and each redirect target, read against the URL
+ * that sent it) goes through netguard: read as a browser reads it (url.c),
+ * scheme and port checked, the host resolved here (or by a
  * --resolve entry), every address checked, and libcurl told to use that
  * one address (CURLOPT_RESOLVE) while an open-socket callback refuses any
  * other. Redirects are followed by hand, up to a limit. Connect time,
@@ -59,7 +60,9 @@ struct fetch_result {
 	const char *code;  /* static: error or BLOCKED_* code */
 	char msg[256];     /* human explanation when not FETCH_DONE */
 	int retryable;
-	char *final_url;   /* last URL requested or refused */
+	char *url;         /* the input URL's serialization; NULL when it fails */
+	char *final_url;   /* last URL requested or refused (a serialization,
+			      or the text as given when it cannot be read) */
 	struct fetch_hop hops[FETCH_MAX_HOPS];
 	size_t nhops;
 	long http_status;  /* last status received, 0 when none */

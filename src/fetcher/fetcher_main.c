@@ -180,6 +180,11 @@ static int parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->url = argv[i];
 		}
 	}
+	for (i = 0; c->fetch.user_agent[i]; i++)
+		if ((unsigned char)c->fetch.user_agent[i] < 0x20 || c->fetch.user_agent[i] == 0x7f)
+			return err_set(e, ERR_INVALID,
+				       "--user-agent: control byte 0x%02x at offset %d: printable text expected",
+				       (unsigned char)c->fetch.user_agent[i], i);
 	return c->url ? 0 : err_set(e, ERR_INVALID, "no URL given");
 }
 
@@ -192,8 +197,8 @@ static int run(struct cli *c)
 	fetch_run(c->url, &c->fetch, &r);
 	memset(&a, 0, sizeof(a));
 	if (r.outcome == FETCH_DONE)
-		analyze_run(&r, c->url, &c->lists, &a);
-	rc = report_write(stdout, c->url, &r, &a);
+		analyze_run(&r, r.url ? r.url : c->url, &c->lists, &a);
+	rc = report_write(stdout, r.url ? r.url : c->url, &r, &a);
 	analyze_release(&a);
 	fetch_result_release(&r);
 	return rc ? EX_SOFTWARE : 0;

@@ -6,8 +6,9 @@
  * CGNAT, multicast, documentation, reserved, cloud metadata...), looks
  * inside IPv6 forms that embed an IPv4 address (mapped, compatible, 6to4,
  * NAT64, Teredo), applies the ports policy and the test allow-list, and
- * normalises URLs (libcurl's URL API, libidn2 for IDNA, plus our own
- * reading of numeric hosts: decimal, octal, hex and short IPv4 forms).
+ * checks the destination of a URL read by url.c (the URL Standard, as
+ * browsers read it), with our own second reading of names that end in a
+ * number (decimal, octal, hex and short IPv4 forms).
  *
  * It does not resolve names or fetch anything: fetch.c resolves a name,
  * asks netguard about every address and connects only to the one checked.
@@ -60,7 +61,8 @@ struct netguard_policy {
 
 /* A normalised, checked URL. Strings are new; netguard_url_release frees. */
 struct netguard_url {
-	char *url;    /* rebuilt URL: normalised host, no userinfo, no fragment */
+	char *url;    /* the serialization without userinfo and fragment */
+	char *full;   /* the whole serialization (userinfo, fragment kept) */
 	char *scheme; /* "http" or "https" */
 	char *host;   /* lower-case ASCII host, IPv6 without brackets */
 	int port;
@@ -116,15 +118,20 @@ int netguard_check_port(const struct netguard_policy *p, int port,
 int netguard_parse_ipv4(const char *host, uint32_t *out, int *canonical);
 
 /*
- * Normalise and check url (borrowed). Returns 0 with *u filled (new,
- * caller frees with netguard_url_release); 1 when the URL is refused by
- * policy (*why filled, *u empty); -1 when it cannot be parsed (*e filled,
- * kind ERR_INVALID). An IP-literal host is checked here; a name is left
- * to the caller to resolve and check with netguard_check_addr.
+ * Read url (borrowed) as a browser does, against base (borrowed, an
+ * absolute URL such as the page that sent a Location; NULL for none), and
+ * check it. Returns 0 with *u filled (new, caller frees with
+ * netguard_url_release); 1 when the URL is refused by policy (*why
+ * filled, *u empty): a scheme other than http(s), a blocked address or
+ * port, a local-only name, a host ending in a number that is no IPv4
+ * address, an IPv6 zone id; -1 when the URL Standard fails it (*e filled,
+ * kind ERR_INVALID, the standard's name for the failure). An IP-literal host is
+ * checked here; a name is left to the caller to resolve and check with
+ * netguard_check_addr.
  */
-int netguard_url_parse(const char *url, const struct netguard_policy *p,
-		       struct netguard_url *u, struct netguard_block *why,
-		       struct err *e);
+int netguard_url_parse(const char *url, const char *base,
+		       const struct netguard_policy *p, struct netguard_url *u,
+		       struct netguard_block *why, struct err *e);
 void netguard_url_release(struct netguard_url *u);
 
 #endif

@@ -1,25 +1,25 @@
 /*
- * netguard_url.c - URL normalisation before any check: libcurl's URL API
- * parses, libidn2 maps international and full-width hosts to ASCII, and
- * our own reader decides whether a host is an IPv4 address in disguise.
- * The URL handed on is rebuilt from the normalised parts, so the host that
- * libcurl connects to is the host that was checked.
+ * netguard_url.c - a URL's destination checked before any connection. The
+ * URL is read by url.c exactly as a browser reads it (the URL Standard);
+ * the host it produced is the one checked here, resolved by fetch.c and
+ * handed to libcurl in the serialization, so the scanner contacts the
+ * host a victim's browser would. On top of the standard: names that end
+ * in a number are read once more as resolvers do, local-only names are
+ * refused, and IP literals are checked against the blocked ranges.
  */
 #include "../fmacros.h"
 
-#include <curl/curl.h>
-#include <idn2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netguard.h"
+#include "url.h"
+#include "../buf.h"
 #include "../err.h"
 #include "../xalloc.h"
 #include "../banned.h"
 
-#define URL_MAX 8192
-#define HOST_MAX 253
 
 /* Names that only ever mean this machine or the local network. */
 static const char *const internal_names[] = {
@@ -134,41 +134,6 @@ static int internal_name(const char *host)
 	return 0;
 }
 
-/* ASCII, lower-case, no trailing dots; new string or NULL when invalid. */
-static char *host_ascii(const char *raw)
-{
-	const unsigned char *s;
-	char *out = NULL, *p;
-	size_t n;
-
-	for (s = (const unsigned char *)raw; *s && *s < 0x80; s++)
-		;
-	if (!*s)
-		out = xstrdup(raw);
-	else if (idn2_lookup_u8((const uint8_t *)raw, (uint8_t **)&p,
-				IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) == IDN2_OK) {
-		out = xstrdup(p);
-		idn2_free(p);
-	}
-	if (!out)
-		return NULL;
-	for (p = out; *p; p++) {
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-		else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			   *p == '-' || *p == '.' || *p == '_'))
-			break;
-	}
-	n = strlen(out);
-	while (n && out[n - 1] == '.')
-		out[--n] = '\0';
-	if (*p || !n || n > HOST_MAX || strstr(out, "..") || out[0] == '.') {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 /* u->ip becomes the host; u->host its canonical text. */
 static void host_is_ip(struct netguard_url *u)
 {
@@ -178,184 +143,125 @@ static void host_is_ip(struct netguard_url *u)
 	netguard_addr_format(&u->ip, u->host, 64);
 }
 
-/* "[v6]" from curl. 0 or -1 (invalid). */
-static int host_ipv6(const char *raw, struct netguard_url *u, struct err *e)
+/*
+ * A URL the standard fails, as a refusal where the failure is a known
+ * trick: a host ending in a number that is no IPv4 address (resolvers
+ * and older parsers read these differently), an IPv6 zone id (it names a
+ * local interface). 1 blocked, -1 invalid (e already set).
+ */
+static int refused_by_standard(const char *url, const char *failure,
+			       struct netguard_block *why)
 {
-	char text[64];
-	size_t n = strlen(raw);
-
-	if (n < 3 || n - 2 >= sizeof(text) || raw[n - 1] != ']')
-		return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
-	memcpy(text, raw + 1, n - 2);
-	text[n - 2] = '\0';
-	if (netguard_addr_parse(text, &u->ip) || u->ip.family != 6)
-		return err_set(e, ERR_INVALID, "host '%s' is not an IPv6 literal", raw);
-	host_is_ip(u);
-	return 0;
+	if (!strncmp(failure, "IPv4-", 5) && strncmp(failure, "IPv4-in-IPv6", 12)) {
+		block(why, "BLOCKED_AMBIGUOUS_HOST",
+		      "host ends in a number but is not a valid IPv4 address (%s)", failure);
+		return 1;
+	}
+	if (!strcmp(failure, "IPv6-invalid-code-point") && strstr(url, "%25")) {
+		block(why, "BLOCKED_LINK_LOCAL", "%s", "an IPv6 zone id names a local interface");
+		return 1;
+	}
+	return -1;
 }
 
-/* Set u->host and friends from curl's host. 0, 1 blocked, -1 invalid. */
-static int host_normalise(const char *raw, struct netguard_url *u,
-			  struct netguard_block *why, struct err *e)
+/* The URL without credentials and fragment, host as u->host says. */
+static void rebuild(const struct url *w, struct netguard_url *u)
 {
-	uint32_t v4;
-	int canon = 1, rc;
+	struct buf b = BUF_INIT;
 
-	if (raw[0] == '[')
-		return host_ipv6(raw, u, e);
-	u->host = host_ascii(raw);
-	if (!u->host)
-		return err_set(e, ERR_INVALID, "host '%s' is not a valid host name", raw);
-	rc = netguard_parse_ipv4(u->host, &v4, &canon);
+	buf_addf(&b, NULL, "%s://", w->scheme);
+	buf_addstr(&b, u->ip.family == 6 ? w->host : u->host, NULL);
+	if (w->port >= 0)
+		buf_addf(&b, NULL, ":%d", w->port);
+	buf_addstr(&b, w->path, NULL);
+	if (w->query)
+		buf_addf(&b, NULL, "?%s", w->query);
+	u->url = buf_detach(&b, NULL);
+}
+
+/* A domain host: numeric names, local-only names. 0, 1 blocked. */
+static int domain_host(struct netguard_url *u, struct netguard_block *why)
+{
+	char name[256];
+	size_t n = strlen(u->host);
+	uint32_t v4;
+	int canon, rc;
+
+	while (n && u->host[n - 1] == '.')
+		n--;
+	snprintf(name, sizeof(name), "%.*s", (int)n, u->host);
+	rc = netguard_parse_ipv4(name, &v4, &canon);
 	if (rc < 0) {
 		block(why, "BLOCKED_AMBIGUOUS_HOST",
 		      "host '%s' ends in a number but is not a valid IPv4 address", u->host);
 		return 1;
 	}
-	if (rc == 0) {
-		if (!internal_name(u->host))
-			return 0;
-		block(why, "BLOCKED_INTERNAL_NAME", "host '%s' is a local-only name", u->host);
-		return 1;
-	}
-	u->ip.family = 4;
-	u->ip.a[0] = (unsigned char)(v4 >> 24);
-	u->ip.a[1] = (unsigned char)(v4 >> 16);
-	u->ip.a[2] = (unsigned char)(v4 >> 8);
-	u->ip.a[3] = (unsigned char)v4;
-	u->numeric_trick |= !canon;
-	host_is_ip(u);
-	return 0;
-}
-
-/* Host as written in the input (between "//", userinfo and port). */
-static int written_host_differs(const char *url, const char *host)
-{
-	const char *a = strstr(url, "//"), *end, *at, *colon;
-	size_t n;
-
-	if (!a)
+	if (rc > 0) {
+		u->ip.family = 4;
+		u->ip.a[0] = (unsigned char)(v4 >> 24);
+		u->ip.a[1] = (unsigned char)(v4 >> 16);
+		u->ip.a[2] = (unsigned char)(v4 >> 8);
+		u->ip.a[3] = (unsigned char)v4;
+		u->numeric_trick = 1;
+		host_is_ip(u);
 		return 0;
-	a += 2;
-	end = a + strcspn(a, "/?#\\");
-	for (at = a; (at = memchr(at, '@', (size_t)(end - at))); a = ++at)
-		;
-	colon = a < end && *a != '[' ? memchr(a, ':', (size_t)(end - a)) : NULL;
-	n = (size_t)((colon ? colon : end) - a);
-	return n != strlen(host) || strncasecmp(a, host, n);
-}
-
-static int bad_bytes(const char *url)
-{
-	const unsigned char *s;
-
-	for (s = (const unsigned char *)url; *s; s++)
-		if (*s <= 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static char *part(CURLU *h, CURLUPart what, unsigned flags)
-{
-	char *p = NULL, *copy;
-
-	if (curl_url_get(h, what, &p, flags) != CURLUE_OK)
-		return NULL;
-	copy = xstrdup(p);
-	curl_free(p);
-	return copy;
-}
-
-/* Scheme, userinfo and zone checks; the port. 0, 1 blocked, -1 invalid. */
-static int url_parts(CURLU *h, struct netguard_url *u, struct netguard_block *why,
-		     struct err *e)
-{
-	char *s, *end;
-	long port;
-
-	u->scheme = part(h, CURLUPART_SCHEME, 0);
-	if (!u->scheme || (strcmp(u->scheme, "http") && strcmp(u->scheme, "https"))) {
-		block(why, "BLOCKED_SCHEME", "scheme '%s' is not http or https",
-		      u->scheme ? u->scheme : "");
-		return 1;
 	}
-	s = part(h, CURLUPART_ZONEID, 0);
-	free(s);
-	if (s) {
-		block(why, "BLOCKED_LINK_LOCAL", "%s", "an IPv6 zone id names a local interface");
-		return 1;
-	}
-	s = part(h, CURLUPART_USER, 0);
-	free(s);
-	u->had_userinfo = s != NULL;
-	if (curl_url_set(h, CURLUPART_USER, NULL, 0) ||
-	    curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) ||
-	    curl_url_set(h, CURLUPART_OPTIONS, NULL, 0) ||
-	    curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0))
-		return err_set(e, ERR_INTERNAL, "cannot edit url");
-	s = part(h, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-	port = s ? strtol(s, &end, 10) : 0;
-	free(s);
-	if (port < 1 || port > 65535)
-		return err_set(e, ERR_INVALID, "url has no valid port");
-	u->port = (int)port;
-	return 0;
+	if (!internal_name(name))
+		return 0;
+	block(why, "BLOCKED_INTERNAL_NAME", "host '%s' is a local-only name", u->host);
+	return 1;
 }
 
-/* Host normalisation and address check, then the rebuilt URL. */
-static int url_host(CURLU *h, const char *url, const struct netguard_policy *p,
-		    struct netguard_url *u, struct netguard_block *why,
-		    struct err *e)
+/* *u from the parsed w, checked. 0, 1 blocked. */
+static int from_url(const struct url *w, const struct netguard_policy *p,
+		    struct netguard_url *u, struct netguard_block *why)
 {
-	char *raw = part(h, CURLUPART_HOST, CURLU_URLDECODE), *host;
-	int rc;
+	int rc = 0;
 
-	if (!raw)
-		return err_set(e, ERR_INVALID, "url has no host");
-	rc = host_normalise(raw, u, why, e);
-	free(raw);
+	u->scheme = xstrdup(w->scheme);
+	u->full = xstrdup(w->href);
+	u->port = url_port(w);
+	u->had_userinfo = w->username[0] || w->password[0];
+	u->host = xstrdup(w->host);
+	if (w->host_type == URL_HOST_DOMAIN) {
+		rc = domain_host(u, why);
+	} else {
+		u->ip.family = w->host_type == URL_HOST_IPV4 ? 4 : 6;
+		memcpy(u->ip.a, w->ip, u->ip.family == 4 ? 4 : 16);
+		u->numeric_trick = u->ip.family == 4 && w->host_disguised;
+		host_is_ip(u);
+	}
 	if (rc)
 		return rc;
 	if (u->host_is_ip && netguard_check_addr(p, &u->ip, why))
 		return 1;
-	u->numeric_trick |= u->ip.family == 4 && written_host_differs(url, u->host);
-	host = xmalloc(strlen(u->host) + 3);
-	snprintf(host, strlen(u->host) + 3, u->ip.family == 6 ? "[%s]" : "%s", u->host);
-	rc = curl_url_set(h, CURLUPART_HOST, host, 0);
-	free(host);
-	if (rc)
-		return err_set(e, ERR_INVALID, "host '%s' is not accepted", u->host);
-	u->url = part(h, CURLUPART_URL, 0);
-	return u->url ? 0 : err_set(e, ERR_INVALID, "url cannot be rebuilt");
+	rebuild(w, u);
+	return netguard_check_port(p, u->port, why) ? 1 : 0;
 }
 
-int netguard_url_parse(const char *url, const struct netguard_policy *p,
-		       struct netguard_url *u, struct netguard_block *why,
-		       struct err *e)
+int netguard_url_parse(const char *url, const char *base,
+		       const struct netguard_policy *p, struct netguard_url *u,
+		       struct netguard_block *why, struct err *e)
 {
-	CURLU *h;
-	CURLUcode uc;
+	struct url b, w;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (strlen(url) > URL_MAX || bad_bytes(url))
-		return err_set(e, ERR_INVALID,
-			       "url is longer than %d bytes or has spaces or control bytes",
-			       URL_MAX);
-	h = curl_url();
-	if (!h)
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	uc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-	if (uc)
-		rc = err_set(e, ERR_INVALID, "url cannot be parsed: %s",
-			     curl_url_strerror(uc));
-	else
-		rc = url_parts(h, u, why, e);
-	if (!rc)
-		rc = url_host(h, url, p, u, why, e);
-	if (!rc && netguard_check_port(p, u->port, why))
-		rc = 1;
-	curl_url_cleanup(h);
+	if (base && url_parse(&b, base, NULL, e))
+		return err_set(e, ERR_INVALID, "base url cannot be parsed");
+	rc = url_parse(&w, url, base ? &b : NULL, e);
+	if (base)
+		url_release(&b);
+	if (rc == URL_UNSUPPORTED) {
+		why->code = "BLOCKED_SCHEME";
+		snprintf(why->msg, sizeof(why->msg), "%s", e->msg);
+		err_clear(e);
+		return 1;
+	}
+	if (rc)
+		return refused_by_standard(url, w.failure, why);
+	rc = from_url(&w, p, u, why);
+	url_release(&w);
 	if (rc)
 		netguard_url_release(u);
 	return rc;
@@ -364,6 +270,7 @@ int netguard_url_parse(const char *url, const struct netguard_policy *p,
 void netguard_url_release(struct netguard_url *u)
 {
 	free(u->url);
+	free(u->full);
 	free(u->scheme);
 	free(u->host);
 	memset(u, 0, sizeof(*u));

@@ -26,9 +26,11 @@ ensure_fetcher_image() {
     { cat "$T/image.log" >&2; die "cannot build the fetcher image"; }
 }
 
-# start_fixture: the fixture site on loopback; sets HP (http) and HSP.
+# start_fixture: the fixture site on loopback; sets HP (http) and HSP. Its
+# requests (Host, path, User-Agent) go to $T/requests.log.
 start_fixture() {
-  python3 "$S/tests/fixtures/fetcher_fixture.py" --port-file "$T/ports" &
+  python3 "$S/tests/fixtures/fetcher_fixture.py" --port-file "$T/ports" \
+    --request-log "$T/requests.log" &
   at_exit "kill $!"
   wait_for "fixture site" 10 test -s "$T/ports" || die "fixture site did not start"
   read -r HP HSP <"$T/ports"

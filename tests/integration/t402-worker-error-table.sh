@@ -20,7 +20,7 @@ error_of() { sql "SELECT error_code FROM scan_jobs WHERE id='$1'"; }
 RP=$(free_port)
 start_worker real CONTAINER_TIMEOUT_MS=2000 FETCHER_ARGS="$FETCHER_ARGS,$RP --resolve shop.test:$RP:127.0.0.1"
 slow=$($CLI submit "$SITE/slow")
-refused=$($CLI submit "http://shop.test:$RP/x")
+refused=$($CLI submit "http://user:s3cret@shop.test:$RP/x?token=t0ken")
 add '{}' '{"jobId":"bad-empty","attempts":3}' >/dev/null
 add '{"url":"ftp://shop.test/x"}' '{"jobId":"bad-scheme","attempts":3}' >/dev/null
 add '{"jobId":"no-such-scan"}' '{"jobId":"bad-missing","attempts":3}' >/dev/null
@@ -33,6 +33,12 @@ expect_eq "deadline: failed without retries" '["TIMEOUT", 1]' \
 expect_eq "deadline: audit ends FETCHING>TIMED_OUT" "FETCHING>TIMED_OUT@2" "$(audit_trail "$slow" | awk '{print $NF}')"
 expect_eq "refused connection -> FAILED CONNECT_FAILED" "FAILED|CONNECT_FAILED" \
   "$(sql "SELECT state, error_code FROM scan_jobs WHERE id='$refused'")"
+# The row keeps the URL; logs and stored messages lose its credentials and query values.
+expect_eq "the row keeps the full URL" "http://user:s3cret@shop.test:$RP/x?token=t0ken" \
+  "$(sql "SELECT url FROM scan_jobs WHERE id='$refused'")"
+expect_match "the log names the URL redacted" "starting fetcher for http://\*\*\*@shop.test:$RP/x\?token=\*\*\*" "$(cat "$T/real.log")"
+expect_eq "no credential or query value in the log" 0 "$(grep -c 's3cret\|t0ken' "$T/real.log" || true)"
+expect_eq "none in the stored message" 0 "$(sql "SELECT count(*) FROM scan_jobs WHERE id='$refused' AND (error_message LIKE '%s3cret%' OR error_message LIKE '%t0ken%')")"
 for j in bad-empty bad-scheme bad-missing bad-type; do
   wait_bull $j failed
   expect_match "$j: VALIDATION_ERROR, no retry" '^\["VALIDATION_ERROR: .+", 1\]$' \
@@ -61,7 +67,7 @@ sql "UPDATE scan_jobs SET state='FETCHING', version=1, worker_id='other', lease_
 ( while :; do sql "UPDATE scan_jobs SET lease_expires_at=$(( $(date +%s%3N) + 1500 )) WHERE id='$held'"; sleep 0.3; done ) &
 renewer=$!
 at_exit "kill $renewer"
-start_worker real3 DB_BUSY_TIMEOUT_MS=200 DB_RETRY_ATTEMPTS=100
+start_worker real3 DB_BUSY_TIMEOUT_MS=200 DB_RETRY_ATTEMPTS=100 FETCHER_USER_AGENT="Example Agent/2.0 (t402)"
 wait_bull "$held" completed 30
 expect_eq "renewing owner: skipped as version_conflict" '["version_conflict", true]' \
   "$(bull_field "$held" '[j["returnvalue"]["reason"], j["returnvalue"]["skipped"]]')"
@@ -86,6 +92,7 @@ $BULL add "[{\"name\":\"scan\",\"data\":{\"url\":\"$SITE/benign?locked\"},\"opts
 wait $locker
 wait_terminal 60 locked-1 || die "locked-1 did not end"
 expect_eq "locked database: completed once released" COMPLETED "$(state_of locked-1)"
+expect_match "FETCHER_USER_AGENT reaches the site" "^shop.test:$HP /benign\?locked Example Agent/2.0 \(t402\)$" "$(grep locked "$T/requests.log")"
 check "db retries were logged" grep -q '"event":"db_retry"' "$T/real3.log"
 stop_worker real3
 expect_eq "worker stops cleanly" 0 "$WRC"

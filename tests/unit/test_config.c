@@ -52,6 +52,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.health_port, 0);
 	assert_string_equal(cfg.health_addr, "127.0.0.1");
 	assert_int_equal(cfg.fetcher_max_output_bytes, 1048576);
+	assert_non_null(strstr(cfg.fetcher_user_agent, "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"));
+	assert_non_null(strstr(cfg.fetcher_user_agent, " Chrome/"));
 	gethostname(host, sizeof(host));
 	snprintf(prefix, sizeof(prefix), "%s:%ld", host, (long)getpid());
 	assert_string_equal(cfg.worker_id, prefix);
@@ -137,6 +139,7 @@ static const struct bad_case {
 	{ "HEALTH_ADDR=1.2.3.256", "HEALTH_ADDR='1.2.3.256'" },
 	{ "FETCHER_MAX_OUTPUT_BYTES=4095", "expected an integer 4096..67108864" },
 	{ "FETCHER_MAX_OUTPUT_BYTES=67108865", "FETCHER_MAX_OUTPUT_BYTES='67108865'" },
+	{ "FETCHER_USER_AGENT=a\rX-Injected: 1", "expected printable text of at most 512 bytes, no control characters" },
 };
 
 static void test_bad_values(void **state)
