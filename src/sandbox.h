@@ -128,11 +128,12 @@ int sandbox_cg_sweep(const struct sandbox_cg *cg, int *removed,
 /* ---- sandbox_seccomp.c ---- */
 
 /*
- * Build the filter every sandbox gets: the calls a fetcher never needs
- * fail with EPERM (table in sandbox_seccomp.c), clone with CLONE_NEWUSER
- * too, clone3 with ENOSYS (its flags cannot be read, libc falls back to
- * clone), other architectures' calls kill. prog->filter is new, caller
- * frees with sandbox_seccomp_release().
+ * Build the filter every sandbox gets: an allow-list of the calls a
+ * fetcher makes (table in sandbox_seccomp.c), socket, setsockopt, ioctl,
+ * clone and prlimit64 only with the arguments listed there (compared on
+ * their low 32 bits); every other call fails with EPERM, clone3 with
+ * ENOSYS (libc falls back to clone), other architectures' calls kill.
+ * prog->filter is new, caller frees with sandbox_seccomp_release().
  */
 int sandbox_seccomp_build(struct sock_fprog *prog, struct err *e);
 void sandbox_seccomp_release(struct sock_fprog *prog);
