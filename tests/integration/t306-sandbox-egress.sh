@@ -75,7 +75,7 @@ check "the name went through slirp's DNS to the host's resolver" grep -q "^A sit
 check "the site saw the fetch" grep -q '"GET / HTTP/1.1" 200' "$T/site.log"
 
 # Network host (tests only) binds the host's resolv.conf, as Docker does.
-out=$(doc "$(CONTAINER_NETWORK_MODE=host fetch --timeout 10000 http://site.test/)")
+out=$(doc "$(CONTAINER_NETWORK_MODE=host CONTAINER_ALLOW_HOST_NETWORK=1 fetch --timeout 10000 http://site.test/)")
 expect_eq "network host: the name resolves with the host's resolver" "true 200" \
   "$(jget "$out" ok) $(jget "$out" httpStatus)"
 
