@@ -17,6 +17,8 @@ PACKAGES=(
 # The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge);
 # the cgroup v2 test VM (t307: qemu, busybox and cpio for its initramfs).
 PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
+# The egress network's nftables filter (libnftables); nft for the tests.
+PACKAGES+=(libnftables-dev nftables)
 # The fetcher's tests and benchmark: test CA, schema validation, peak RSS.
 PACKAGES+=(openssl python3-jsonschema time)
 missing=()

@@ -125,6 +125,25 @@ int sandbox_cg_remove(const struct sandbox_cg *cg, const char *name,
 int sandbox_cg_sweep(const struct sandbox_cg *cg, int *removed,
 		     struct err *e);
 
+/* ---- sandbox_nft.c ---- */
+
+#define SANDBOX_NFT_TABLE "safeurl_egress"
+
+/*
+ * The egress filter's ruleset as nft text, appended to out: refused
+ * holds n IPv4 CIDRs ("a.b.c.d/len", borrowed), oif the interface out,
+ * dns the forwarder's IPv4 address (the one private destination left,
+ * port 53 only). Pure: tests read it.
+ */
+struct buf;
+void sandbox_nft_ruleset(const char *const *refused, size_t n, const char *oif,
+			 const char *dns, struct buf *out);
+/*
+ * Load a ruleset into the calling thread's network namespace. 0, or -1
+ * with e naming what nft said (ERR_UNAVAILABLE).
+ */
+int sandbox_nft_load(const char *ruleset, struct err *e);
+
 /* ---- sandbox_seccomp.c ---- */
 
 /*
