@@ -155,6 +155,13 @@ int sandbox_nft_load(const char *ruleset, struct err *e);
  * prog->filter is new, caller frees with sandbox_seccomp_release().
  */
 int sandbox_seccomp_build(struct sock_fprog *prog, struct err *e);
+/*
+ * The same filter as a seccomp profile in the engine's JSON format (what
+ * `docker run --security-opt seccomp=FILE` sends), appended to out: the
+ * Docker runtime's containers get it. Other architectures' calls are
+ * killed there too (the profile names none).
+ */
+int sandbox_seccomp_profile(struct buf *out, struct err *e);
 void sandbox_seccomp_release(struct sock_fprog *prog);
 
 /* ---- sandbox_child.c ---- */

@@ -27,6 +27,9 @@
  *   prlimit64   the caller's own limits
  * bind, listen and accept are not allowed: a fetcher is a client, and in
  * the shared egress namespace no sandbox may serve another.
+ * The Docker runtime hands the engine the same lists as a seccomp profile
+ * (sandbox_seccomp_profile), so a container and a sandbox run under one
+ * filter.
  * It does not decide which addresses are reached: that is the egress
  * network's and the fetcher's own guard's business.
  */
@@ -46,6 +49,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "buf.h"
 #include "err.h"
 #include "sandbox.h"
 #include "xalloc.h"
@@ -74,6 +80,8 @@ static const char *const allowed[] = {
 	"sigaltstack", "restart_syscall", "pause", "exit", "exit_group",
 	"getpid", "getppid", "gettid", "getuid", "geteuid", "getgid",
 	"getegid", "kill", "tgkill", "tkill", "wait4", "waitid", "setsid",
+	/* runc (the Docker runtime's) checks /proc/self/fd after loading it */
+	"fstatfs",
 };
 
 /* One comparison: (argument & mask) == value; mask within the low 32 bits. */
@@ -151,6 +159,52 @@ static int add_rules(scmp_filter_ctx ctx)
 			return -1;
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }
+/* The engine's profile format: a rule of action ALLOW for names. */
+static json_t *profile_rule(json_t *names, json_t *args)
+{
+	json_t *r = json_pack("{s:o, s:s}", "names", names, "action", "SCMP_ACT_ALLOW");
+
+	if (args)
+		json_object_set_new(r, "args", args);
+	return r;
+}
+
+int sandbox_seccomp_profile(struct buf *out, struct err *e)
+{
+	json_t *rules = json_array(), *names = json_array(), *profile;
+	size_t i;
+	unsigned int k;
+	char *text;
+	int rc;
+
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		json_array_append_new(names, json_string(allowed[i]));
+	json_array_append_new(rules, profile_rule(names, NULL));
+	for (i = 0; i < sizeof(checked) / sizeof(checked[0]); i++) {
+		json_t *args = json_array();
+
+		/* SCMP_CMP_MASKED_EQ: value is the mask, valueTwo the datum. */
+		for (k = 0; k < checked[i].n; k++)
+			json_array_append_new(args, json_pack("{s:I, s:I, s:I, s:s}",
+				"index", (json_int_t)checked[i].cmp[k].arg,
+				"value", (json_int_t)checked[i].cmp[k].mask,
+				"valueTwo", (json_int_t)checked[i].cmp[k].value,
+				"op", "SCMP_CMP_MASKED_EQ"));
+		json_array_append_new(rules, profile_rule(json_pack("[s]", checked[i].name), args));
+	}
+	json_array_append_new(rules, json_pack("{s:[s], s:s, s:i}", "names", "clone3",
+					       "action", "SCMP_ACT_ERRNO", "errnoRet", ENOSYS));
+	profile = json_pack("{s:s, s:i, s:o}", "defaultAction", "SCMP_ACT_ERRNO",
+			    "defaultErrnoRet", EPERM, "syscalls", rules);
+	text = profile ? json_dumps(profile, JSON_COMPACT) : NULL;
+	json_decref(profile);
+	if (!text)
+		return err_set(e, ERR_INTERNAL, "sandbox: cannot encode the seccomp profile");
+	rc = buf_addstr(out, text, e);
+	free(text);
+	return rc;
+}
+
 /* The program libseccomp exports, read back from a memory file. */
 static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *prog)
 {
