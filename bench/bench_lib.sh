@@ -21,6 +21,6 @@ python3 tests/fixtures/fetcher_fixture.py --port-file "$T/ports" &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$T/ports" ] && redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 read -r hp _ <"$T/ports"
-export REDIS_HOST=127.0.0.1 REDIS_PORT=$port CONTAINER_NETWORK_MODE=host
+export REDIS_HOST=127.0.0.1 REDIS_PORT=$port CONTAINER_NETWORK_MODE=host CONTAINER_ALLOW_HOST_NETWORK=1
 export FETCHER_ARGS="--resolve shop.test:$hp:127.0.0.1 --allow-loopback --ports $hp"
 url="http://shop.test:$hp/benign"

@@ -19,7 +19,7 @@ PACKAGES=(
   build-essential cmake pkg-config ca-certificates publicsuffix procps util-linux
   libhiredis-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
   libmicrohttpd-dev libseccomp-dev libpsl-dev libidn2-dev libssl-dev
-  redis-server docker.io python3
+  libnftables-dev redis-server docker.io python3
 )
 if [ "$profile" = test ]; then
   # Unit tests, fuzz targets (clang), sanitizer runtimes, shell tools the
@@ -31,6 +31,8 @@ if [ "$profile" = test ]; then
   PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)
   # The systemd unit's test (t601): systemd-analyze verify and security.
   PACKAGES+=(systemd)
+  # nft, to read the egress network's filter as the kernel holds it.
+  PACKAGES+=(nftables)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

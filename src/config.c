@@ -55,6 +55,7 @@ static const char *const level_words[] = { "debug", "info", "warn", "error",
 static const char *const format_words[] = { "json", "text", NULL };
 /* Index = enum runtime_kind (runtime.h). */
 static const char *const runtime_words[] = { "docker", "sandbox", NULL };
+static const char *const bool_words[] = { "0", "1", NULL };
 
 #define F(field) offsetof(struct config, field)
 
@@ -79,6 +80,7 @@ static const struct cfg_var vars[] = {
 	{ "LOG_LEVEL", CFG_ENUM, F(log_level), "info", 0, 0, 0, level_words },
 	{ "LOG_FORMAT", CFG_ENUM, F(log_format), "json", 0, 0, 0, format_words },
 	{ "CONTAINER_NETWORK_MODE", CFG_STR, F(container_network_mode), "bridge", 0, 0, CFG_NETWORK, NULL },
+	{ "CONTAINER_ALLOW_HOST_NETWORK", CFG_ENUM, F(container_allow_host_network), "0", 0, 0, 0, bool_words },
 	{ "SHUTDOWN_GRACE_MS", CFG_INT, F(shutdown_grace_ms), "30000", 0, 3600000, 0, NULL },
 	{ "HEALTH_PORT", CFG_INT, F(health_port), "", 1, 65535, CFG_OPTIONAL, NULL },
 	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "127.0.0.1", 0, 0, CFG_IP, NULL },
@@ -335,6 +337,21 @@ static void default_worker_id(struct config *cfg)
 	cfg->worker_id = buf_detach(&id, NULL);
 }
 
+/*
+ * The host network gives a scan the host's own network: its loopback
+ * services, its addresses, everything the egress network refuses. Only
+ * with CONTAINER_ALLOW_HOST_NETWORK=1 (tests, the demo).
+ */
+static void check_host_network(const struct config *cfg, struct strvec *errors)
+{
+	if (!strcmp(cfg->container_network_mode, "host") &&
+	    !cfg->container_allow_host_network)
+		strvec_pushf(errors, "config: CONTAINER_NETWORK_MODE='host' needs "
+			     "CONTAINER_ALLOW_HOST_NETWORK=1 (tests and demos only: "
+			     "scans would reach the host's own services); expected "
+			     "bridge, none or a network name");
+}
+
 int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 		struct strvec *errors)
 {
@@ -369,6 +386,7 @@ int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 	}
 	if (!*cfg->worker_id)
 		default_worker_id(cfg);
+	check_host_network(cfg, errors);
 	strvec_clear(&dotenv);
 	return errors->nr > before ? -1 : 0;
 }

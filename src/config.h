@@ -37,6 +37,7 @@ struct config {
 	enum log_level log_level;
 	enum log_format log_format;
 	char *container_network_mode;
+	int container_allow_host_network; /* 1: CONTAINER_NETWORK_MODE=host allowed */
 	int shutdown_grace_ms;
 	int health_port; /* 0 = off */
 	char *health_addr;

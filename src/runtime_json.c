@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "err.h"
 #include "runtime.h"
 #include "runtime_int.h"
+#include "sandbox.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -276,7 +279,8 @@ static json_t *labels(const struct runtime *rt, const struct runtime_spec *spec)
 			 RUNTIME_LABEL_PIDNS, rt->pidns);
 }
 
-static json_t *host_config(const struct runtime_spec *spec)
+/* seccomp: the sandbox's allow-list, as a profile (sandbox_seccomp.c). */
+static json_t *host_config(const struct runtime_spec *spec, const char *seccomp)
 {
 	json_int_t mem = (json_int_t)spec->memory_mb << 20;
 	char tmpfs[96];
@@ -284,13 +288,13 @@ static json_t *host_config(const struct runtime_spec *spec)
 	snprintf(tmpfs, sizeof(tmpfs), "rw,noexec,nosuid,nodev,size=%dm",
 		 spec->tmpfs_mb);
 	return json_pack(
-		"{s:I, s:I, s:I, s:I, s:b, s:[s], s:[s], s:{s:s}, s:s,"
+		"{s:I, s:I, s:I, s:I, s:b, s:[s], s:[s, s], s:{s:s}, s:s,"
 		" s:b, s:b, s:{s:s, s:{}}}",
 		"Memory", mem, "MemorySwap", mem,
 		"NanoCpus", (json_int_t)(spec->cpus * 1e9 + 0.5),
 		"PidsLimit", (json_int_t)spec->pids_limit,
 		"ReadonlyRootfs", 1, "CapDrop", "ALL",
-		"SecurityOpt", "no-new-privileges", "Tmpfs", "/tmp", tmpfs,
+		"SecurityOpt", "no-new-privileges", seccomp, "Tmpfs", "/tmp", tmpfs,
 		"NetworkMode", spec->network_mode, "AutoRemove", 0,
 		"Privileged", 0, "LogConfig", "Type", "none", "Config");
 }
@@ -299,15 +303,22 @@ int runtime_json_create_body(const struct runtime *rt,
 			     const struct runtime_spec *spec, struct buf *out,
 			     struct err *e)
 {
+	struct buf seccomp = BUF_INIT;
 	json_t *body;
 	char *text;
 	int rc;
 
+	if (buf_addstr(&seccomp, "seccomp=", e) < 0 ||
+	    sandbox_seccomp_profile(&seccomp, e) < 0) {
+		buf_release(&seccomp);
+		return -1;
+	}
 	body = json_pack("{s:s, s:o, s:s, s:o, s:b, s:b, s:b, s:b, s:o}",
 			 "Image", spec->image, "Cmd", string_array(spec->cmd),
 			 "User", spec->user, "Labels", labels(rt, spec),
 			 "AttachStdout", 1, "AttachStderr", 1, "Tty", 0,
-			 "OpenStdin", 0, "HostConfig", host_config(spec));
+			 "OpenStdin", 0, "HostConfig", host_config(spec, seccomp.data));
+	buf_release(&seccomp);
 	if (!body)
 		return err_set(e, ERR_INTERNAL,
 			       "runtime: cannot build the create request");

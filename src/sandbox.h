@@ -125,16 +125,43 @@ int sandbox_cg_remove(const struct sandbox_cg *cg, const char *name,
 int sandbox_cg_sweep(const struct sandbox_cg *cg, int *removed,
 		     struct err *e);
 
+/* ---- sandbox_nft.c ---- */
+
+#define SANDBOX_NFT_TABLE "safeurl_egress"
+
+/*
+ * The egress filter's ruleset as nft text, appended to out: refused
+ * holds n IPv4 CIDRs ("a.b.c.d/len", borrowed), oif the interface out,
+ * dns the forwarder's IPv4 address (the one private destination left,
+ * port 53 only). Pure: tests read it.
+ */
+struct buf;
+void sandbox_nft_ruleset(const char *const *refused, size_t n, const char *oif,
+			 const char *dns, struct buf *out);
+/*
+ * Load a ruleset into the calling thread's network namespace. 0, or -1
+ * with e naming what nft said (ERR_UNAVAILABLE).
+ */
+int sandbox_nft_load(const char *ruleset, struct err *e);
+
 /* ---- sandbox_seccomp.c ---- */
 
 /*
- * Build the filter every sandbox gets: the calls a fetcher never needs
- * fail with EPERM (table in sandbox_seccomp.c), clone with CLONE_NEWUSER
- * too, clone3 with ENOSYS (its flags cannot be read, libc falls back to
- * clone), other architectures' calls kill. prog->filter is new, caller
- * frees with sandbox_seccomp_release().
+ * Build the filter every sandbox gets: an allow-list of the calls a
+ * fetcher makes (table in sandbox_seccomp.c), socket, setsockopt, ioctl,
+ * clone and prlimit64 only with the arguments listed there (compared on
+ * their low 32 bits); every other call fails with EPERM, clone3 with
+ * ENOSYS (libc falls back to clone), other architectures' calls kill.
+ * prog->filter is new, caller frees with sandbox_seccomp_release().
  */
 int sandbox_seccomp_build(struct sock_fprog *prog, struct err *e);
+/*
+ * The same filter as a seccomp profile in the engine's JSON format (what
+ * `docker run --security-opt seccomp=FILE` sends), appended to out: the
+ * Docker runtime's containers get it. Other architectures' calls are
+ * killed there too (the profile names none).
+ */
+int sandbox_seccomp_profile(struct buf *out, struct err *e);
 void sandbox_seccomp_release(struct sock_fprog *prog);
 
 /* ---- sandbox_child.c ---- */

@@ -28,6 +28,11 @@
  * helper that died is started again by the next run (routes stay: they
  * belong to the namespace).
  *
+ * Beside the routes, an nftables filter (sandbox_nft.c) lets out only
+ * TCP and UDP to public unicast addresses and slirp's DNS, and lets in
+ * only replies: it holds whatever route, source or interface a socket
+ * picks.
+ *
  * The fetcher's own SSRF guard stays on: this is the layer beneath it.
  */
 #include "fmacros.h"
@@ -55,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "sandbox.h"
@@ -66,6 +72,7 @@
 #define EG_STOP_MS 1000          /* for it to exit on its exit fd */
 #define EG_MAX_HOST 64           /* host addresses refused, at most */
 #define EG_LOG_TAIL 512
+#define EG_DNS "10.0.2.3"        /* slirp's DNS forwarder */
 /* Where the spawned helper finds its fds (see spawn_helper). */
 #define EG_FD_READY 3
 #define EG_FD_EXIT 4
@@ -81,6 +88,8 @@ static const char *const refused[] = {
 	"198.51.100.0/24", "203.0.113.0/24",  "224.0.0.0/4",
 	"240.0.0.0/4",
 };
+
+#define EG_MAX_ROUTES (sizeof(refused) / sizeof(refused[0]) + EG_MAX_HOST)
 
 const char *const *sandbox_egress_refused(size_t *n)
 {
@@ -101,6 +110,7 @@ struct ns_job {
 	int fd;              /* out: the namespace */
 	const char *step;    /* out: what failed */
 	int err;
+	struct err nft;      /* out: why the filter was refused */
 };
 
 static int parse_cidr(const char *cidr, struct route *r)
@@ -192,8 +202,27 @@ static void *ns_fail(struct ns_job *job, const char *step)
 	return NULL;
 }
 
+/* The nftables filter, refusing what the routes refuse. */
+static int load_filter(struct ns_job *job)
+{
+	char cidr[EG_MAX_ROUTES][INET_ADDRSTRLEN + 4], addr[INET_ADDRSTRLEN];
+	const char *list[EG_MAX_ROUTES];
+	struct buf rules = BUF_INIT;
+	int i, rc;
+
+	for (i = 0; i < job->nroutes && i < (int)EG_MAX_ROUTES; i++) {
+		inet_ntop(AF_INET, &job->routes[i].dst, addr, sizeof(addr));
+		snprintf(cidr[i], sizeof(cidr[i]), "%s/%d", addr, job->routes[i].plen);
+		list[i] = cidr[i];
+	}
+	sandbox_nft_ruleset(list, (size_t)i, EG_TAP, EG_DNS, &rules);
+	rc = sandbox_nft_load(rules.data, &job->nft);
+	buf_release(&rules);
+	return rc;
+}
+
 /* Thread body: a new network namespace for this thread alone, its fd
- * kept, loopback up, the prohibit routes in. */
+ * kept, loopback up, the prohibit routes and the filter in. */
 static void *make_ns(void *arg)
 {
 	struct ns_job *job = arg;
@@ -215,6 +244,8 @@ static void *make_ns(void *arg)
 			return ns_fail(job, "add a prohibit route");
 		}
 	close(nl);
+	if (load_filter(job) < 0)
+		return ns_fail(job, "nftables");
 	return NULL;
 }
 
@@ -252,7 +283,7 @@ static int collect_routes(struct route *out, int max, int *nhost,
 
 static int make_namespace(struct sandbox_egress *eg, struct err *e)
 {
-	struct route routes[sizeof(refused) / sizeof(refused[0]) + EG_MAX_HOST];
+	struct route routes[EG_MAX_ROUTES];
 	struct ns_job job;
 	pthread_t th;
 	int n = collect_routes(routes, (int)(sizeof(routes) / sizeof(routes[0])),
@@ -270,6 +301,10 @@ static int make_namespace(struct sandbox_egress *eg, struct err *e)
 	if (job.step) {
 		if (job.fd >= 0)
 			close(job.fd);
+		if (job.nft.kind != ERR_NONE) {
+			*e = job.nft;
+			return -1;
+		}
 		return err_set(e, ERR_UNAVAILABLE,
 			       "sandbox: egress namespace: %s: %s", job.step,
 			       strerror(job.err));

@@ -6,7 +6,7 @@
 start_redis
 DB=$T/scan.db
 export TURSO_CONNECTION_URL=file:$DB
-export LOG_FORMAT=json LOG_LEVEL=debug CONTAINER_NETWORK_MODE=host
+export LOG_FORMAT=json LOG_LEVEL=debug CONTAINER_NETWORK_MODE=host CONTAINER_ALLOW_HOST_NETWORK=1
 export FETCHER_IMAGE=${SAFEURL_FETCHER_IMAGE:-safeurl-fetcher:latest}
 BULL="node $S/tests/interop/bull.js"
 CLI=$B/safeurl

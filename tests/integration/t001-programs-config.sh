@@ -22,6 +22,15 @@ expect_match "error names variable, value and range" \
   "WORKER_CONCURRENCY='abc'.*expected an integer 1\.\.1024" "$err"
 
 set +e
+err=$(CONTAINER_NETWORK_MODE=host "$B/safeurl-worker" 2>&1 >/dev/null); rc=$?
+set -e
+expect_eq "host network without CONTAINER_ALLOW_HOST_NETWORK=1 exits 78" 78 "$rc"
+expect_match "the error says how to allow it" \
+  "CONTAINER_NETWORK_MODE='host' needs CONTAINER_ALLOW_HOST_NETWORK=1" "$err"
+expect_match "host network allowed explicitly" "^CONTAINER_NETWORK_MODE=host$" \
+  "$(CONTAINER_NETWORK_MODE=host CONTAINER_ALLOW_HOST_NETWORK=1 "$B/safeurl-worker" --check-config | grep '^CONTAINER_NETWORK_MODE=')"
+
+set +e
 err=$(REDIS_PORT=0 LOG_LEVEL=loud CONTAINER_CPU_LIMIT=0.001 TURSO_CONNECTION_URL=ftp://x \
       "$B/safeurl-worker" 2>&1 >/dev/null); rc=$?
 set -e

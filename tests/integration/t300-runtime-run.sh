@@ -74,11 +74,16 @@ c = json.load(open(sys.argv[1])); h = c["HostConfig"]; l = c["Config"]["Labels"]
 want = {
   "Memory": 64 << 20, "MemorySwap": 64 << 20, "NanoCpus": 500000000,
   "PidsLimit": 40, "ReadonlyRootfs": True, "CapDrop": ["ALL"],
-  "SecurityOpt": ["no-new-privileges"], "NetworkMode": "none",
+  "NetworkMode": "none",
   "AutoRemove": False, "Privileged": False,
   "Tmpfs": {"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
 }
 bad = {k: h.get(k) for k, v in want.items() if h.get(k) != v}
+opts = h.get("SecurityOpt") or []
+if len(opts) != 2 or opts[0] != "no-new-privileges" or not opts[1].startswith("seccomp="):
+    bad["SecurityOpt"] = [o[:40] for o in opts]
+elif json.loads(opts[1][8:]).get("defaultAction") != "SCMP_ACT_ERRNO":
+    bad["seccomp"] = opts[1][:80]
 if c["Config"]["User"] != "65534:65534": bad["User"] = c["Config"]["User"]
 if l.get("safeurl.job") != "t300-live": bad["job"] = l
 if l.get("safeurl.worker") != sys.argv[2]: bad["worker"] = l

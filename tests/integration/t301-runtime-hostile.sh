@@ -4,7 +4,9 @@
 # hangs too, a memory hog is OOM-killed and reported as OOM, a stdout flood
 # is cut at the cap (ERR_INVALID) without waiting for the deadline, a fork
 # bomb hits the pids limit, invalid output is passed through untouched (the
-# caller's parser judges it). Every container is removed.
+# caller's parser judges it). The seccomp allow-list (the sandbox's
+# filter, handed to the engine as the container's profile) refuses each
+# escape and bypass the testbox tries. Every container is removed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_runtime.sh"
 
@@ -43,6 +45,15 @@ out=$(drv run --job t301-forkbomb --pids 32 -- forkbomb)
 bomb=$(jget "$out" stdout)
 expect_eq "fork bomb refused by the pids limit" EAGAIN "$(jget "$bomb" error)"
 check "fork bomb stopped below the limit" test "$(jget "$bomb" forked)" -lt 32
+
+# One filter for both runtimes: each call refused with EPERM.
+esc=$(jget "$(drv run -- escape 1 1)" stdout)
+for call in mount chroot ptrace setuid userns netns bpf keyctl perf module clock hostname \
+            listen bindtodevice sockdiag vsock netlink_hi broadcast_hi listmount statmount mseal \
+            personality pidfd_getfd process_madvise fanotify_init mbind set_mempolicy move_pages \
+            udp_bind unix_dgram_bind unix_bind; do
+  expect_eq "$RUNTIME: $call refused" EPERM "$(jget "$esc" "$call")"
+done
 
 out=$(drv run -- badjson)
 expect_eq "invalid JSON is passed through with exit 0" true "$(jget "$out" ok)"

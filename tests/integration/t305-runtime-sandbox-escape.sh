@@ -5,7 +5,10 @@
 # tell; bridge, the egress network, is t306's), mount, chroot, ptrace,
 # setuid(0), new namespaces, bpf, keyctl,
 # perf, modules, the clock, the hostname, listening, picking an output
-# interface and socket diagnostics refused; the sandbox as the
+# interface and socket diagnostics refused; the seccomp allow-list's
+# bypasses refused too (AF_VSOCK, bit 32 set in a socket family or a
+# socket option level, calls newer than libseccomp, personality and the
+# cross-process and NUMA calls, UDP and unix binds); the sandbox as the
 # program sees it (uid, capabilities, read-only root, noexec /tmp) and as
 # the kernel holds it (cgroup limits, rlimits, seccomp, namespaces). A
 # daemon left behind dies with the sandbox. A worker killed mid-scan
@@ -27,7 +30,9 @@ expect_eq "no other process visible" 0 "$(jget "$esc" procs)"
 expect_eq "host pid cannot be signalled" ESRCH "$(jget "$esc" kill_host)"
 expect_eq "network none: host loopback service unreachable" ECONNREFUSED "$(jget "$esc" loopback)"
 for call in mount chroot ptrace setuid userns netns bpf keyctl perf module clock hostname listen \
-            bindtodevice sockdiag; do
+            bindtodevice sockdiag vsock netlink_hi broadcast_hi listmount statmount mseal \
+            personality pidfd_getfd process_madvise fanotify_init mbind set_mempolicy move_pages \
+            udp_bind unix_dgram_bind unix_bind; do
   expect_eq "$call refused" EPERM "$(jget "$esc" "$call")"
 done
 esc=$(jget "$(drv --network host run -- escape "$PORT" $$)" stdout)

@@ -14,8 +14,11 @@
 # resolver) and fetches the public page; with the fetcher's guard lowered
 # it still reaches none of: the host's loopback (slirp's 10.0.2.2), the
 # host's own address, an internal address beyond the host, the metadata
-# address, IPv6 — each refused in the namespace (EACCES: prohibit route),
-# and no listener sees a connection. The guard stays on by default.
+# address, IPv6 — each refused in the namespace (EACCES: prohibit route;
+# EPERM: the nftables filter), and no listener sees a connection. The
+# filter holds where routes alone do not: a process in the namespace with
+# no seccomp cannot send multicast from a bound socket, broadcast, or UDP
+# to the host. The guard stays on by default.
 # A worker on it completes scans, survives its slirp4netns being killed,
 # and a killed worker leaves neither slirp4netns nor namespace behind.
 export CONTAINER_RUNTIME=sandbox
@@ -75,7 +78,7 @@ check "the name went through slirp's DNS to the host's resolver" grep -q "^A sit
 check "the site saw the fetch" grep -q '"GET / HTTP/1.1" 200' "$T/site.log"
 
 # Network host (tests only) binds the host's resolv.conf, as Docker does.
-out=$(doc "$(CONTAINER_NETWORK_MODE=host fetch --timeout 10000 http://site.test/)")
+out=$(doc "$(CONTAINER_NETWORK_MODE=host CONTAINER_ALLOW_HOST_NETWORK=1 fetch --timeout 10000 http://site.test/)")
 expect_eq "network host: the name resolves with the host's resolver" "true 200" \
   "$(jget "$out" ok) $(jget "$out" httpStatus)"
 
@@ -94,22 +97,22 @@ done
 conn=$(doc "$(box connect "10.0.2.2,8080" "$HOST_ADDR,8080" "$INSIDE_ADDR,8080" "$META_ADDR,8080" \
   "10.1.2.3,8080" "192.168.1.1,8080" "$SITE_ADDR,80" "::1,8080" "2001:4860::1,80" \
   "10.0.2.3,80" "10.0.2.4,80")")
-expect_eq "the host's loopback (slirp's gateway) is unreachable" ENETUNREACH "$(jget "$conn" "10.0.2.2,8080")"
+expect_eq "the host's loopback (slirp's gateway) is refused by the filter" ECONNREFUSED "$(jget "$conn" "10.0.2.2,8080")"
 for a in "$HOST_ADDR" "$INSIDE_ADDR" "$META_ADDR" 10.1.2.3 192.168.1.1; do
   expect_eq "$a: prohibit route" EACCES "$(jget "$conn" "$a,8080")"
 done
-expect_eq "slirp's DNS address serves DNS only" ENETUNREACH "$(jget "$conn" "10.0.2.3,80")"
-expect_eq "nothing else of slirp's network answers" ETIMEDOUT "$(jget "$conn" "10.0.2.4,80")"
+expect_eq "slirp's DNS address serves DNS only" ECONNREFUSED "$(jget "$conn" "10.0.2.3,80")"
+expect_eq "nothing else of slirp's network is let out" ECONNREFUSED "$(jget "$conn" "10.0.2.4,80")"
 expect_eq "the public site connects" ok "$(jget "$conn" "$SITE_ADDR,80")"
 expect_eq "no IPv6 way out" ENETUNREACH "$(jget "$conn" "2001:4860::1,80")"
-expect_eq "IPv6 loopback is the sandbox's own, closed" ECONNREFUSED "$(jget "$conn" "::1,8080")"
+expect_eq "IPv6 is refused by the filter, loopback too" ECONNREFUSED "$(jget "$conn" "::1,8080")"
 expect_eq "no listener of the world saw a sandbox" "" "$(cat "$T/world-trap")"
 expect_eq "no listener of the host saw a sandbox" "" "$(cat "$T/host-trap")"
 
 # The namespace as the kernel holds it, read while a sandbox runs.
 token="t306-live-$$-$RANDOM"
 FETCHER_ROOTFS=$TESTBOX_ROOT FETCHER_ENTRYPOINT=/testbox drv run --timeout-ms 20000 \
-  --cancel-after-ms 4000 -- sleep "$token" >/dev/null &
+  --cancel-after-ms 10000 -- sleep "$token" >/dev/null &
 live=$!
 wait_for "the live sandbox" 20 pgrep -f "testbox [s]leep $token" || die "the sandbox did not start"
 pid=$(pgrep -f "testbox [s]leep $token" | head -1)
@@ -121,6 +124,14 @@ for r in "default via 10.0.2.2 dev tap0" "prohibit 10.0.0.0/8" "prohibit 127.0.0
 done
 expect_eq "no IPv6 route" "" "$(nsenter -t "$pid" -n ip -6 route | grep -v '^fe80::/64' || true)"
 expect_eq "links: loopback and slirp's tap" "lo tap0" "$(nsenter -t "$pid" -n bash -c "$(declare -f links); links")"
+rules=$(nsenter -t "$pid" -n nft list table inet safeurl_egress)
+expect_match "filter: output policy drop" "hook output priority filter; policy drop" "$rules"
+expect_match "filter: input only replies" "hook input priority filter; policy drop;.*ct state established,related accept" "$(tr -d '\n\t' <<<"$rules")"
+expect_match "filter: the host's address refused" "$HOST_ADDR" "$rules"
+probe=$(nsenter -t "$pid" -n python3 "$S/tests/fixtures/egress_probe.py" 10.0.2.4)
+for k in multicast_bound udp_gateway "udp 10.0.2.4"; do
+  expect_eq "no seccomp, routes bypassed: $k refused by the filter" EPERM "$(jget "$probe" "$k")"
+done
 helper=$(pgrep -f "slirp4netns .*/proc/self/fd/5 tap0" | head -1)
 check "slirp4netns serves that namespace" test -n "$helper"
 check "slirp4netns is in its own process group" test "$(ps -o pgid= -p "$helper" | xargs)" = "$helper"

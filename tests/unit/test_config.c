@@ -131,6 +131,8 @@ static const struct bad_case {
 	{ "LOG_FORMAT=xml", "expected one of json, text" },
 	{ "CONTAINER_NETWORK_MODE=-bad", "CONTAINER_NETWORK_MODE='-bad'" },
 	{ "CONTAINER_NETWORK_MODE=container:abc", "CONTAINER_NETWORK_MODE='container:abc'" },
+	{ "CONTAINER_NETWORK_MODE=host", "CONTAINER_NETWORK_MODE='host' needs CONTAINER_ALLOW_HOST_NETWORK=1" },
+	{ "CONTAINER_ALLOW_HOST_NETWORK=yes", "CONTAINER_ALLOW_HOST_NETWORK='yes' (from environment): expected one of 0, 1" },
 	{ "SHUTDOWN_GRACE_MS=-1", "expected an integer 0..3600000" },
 	{ "SHUTDOWN_GRACE_MS=3600001", "SHUTDOWN_GRACE_MS='3600001'" },
 	{ "HEALTH_PORT=0", "expected an integer 1..65535 or empty for off" },
@@ -160,6 +162,27 @@ static void test_bad_values(void **state)
 		config_release(&cfg);
 		strvec_clear(&errors);
 	}
+}
+
+/* host network: refused by default, taken with the explicit allowance. */
+static void test_host_network(void **state)
+{
+	const char *allowed[] = { "CONTAINER_NETWORK_MODE=host",
+				  "CONTAINER_ALLOW_HOST_NETWORK=1", NULL };
+	const char *refused[] = { "CONTAINER_NETWORK_MODE=host",
+				  "CONTAINER_ALLOW_HOST_NETWORK=0", NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, allowed, NULL, &errors), 0);
+	assert_string_equal(cfg.container_network_mode, "host");
+	assert_int_equal(cfg.container_allow_host_network, 1);
+	config_release(&cfg);
+	assert_int_equal(load(&cfg, refused, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "needs CONTAINER_ALLOW_HOST_NETWORK=1"));
+	config_release(&cfg);
+	strvec_clear(&errors);
 }
 
 static void test_all_errors_reported(void **state)
@@ -392,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_valid_values),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_host_network),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_empty_means_default),
 		cmocka_unit_test(test_secret_never_printed),

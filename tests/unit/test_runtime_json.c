@@ -268,6 +268,32 @@ static void test_create_body(void **state)
 	assert_true(json_is_false(json_object_get(hc, "Privileged")));
 	assert_string_equal(json_string_value(json_array_get(json_object_get(hc, "CapDrop"), 0)), "ALL");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(hc, "SecurityOpt"), 0)), "no-new-privileges");
+	{
+		/* The sandbox's allow-list as the engine's seccomp profile. */
+		const char *opt = json_string_value(json_array_get(json_object_get(hc, "SecurityOpt"), 1));
+		json_t *prof, *rules, *r;
+		size_t i;
+		int sockets = 0;
+
+		assert_non_null(opt);
+		assert_int_equal(strncmp(opt, "seccomp=", 8), 0);
+		prof = json_loads(opt + 8, 0, NULL);
+		assert_non_null(prof);
+		assert_string_equal(json_string_value(json_object_get(prof, "defaultAction")), "SCMP_ACT_ERRNO");
+		rules = json_object_get(prof, "syscalls");
+		json_array_foreach(rules, i, r) {
+			const char *name = json_string_value(json_array_get(json_object_get(r, "names"), 0));
+			json_t *a0 = json_array_get(json_object_get(r, "args"), 0);
+
+			if (strcmp(name, "socket"))
+				continue;
+			sockets++;
+			assert_string_equal(json_string_value(json_object_get(a0, "op")), "SCMP_CMP_MASKED_EQ");
+			assert_int_equal(json_integer_value(json_object_get(a0, "value")), 0xffffffffLL);
+		}
+		assert_int_equal(sockets, 9);
+		json_decref(prof);
+	}
 	assert_string_equal(json_string_value(json_object_get(json_object_get(hc, "Tmpfs"), "/tmp")),
 			    "rw,noexec,nosuid,nodev,size=16m");
 	assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "none");

@@ -2,7 +2,8 @@
  * test_sandbox - the sandbox runtime's pure parts: a spec's key (user
  * parsing both sides of each rule, network), the network mode names, the
  * egress namespace's refused ranges against the fetcher's blocked ones,
- * the seccomp filter build, and the raw feed of pipe output into the capped stream (cap and cap+1).
+ * the nftables ruleset built from those ranges, the seccomp filter
+ * build, and the raw feed of pipe output into the capped stream (cap and cap+1).
  * The sandbox itself is run by tests/integration/t3NN under root.
  */
 #include "fmacros.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "err.h"
 #include "fetcher/netguard.h"
 #include "runtime.h"
@@ -156,6 +158,32 @@ static void test_egress_matches_fetcher(void **state)
 	}
 }
 
+/* The filter's text: every refused range in its set, both chains closed
+ * by default, the DNS forwarder open on port 53 only. */
+static void test_nft_ruleset(void **state)
+{
+	struct buf rules = BUF_INIT;
+	const char *const *ref;
+	char line[64];
+	size_t nr, j;
+
+	(void)state;
+	ref = sandbox_egress_refused(&nr);
+	sandbox_nft_ruleset(ref, nr, "tap0", "10.0.2.3", &rules);
+	for (j = 0; j < nr; j++) {
+		snprintf(line, sizeof(line), "%s%s", j ? ", " : "{ ", ref[j]);
+		if (!strstr(rules.data, line))
+			fail_msg("range %s is not in the filter's set", ref[j]);
+	}
+	assert_non_null(strstr(rules.data, "hook output priority filter; policy drop;"));
+	assert_non_null(strstr(rules.data, "hook input priority filter; policy drop;"));
+	assert_non_null(strstr(rules.data, "ip daddr 10.0.2.3 meta l4proto { tcp, udp } th dport 53 accept"));
+	assert_non_null(strstr(rules.data, "ip daddr @refused4 drop"));
+	assert_non_null(strstr(rules.data, "meta l4proto tcp ip daddr @refused4 reject with tcp reset"));
+	assert_non_null(strstr(rules.data, "oifname \"tap0\" meta l4proto { tcp, udp } accept"));
+	buf_release(&rules);
+}
+
 static void test_seccomp_build(void **state)
 {
 	struct sock_fprog prog;
@@ -198,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_key_network),
 		cmocka_unit_test(test_net_refused_names),
 		cmocka_unit_test(test_egress_matches_fetcher),
+		cmocka_unit_test(test_nft_ruleset),
 		cmocka_unit_test(test_seccomp_build),
 		cmocka_unit_test(test_raw_feed_cap),
 	};
