@@ -477,6 +477,8 @@ static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 	queue_argv_addll(a, job->attempts);
 	queue_argv_addll(a, o->delay_ms);
 	queue_argv_addll(a, job->attempts_made + (o->op != QUEUE_RELEASE));
+	queue_argv_addstr(a, job->lifo ? "1" : "");
+	queue_argv_addstr(a, job->dedup_id ? job->dedup_id : "");
 }
 
 static void add_step_flags(struct queue *q, struct queue_argv *a,
@@ -533,27 +535,28 @@ static void job_from_reply(struct queue *q, struct queue_job *job,
 
 static int parse_step(struct request *req, const redisReply *r,
 		      struct queue_job **jobs, size_t *njobs,
-		      long long *next, int *paused)
+		      long long *next, int *paused, long long *limit)
 {
 	const redisReply *codes;
 	long long p = 0;
 	size_t i;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY ||
 	    r->element[0]->elements != req->nout ||
-	    reply_int(r->element[1], next) || reply_int(r->element[2], &p))
+	    reply_int(r->element[1], next) || reply_int(r->element[2], &p) ||
+	    reply_int(r->element[3], limit))
 		return -1;
 	*paused = (int)p;
 	codes = r->element[0];
 	for (i = 0; i < req->nout; i++)
 		if (reply_int(codes->element[i], &p) == 0)
 			req->outs[i].code = (int)p;
-	*njobs = (r->elements - 3) / 2;
+	*njobs = (r->elements - 4) / 2;
 	*jobs = xcalloc(*njobs + 1, sizeof(**jobs));
 	for (i = 0; i < *njobs; i++) {
-		const redisReply *id = r->element[3 + 2 * i];
-		const redisReply *fields = r->element[4 + 2 * i];
+		const redisReply *id = r->element[4 + 2 * i];
+		const redisReply *fields = r->element[5 + 2 * i];
 
 		if (id->type != REDIS_REPLY_STRING ||
 		    fields->type != REDIS_REPLY_ARRAY) {
@@ -570,16 +573,18 @@ static void step_reply(struct request *req, redisReply *reply, int ok)
 	queue_step_cb *cb = (queue_step_cb *)req->cb;
 	struct queue_job *jobs = NULL;
 	size_t njobs = 0;
-	long long next = 0;
+	long long next = 0, limit = 0;
 	int paused = 0;
 
-	if (ok == 1 && parse_step(req, reply, &jobs, &njobs, &next, &paused)) {
+	if (ok == 1 &&
+	    parse_step(req, reply, &jobs, &njobs, &next, &paused, &limit)) {
 		log_event(LOG_ERROR, NULL, "queue", "unexpected reply to step");
 		ok = -1;
 	}
 	if (ok == 1)
 		req->q->next_delayed = next;
-	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, ok);
+	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, limit,
+	   ok);
 }
 
 int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
@@ -605,6 +610,13 @@ int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
 	queue_argv_addll(&req->argv, take);
 	queue_argv_addll(&req->argv, (long long)nout);
 	add_step_flags(q, &req->argv, nout, take, req->now);
+	if (q->p.limiter_max > 0) {
+		queue_argv_addll(&req->argv, q->p.limiter_max);
+		queue_argv_addll(&req->argv, q->p.limiter_ms);
+	} else {
+		queue_argv_addstr(&req->argv, "");
+		queue_argv_addstr(&req->argv, "");
+	}
 	for (i = 0; i < nout; i++) {
 		outs[i].code = 0;
 		add_outcome(&req->argv, &outs[i]);

@@ -26,7 +26,7 @@ extern const struct queue_script queue_scripts[QS_COUNT];
 enum queue_key {
 	QK_WAIT, QK_ACTIVE, QK_PRIORITIZED, QK_EVENTS, QK_STALLED, QK_DELAYED,
 	QK_META, QK_PC, QK_MARKER, QK_COMPLETED, QK_FAILED, QK_STALLED_CHECK,
-	QK_ID, QK_COUNT
+	QK_ID, QK_LIMITER, QK_COUNT
 };
 
 /* Key names and the "<prefix>:<queue>:" base, built once. */
@@ -69,6 +69,6 @@ static inline void queue_free_const(const char *s)
 long long queue_wall_ms(void);
 
 /* The key lists each script takes, in the order its KEYS line gives. */
-extern const enum queue_key queue_script_keys[QS_COUNT][12];
+extern const enum queue_key queue_script_keys[QS_COUNT][13];
 
 #endif

@@ -20,10 +20,11 @@
 static const char *const key_suffix[QK_COUNT] = {
 	"wait", "active", "prioritized", "events", "stalled", "delayed",
 	"meta", "pc", "marker", "completed", "failed", "stalled-check", "id",
+	"limiter",
 };
 
 #define END QK_COUNT
-const enum queue_key queue_script_keys[QS_COUNT][12] = {
+const enum queue_key queue_script_keys[QS_COUNT][13] = {
 	[QS_ADD] = { QK_WAIT, QK_META, QK_ID, QK_DELAYED, QK_ACTIVE, QK_EVENTS,
 		     QK_MARKER, QK_PRIORITIZED, QK_PC, END },
 	[QS_RENEW] = { QK_STALLED, END },
@@ -31,7 +32,7 @@ const enum queue_key queue_script_keys[QS_COUNT][12] = {
 			 QK_META, QK_MARKER, QK_EVENTS, END },
 	[QS_STEP] = { QK_WAIT, QK_ACTIVE, QK_PRIORITIZED, QK_EVENTS, QK_STALLED,
 		      QK_DELAYED, QK_META, QK_PC, QK_MARKER, QK_COMPLETED,
-		      QK_FAILED, END },
+		      QK_FAILED, QK_LIMITER, END },
 };
 #undef END
 

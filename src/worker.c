@@ -88,6 +88,7 @@ struct worker {
 
 	int want_take;
 	long long next_delayed; /* wall ms of the earliest delayed job, 0 none */
+	long long limit_until;  /* wall ms: rate limited until then, 0 none */
 	unsigned generation;
 	long lock_ms, stalled_ms;
 	long long renew_at, stalled_at;
@@ -205,6 +206,27 @@ static void pending_push(struct worker *w, struct worker_job *job)
 	w->pending[w->npending++] = job;
 }
 
+/*
+ * A failure BullMQ's worker cannot settle (a custom backoff type with no
+ * strategy): like it, log the error and leave the job active with its lock
+ * no longer renewed; the stalled check puts it back in wait.
+ */
+static int abandoned(struct worker_job *job)
+{
+	long long delay;
+
+	if (!job->failed ||
+	    queue_job_on_failure(&job->q,
+				 job->mode == WORKER_FAIL_UNRECOVERABLE, 0,
+				 &delay) != QUEUE_ABANDON)
+		return 0;
+	log_event(LOG_ERROR, job->q.id, "abandon",
+		  "attempt %d failed (%s) and backoff type is custom, which "
+		  "needs a backoffStrategy this worker does not have: left to "
+		  "stall", job->q.attempts_made + 1, job->value);
+	return 1;
+}
+
 /* Move reported jobs to the pending list (released ones are freed). */
 static void collect_reports(struct worker *w)
 {
@@ -226,6 +248,9 @@ static void collect_reports(struct worker *w)
 			job_free(job);
 		} else if (job->released) {
 			job->report_seen = 1;
+		} else if (abandoned(job)) {
+			slot_remove(w, job);
+			job_free(job);
 		} else {
 			pending_push(w, job);
 		}
@@ -255,7 +280,7 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 }
 
 static const char *const op_event[] = { "complete", "fail", "retry", "retry",
-					"release" };
+					"release", "abandon" };
 
 static void log_settled(const struct queue_outcome *o,
 			const struct worker_job *job)
@@ -355,7 +380,7 @@ static void finish_batch(struct worker *w, int ok)
 
 static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		    struct queue_job *jobs, size_t njobs, long long next,
-		    int paused, int ok)
+		    int paused, long long limit, int ok)
 {
 	struct worker *w = arg;
 
@@ -370,6 +395,11 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 	w->next_delayed = next;
 	if (paused || (int)njobs < w->asked)
 		w->want_take = 0; /* drained: wait for the marker */
+	if (limit > 0) {
+		/* rate limited: take nothing until the window ends */
+		w->limit_until = wall_ms() + limit;
+		w->want_take = 0;
+	}
 	adopt_jobs(w, jobs, njobs);
 }
 
@@ -386,6 +416,9 @@ static void send_step(struct worker *w)
 	int take = w->stopping || held(w) ? 0 :
 		   w->cap - w->nslots + (int)w->npending;
 	size_t i;
+
+	if (w->limit_until && wall_ms() < w->limit_until)
+		take = 0; /* rate limited: settle only */
 
 	if (w->step_busy || !queue_ready(w->q))
 		return;
@@ -425,6 +458,14 @@ static void maybe_wait(struct worker *w)
 	if (w->stopping || w->want_take || w->nslots >= w->cap ||
 	    queue_waiting(w->q))
 		return;
+	if (w->limit_until) {
+		/* next_wakeup() brings the loop back when the window ends */
+		if (wall_ms() >= w->limit_until) {
+			w->limit_until = 0;
+			w->want_take = 1;
+		}
+		return;
+	}
 	if (w->next_delayed) {
 		timeout = w->next_delayed - wall_ms();
 		if (timeout <= 0) {
@@ -584,6 +625,8 @@ static long long next_wakeup(struct worker *w, long long now, long tick)
 		t = w->deadline - now;
 	if (held(w) > 0 && held(w) < t)
 		t = held(w);
+	if (w->limit_until && w->limit_until - wall_ms() < t)
+		t = w->limit_until - wall_ms();
 	return t < 0 ? 0 : t;
 }
 

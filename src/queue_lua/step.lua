@@ -5,20 +5,26 @@
   promotion and event trimming are paid once per call (the last two only
   when the caller asks, see ARGV[9]).
 
-  KEYS: 11  wait active prioritized events stalled delayed meta pc marker
-            completed failed
+  KEYS: 12  wait active prioritized events stalled delayed meta pc marker
+            completed failed limiter
   ARGV[1] key prefix "<prefix>:<queue>:"   ARGV[2] now (ms)
   ARGV[3] worker name (job field "pb")      ARGV[4] lock duration (ms)
   ARGV[5] lock token base                   ARGV[6] first token sequence number
   ARGV[7] jobs to take                      ARGV[8] outcomes that follow
   ARGV[9] "t" trim the events stream, "p" promote due delayed jobs, or both
-  then 10 per outcome: jobId token op value stacktrace keepCount keepAge
-    attempts delay attemptsMade; op: c complete, f fail, d retry after
-    delay, w retry now, r release (back to wait, no attempt counted).
+  ARGV[10] the worker's limiter max ("" none)  ARGV[11] its duration (ms)
+  then 12 per outcome: jobId token op value stacktrace keepCount keepAge
+    attempts delay attemptsMade lifo dedupId; op: c complete, f fail,
+    d retry after delay, w retry now, r release (back to wait, no attempt
+    counted); lifo "1": a retry goes to the front of wait; dedupId "" none.
     keepCount -1 keeps every job, 0 removes this one, N keeps the newest N;
     keepAge "" or seconds; attemptsMade counts this attempt (the lock holder
     is the only writer of "atm", so the caller knows it).
-  Returns {codes, nextDelayedMs, paused, id1, fields1, id2, fields2...}:
+  Taking respects the queue's global concurrency (meta "concurrency":
+  never more active jobs than that) and the rate limit (meta "max" and
+  "duration", else the worker's limiter): at most max jobs per duration
+  counted on the limiter key, as BullMQ's moveToActive counts them.
+  Returns {codes, nextDelayedMs, paused, limitTtlMs, id1, fields1, ...}:
   codes[i] is 0 or BullMQ's error code for outcome i (-1 no job hash,
   -2 lock missing, -6 lock owned by another token, -3 not active).
 ]]
@@ -28,7 +34,8 @@ local kWait, kActive, kPrio, kEvents, _, kDelayed, kMeta, kPc, kMarker =
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local nTake, nOut = tonumber(ARGV[7]), tonumber(ARGV[8])
 
-local meta = rcall("HMGET", kMeta, "paused", "concurrency", "opts.maxLenEvents")
+local meta = rcall("HMGET", kMeta, "paused", "concurrency", "opts.maxLenEvents",
+                   "max", "duration")
 
 local function isPaused()
   if meta[1] then return true end
@@ -114,6 +121,16 @@ local function flushKeepAll()
   keepAll = {}
 end
 
+-- BullMQ's rule when a deduplicated job finishes: a key that has no TTL
+-- and still names this job goes; one with a TTL lives it out.
+local function dropDedupKey(id, dedupId)
+  local k = prefix .. "de:" .. dedupId
+  local pttl = rcall("PTTL", k)
+  if pttl == 0 or (pttl == -1 and rcall("GET", k) == id) then
+    rcall("DEL", k)
+  end
+end
+
 local function finish(jobKey, id, op, value, stack, count, age, attempts, made)
   local target, field, event = KEYS[10], "returnvalue", "completed"
   if op == "f" then
@@ -162,6 +179,7 @@ local function settle(a)
   end
   if rcall("LREM", kActive, -1, id) < 1 then return -3 end
   if op == "c" or op == "f" then
+    if ARGV[a + 11] ~= "" then dropDedupKey(id, ARGV[a + 11]) end
     finish(jobKey, id, op, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]),
            ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 9])
   elseif op == "d" then
@@ -169,7 +187,7 @@ local function settle(a)
     return 1
   elseif op == "w" then
     rcall("HSET", jobKey, "atm", ARGV[a + 9])
-    enqueue(jobKey, id, false)
+    enqueue(jobKey, id, ARGV[a + 10] == "1")
   else
     enqueue(jobKey, id, true)
   end
@@ -187,7 +205,7 @@ if string.find(ARGV[9], "t", 1, true) then
 end
 if nOut > 0 then
   for i = 1, nOut do
-    local rc = settle(10 + (i - 1) * 10)
+    local rc = settle(12 + (i - 1) * 12)
     if rc == 1 then delayed, rc = true, 0 end
     codes[i] = rc
   end
@@ -218,9 +236,29 @@ if #due > 0 then
   if not paused then rcall("ZADD", kMarker, 0, "0") end
 end
 
-local out = {codes, 0, paused and 1 or 0}
+-- Global concurrency: never more active jobs than the queue allows.
+local asked = nTake
+if meta[2] and nTake > 0 then
+  nTake = math.max(0, math.min(nTake, tonumber(meta[2]) - rcall("LLEN", kActive)))
+end
+-- Rate limit: the queue's max, else the worker's; the worker's duration
+-- first (BullMQ's order). limitTtl > 0: limited for that many ms.
+local limitMax = tonumber(meta[4] or ARGV[10])
+local limitTtl = 0
+if limitMax and nTake > 0 then
+  local used = tonumber(rcall("GET", KEYS[12]) or 0)
+  if used >= limitMax then
+    local pttl = rcall("PTTL", KEYS[12])
+    if pttl == 0 then rcall("DEL", KEYS[12]) end
+    if pttl > 0 then limitTtl, nTake = pttl, 0 end
+  else
+    nTake = math.min(nTake, limitMax - used)
+  end
+end
+
+local out = {codes, 0, paused and 1 or 0, limitTtl}
 local taken = 0
-if not paused then
+if not paused and nTake > 0 then
   -- Wait list first (oldest at the right), then the prioritized set; all
   -- moved to active in one LPUSH, in the order RPOPLPUSH would give (one
   -- job alone: RPOPLPUSH itself, one command instead of two).
@@ -254,13 +292,27 @@ if not paused then
     out[#out + 1] = id
     out[#out + 1] = fields
   end
-  if taken == nTake and taken > 0 and not rcall("ZSCORE", kMarker, "0") then
+  if limitMax then
+    -- Jobs with a deferred failure are not counted (BullMQ's rule).
+    local counted = taken
+    for i = 6, #out, 2 do
+      local f = out[i]
+      for k = 1, #f, 2 do
+        if f[k] == "defa" then counted = counted - 1 end
+      end
+    end
+    if counted > 0 and rcall("INCRBY", KEYS[12], counted) == counted then
+      rcall("PEXPIRE", KEYS[12], math.floor(math.abs(tonumber(ARGV[11]) or
+                                                     tonumber(meta[5]) or 0)))
+    end
+  end
+  if taken == asked and taken > 0 and not rcall("ZSCORE", kMarker, "0") then
     -- Slots are full and jobs may remain: wake the next idle worker.
     rcall("ZADD", kMarker, 0, "0")
   end
 end
 
-if taken < nTake or nTake == 0 or paused then
+if taken < asked or asked == 0 or paused then
   local first = rcall("ZRANGE", kDelayed, 0, 0, "WITHSCORES")
   if first[2] then out[2] = math.floor(tonumber(first[2]) / 0x1000) end
   if nOut > 0 and taken == 0 and rcall("LLEN", kWait) == 0 and

@@ -153,6 +153,28 @@ static const struct {
 	{ NULL, "opts", "{\"removeOnFail\":\"x\"}", "malformed job: opts.removeOnFail is not a bool, number or object" },
 	{ NULL, "timestamp", "soon", "malformed job: field 'timestamp' is not an integer" },
 	{ NULL, "atm", "1x", "malformed job: field 'atm' is not an integer" },
+	/* every number range-checked before it is converted */
+	{ NULL, "opts", "{\"attempts\":1e300}", "VALIDATION_ERROR: opts.attempts=1e+300: expected an integer up to 2147483647" },
+	{ NULL, "opts", "{\"attempts\":2147483648}", "VALIDATION_ERROR: opts.attempts=2147483648: expected an integer up to 2147483647" },
+	{ NULL, "opts", "{\"attempts\":2.5}", "VALIDATION_ERROR: opts.attempts=2.5: expected an integer up to 2147483647" },
+	{ NULL, "opts", "{\"backoff\":-1}", "VALIDATION_ERROR: opts.backoff=-1: expected an integer delay 0..9007199254740991 ms" },
+	{ NULL, "opts", "{\"backoff\":{\"type\":\"fixed\",\"delay\":1e300}}", "VALIDATION_ERROR: opts.backoff.delay=1e+300: expected an integer delay 0..9007199254740991 ms" },
+	{ NULL, "opts", "{\"backoff\":{\"type\":\"fixed\",\"delay\":5,\"jitter\":2}}", "VALIDATION_ERROR: opts.backoff.jitter=2: expected a fraction 0..1" },
+	{ NULL, "opts", "{\"stackTraceLimit\":-1}", "VALIDATION_ERROR: opts.stackTraceLimit=-1: expected an integer 0..2147483647" },
+	{ NULL, "opts", "{\"removeOnComplete\":1e300}", "VALIDATION_ERROR: opts.removeOnComplete=1e+300: expected an integer count (negative keeps every job)" },
+	{ NULL, "opts", "{\"removeOnFail\":{\"age\":-5}}", "VALIDATION_ERROR: opts.removeOnFail.age=-5: expected whole seconds 0..9007199254740" },
+	{ NULL, "opts", "{\"removeOnFail\":{\"count\":1e19}}", "VALIDATION_ERROR: opts.removeOnFail.count=1e+19: expected an integer count (negative keeps every job)" },
+	{ NULL, "opts", "{\"priority\":2097152}", "VALIDATION_ERROR: opts.priority=2097152: expected an integer 0..2097151" },
+	{ NULL, "opts", "{\"delay\":-3}", "VALIDATION_ERROR: opts.delay=-3: expected an integer delay 0..9007199254740991 ms" },
+	{ NULL, "opts", "{\"kl\":1e300}", "VALIDATION_ERROR: opts.keepLogs=1e+300: expected an integer 0..2147483647" },
+	/* options not honoured fail loudly */
+	{ NULL, "parentKey", "bull:q:7", "UNSUPPORTED_OPTION: parent" },
+	{ NULL, "rjk", "sched-1", "UNSUPPORTED_OPTION: repeat" },
+	{ NULL, "opts", "{\"repeat\":{\"every\":400}}", "UNSUPPORTED_OPTION: repeat" },
+	{ NULL, "opts", "{\"fpof\":true}", "UNSUPPORTED_OPTION: failParentOnFailure" },
+	{ NULL, "opts", "{\"idof\":true}", "UNSUPPORTED_OPTION: ignoreDependencyOnFailure" },
+	{ NULL, "opts", "{\"rdof\":true}", "UNSUPPORTED_OPTION: removeDependencyOnFailure" },
+	{ NULL, "opts", "{\"de\":{\"id\":\"k\",\"keepLastIfActive\":true}}", "UNSUPPORTED_OPTION: deduplication.keepLastIfActive" },
 };
 
 static void test_parse_malformed(void **state)
@@ -241,7 +263,12 @@ static const struct {
 	{ "{\"attempts\":5,\"backoff\":{\"type\":\"fixed\",\"delay\":100,\"jitter\":0.5}}", 0, 0, 0, QUEUE_RETRY_LATER, 50 },
 	{ "{\"attempts\":5,\"backoff\":{\"type\":\"fixed\",\"delay\":100,\"jitter\":0.5}}", 0, 0, 0.999, QUEUE_RETRY_LATER, 99 },
 	{ "{\"attempts\":5,\"backoff\":{\"type\":\"fixed\",\"delay\":0}}", 0, 0, 0, QUEUE_RETRY_NOW, 0 },
-	{ "{\"attempts\":5,\"backoff\":{\"type\":\"mine\",\"delay\":10}}", 0, 0, 0, QUEUE_FAIL, 0 },
+	/* custom type, attempts left: BullMQ's worker leaves it to stall */
+	{ "{\"attempts\":5,\"backoff\":{\"type\":\"mine\",\"delay\":10}}", 0, 0, 0, QUEUE_ABANDON, 0 },
+	/* ... and on the last attempt it fails as usual */
+	{ "{\"attempts\":5,\"backoff\":{\"type\":\"mine\",\"delay\":10}}", 4, 0, 0, QUEUE_FAIL, 0 },
+	/* 2^40 * 2^20: clamped, not cast out of range */
+	{ "{\"attempts\":50,\"backoff\":{\"type\":\"exponential\",\"delay\":1048576}}", 40, 0, 0, QUEUE_RETRY_LATER, 9007199254740991LL },
 };
 
 static void test_on_failure(void **state)
