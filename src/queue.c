@@ -71,6 +71,7 @@ struct queue {
 	long long promoted_at;  /* last step that promoted delayed jobs */
 	long long next_delayed; /* earliest delayed job seen, 0 none */
 	long events_untrimmed;  /* events added since the last trim */
+	struct err fatal;       /* set when the server cannot serve us */
 };
 
 /* Housekeeping a step does only now and then, to keep Redis's work per
@@ -191,6 +192,21 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 	}
 }
 
+static void on_info(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct conn *c = ac->ev.data;
+	redisReply *reply = r;
+
+	(void)priv;
+	if (!reply || reply->type != REDIS_REPLY_STRING)
+		return; /* lost, or INFO refused (ACL): the scripts decide */
+	if (!queue_check_server(reply->str, c->q->p.host, c->q->p.port,
+				&c->q->fatal))
+		return;
+	log_event(LOG_ERROR, NULL, "connect", "%s", c->q->fatal.msg);
+	redisAsyncDisconnect(ac);
+}
+
 static void load_scripts(struct conn *c)
 {
 	size_t i;
@@ -234,8 +250,10 @@ static void conn_open(struct conn *c)
 	if (c->q->p.password && *c->q->p.password)
 		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s",
 				  c->q->p.password);
-	if (c->role == CONN_COMMAND)
+	if (c->role == CONN_COMMAND) {
+		redisAsyncCommand(ac, on_info, NULL, "INFO server");
 		load_scripts(c);
+	}
 }
 
 /* ---- consumer lifecycle ---- */
@@ -364,6 +382,15 @@ long queue_tick(struct queue *q, long long now_ms)
 	a = conn_tick(&q->cmd, q->now_ms);
 	b = conn_tick(&q->blk, q->now_ms);
 	return a < b ? a : b;
+}
+
+int queue_failed(const struct queue *q, struct err *e)
+{
+	if (q->fatal.kind == ERR_NONE)
+		return 0;
+	if (e)
+		*e = q->fatal;
+	return -1;
 }
 
 int queue_ready(const struct queue *q)

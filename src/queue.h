@@ -169,6 +169,12 @@ void queue_handle(struct queue *q, const struct pollfd *pfd, int n);
  * Returns the ms until it wants to be called again.
  */
 long queue_tick(struct queue *q, long long now_ms);
+/*
+ * -1 with e filled when the server can never serve this consumer (Redis
+ * older than 6.2: e names the version needed; kind ERR_UNAVAILABLE); the
+ * caller stops. 0 otherwise.
+ */
+int queue_failed(const struct queue *q, struct err *e);
 /* 1 when the command connection is connected and its scripts loaded. */
 int queue_ready(const struct queue *q);
 /* Number of times the command connection has come up (reconnect count). */

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+struct err;
+
 /* The embedded scripts, in file-name order (the generated table's order). */
 enum queue_script_id { QS_ADD, QS_RENEW, QS_STALLED, QS_STEP, QS_COUNT };
 
@@ -64,6 +66,14 @@ static inline void queue_free_const(const char *s)
 {
 	free((void *)(uintptr_t)s);
 }
+
+/*
+ * Pure: does the server whose INFO text is info (borrowed) run Redis 6.2
+ * or newer (the scripts use RPOP with a count and GETDEL)? 0 yes or
+ * unknown (no version line), -1 with e naming the version needed.
+ */
+int queue_check_server(const char *info, const char *host, int port,
+		       struct err *e);
 
 /* Unix epoch milliseconds (the clock BullMQ stamps jobs with). */
 long long queue_wall_ms(void);

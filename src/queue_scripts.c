@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "buf.h"
+#include "err.h"
 #include "queue_int.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -35,6 +36,26 @@ const enum queue_key queue_script_keys[QS_COUNT][13] = {
 		      QK_FAILED, QK_LIMITER, END },
 };
 #undef END
+
+#define REDIS_MIN_MAJOR 6
+#define REDIS_MIN_MINOR 2
+
+int queue_check_server(const char *info, const char *host, int port,
+		       struct err *e)
+{
+	const char *v = strstr(info, "redis_version:");
+	int major = 0, minor = 0;
+
+	if (!v || sscanf(v + 14, "%d.%d", &major, &minor) != 2)
+		return 0;
+	if (major > REDIS_MIN_MAJOR ||
+	    (major == REDIS_MIN_MAJOR && minor >= REDIS_MIN_MINOR))
+		return 0;
+	return err_set(e, ERR_UNAVAILABLE,
+		       "redis: %s:%d runs Redis %d.%d: safeurl-worker needs "
+		       "Redis %d.%d or newer (RPOP with a count, GETDEL)", host,
+		       port, major, minor, REDIS_MIN_MAJOR, REDIS_MIN_MINOR);
+}
 
 void queue_keys_init(struct queue_keys *k, const char *prefix,
 		     const char *name)

@@ -739,8 +739,16 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 		  "consuming queue '%s' (prefix '%s') with processor '%s', "
 		  "concurrency %d", cfg->queue_name, cfg->bullmq_prefix,
 		  proc->name, w.cap);
-	while (!finished(&w, mono_ms()))
+	while (!finished(&w, mono_ms()) && !queue_failed(w.q, e))
 		loop_once(&w);
+	if (queue_failed(w.q, e)) {
+		stop_fd = -1;
+		if (proc->close)
+			proc->close(w.ctx);
+		worker_release(&w);
+		close(w.wake_fd);
+		return -1;
+	}
 	stop_fd = -1;
 	if (proc->close)
 		proc->close(w.ctx);

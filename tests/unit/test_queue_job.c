@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "err.h"
 #include "queue.h"
 #include "queue_int.h"
 
@@ -325,6 +326,21 @@ static void test_stacktrace(void **state)
 	queue_job_release(&job);
 }
 
+/* Redis older than 6.2 is refused, naming the version needed. */
+static void test_server_version(void **state)
+{
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(queue_check_server("# Server\r\nredis_version:7.0.15\r\n", "h", 1, &e), 0);
+	assert_int_equal(queue_check_server("redis_version:6.2.0\r\n", "h", 1, &e), 0);
+	assert_int_equal(queue_check_server("no version here", "h", 1, &e), 0);
+	assert_int_equal(queue_check_server("redis_version:6.0.16\r\n", "127.0.0.1", 6379, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_string_equal(e.msg, "redis: 127.0.0.1:6379 runs Redis 6.0: safeurl-worker needs Redis 6.2 or newer (RPOP with a count, GETDEL)");
+	assert_int_equal(queue_check_server("redis_version:5.9.9\r\n", "h", 1, &e), -1);
+}
+
 static void test_script_table(void **state)
 {
 	static const char *const names[QS_COUNT] = { "add", "renew", "stalled", "step" };
@@ -346,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_opts),
 		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_server_version),
 		cmocka_unit_test(test_parse_nul_byte),
 		cmocka_unit_test(test_parse_byte_by_byte),
 		cmocka_unit_test(test_on_failure),
