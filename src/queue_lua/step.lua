@@ -211,6 +211,9 @@ if nOut > 0 then
   end
   if delayed then markDelayed() end
   flushKeepAll()
+  -- Under a global concurrency limit, settled jobs free room: wake an
+  -- idle worker (this one's own reply may say "maxed" when it was sent).
+  if meta[2] and not meta[1] then rcall("ZADD", kMarker, 0, "0") end
 end
 
 local paused = isPaused()

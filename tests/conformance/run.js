@@ -66,6 +66,10 @@ function nodeWorker(conc, extraOpts) {
   };
 }
 
+// Our worker processes still running: killed (by pid) if the runner dies.
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
 function ourWorker(conc, env) {
   let child, exited;
   return {
@@ -81,8 +85,9 @@ function ourWorker(conc, env) {
         }, env || {}),
         stdio: ['ignore', 'ignore', 'pipe'],
       });
+      children.add(child);
       child.stderr.on('data', b => { this.log += b.toString(); });
-      exited = new Promise(r => child.on('exit', (code, sig) => r(sig || code)));
+      exited = new Promise(r => child.on('exit', (code, sig) => { children.delete(child); r(sig || code); }));
       const t0 = Date.now();
       while (!/"event":"connect"[^\n]*command connection ready/.test(this.log)) {
         if (Date.now() - t0 > 30000) throw new Error('safeurl-worker did not connect:\n' + this.log);
@@ -98,7 +103,7 @@ function ourWorker(conc, env) {
       clearTimeout(t);
       if (rc !== 0) throw new Error(`safeurl-worker exited ${rc}:\n${this.log}`);
     },
-    async kill() { this.killed = true; child.kill('SIGKILL'); await exited; },
+    async kill() { this.killed = true; if (child.exitCode === null) child.kill('SIGKILL'); await exited; },
   };
 }
 
@@ -218,7 +223,15 @@ async function runSide(sc, side) {
   } catch (e) {
     err = e;
   }
-  for (const w of workers) await (err ? w.kill() : w.stop());
+  // Stop every worker, even when one of them fails to stop.
+  for (const w of workers) {
+    try {
+      await (err ? w.kill() : w.stop());
+    } catch (e) {
+      err = err || e;
+      await w.kill().catch(() => {});
+    }
+  }
   const snap = await snapshot(r, sc, ctx);
   const log = workers.map(w => w.log || '').join('');
   await q.close();
@@ -253,6 +266,8 @@ async function main() {
       }
       const node = await runSide(sc, 'node');
       const ours = await runSide(sc, 'ours');
+      if (process.env.CONFORMANCE_DUMP)
+        console.log(JSON.stringify({ node, ours }, null, 1));
       const d = diff(node, ours);
       if (sc.check) d.push(...(sc.check(node, ours) || []));
       if (d.length) {
