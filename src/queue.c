@@ -506,6 +506,8 @@ static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 	queue_argv_addll(a, job->attempts_made + (o->op != QUEUE_RELEASE));
 	queue_argv_addstr(a, job->lifo ? "1" : "");
 	queue_argv_addstr(a, job->dedup_id ? job->dedup_id : "");
+	queue_argv_addstr(a, job->parent_key ? job->parent_key : "");
+	queue_argv_addstr(a, job->parent ? job->parent : "");
 }
 
 static void add_step_flags(struct queue *q, struct queue_argv *a,

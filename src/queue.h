@@ -55,6 +55,8 @@ struct queue_job {
 	char *stacktrace;  /* previous "stacktrace" (JSON array text) or NULL */
 	char *deferred;    /* "defa": fail at once with this reason, or NULL */
 	char *dedup_id;    /* "deid": the deduplication id, or NULL */
+	char *parent_key;  /* "parentKey": a flow child's parent, or NULL */
+	char *parent;      /* "parent": {id, queueKey, fpof...} JSON, or NULL */
 	/* Why the job cannot run (its failedReason: "malformed job: ...",
 	 * "VALIDATION_ERROR: ..." or "UNSUPPORTED_OPTION: <option>"), or NULL. */
 	char *malformed;

@@ -41,6 +41,8 @@ void queue_job_release(struct queue_job *job)
 	free(job->stacktrace);
 	free(job->deferred);
 	free(job->dedup_id);
+	free(job->parent_key);
+	free(job->parent);
 	free(job->malformed);
 	queue_job_init(job);
 }
@@ -86,6 +88,8 @@ static const struct field_spec fields[] = {
 	{ "stacktrace", F_STR, J(stacktrace), 0 },
 	{ "defa", F_STR, J(deferred), 0 },
 	{ "deid", F_STR, J(dedup_id), 0 },
+	{ "parentKey", F_STR, J(parent_key), 0 },
+	{ "parent", F_STR, J(parent), 0 },
 };
 #undef J
 
@@ -269,23 +273,18 @@ static int read_backoff(struct queue_job *job, json_t *v)
 /*
  * Options and job hash fields this worker does not honour yet: a job that
  * carries one fails at once with "UNSUPPORTED_OPTION: <option>" instead of
- * running differently from BullMQ's own worker. In the hash: "parentKey"
- * (a flow's child), "rjk" (made by a job scheduler or repeat). In opts:
- * the rest. A parent itself runs as any job once its children are done.
+ * running differently from BullMQ's own worker. In the hash: "rjk" (made
+ * by a job scheduler or repeat). In opts: the rest. Flows are honoured:
+ * a child's parent is told by the step script when the child finishes.
  */
 static const struct {
 	const char *field; /* hash field, or NULL */
 	const char *opt;   /* opts key (BullMQ's stored name), or NULL */
 	const char *name;  /* the option's name in BullMQ's API */
 } refused[] = {
-	{ "parentKey", NULL, "parent" },
 	{ "rjk", NULL, "repeat" },
 	{ NULL, "repeat", "repeat" },
 	{ NULL, "repeatJobKey", "repeat" },
-	{ NULL, "fpof", "failParentOnFailure" },
-	{ NULL, "cpof", "continueParentOnFailure" },
-	{ NULL, "idof", "ignoreDependencyOnFailure" },
-	{ NULL, "rdof", "removeDependencyOnFailure" },
 };
 
 static int read_dedup(struct queue_job *job, json_t *de)

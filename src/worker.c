@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -352,6 +353,31 @@ static void adopt_jobs(struct worker *w, struct queue_job *jobs, size_t n)
 	free(jobs);
 }
 
+/*
+ * A parent whose completion the queue refused (-4: children pending, -9: a
+ * child failed it) fails instead, with BullMQ's worker's reasons: the
+ * first may be retried, the second is unrecoverable.
+ */
+static void refuse_completion(struct worker *w, struct worker_job *job,
+			      int code)
+{
+	struct buf b = BUF_INIT;
+
+	if (code == -4)
+		buf_addf(&b, NULL, "Job %s has pending dependencies. "
+			 "moveToFinished", job->q.id);
+	else
+		buf_addf(&b, NULL, "Cannot complete job %s because it has at "
+			 "least one failed child. moveToFinished", job->q.id);
+	free(job->value);
+	job->value = buf_detach(&b, NULL);
+	job->failed = 1;
+	job->kind = ERR_CONFLICT;
+	job->mode = code == -4 ? WORKER_FAIL_RETRY : WORKER_FAIL_UNRECOVERABLE;
+	log_event(LOG_WARN, job->q.id, "fail", "%s", job->value);
+	pending_push(w, job);
+}
+
 static void finish_batch(struct worker *w, int ok)
 {
 	size_t i;
@@ -363,6 +389,9 @@ static void finish_batch(struct worker *w, int ok)
 
 		if (ok == 0) {
 			pending_push(w, job); /* lost: send again */
+		} else if (ok == 1 && o->op == QUEUE_COMPLETE &&
+			   (o->code == -4 || o->code == -9)) {
+			refuse_completion(w, job, o->code);
 		} else {
 			if (ok == 1)
 				log_settled(o, job);

@@ -13,10 +13,12 @@
   ARGV[7] jobs to take                      ARGV[8] outcomes that follow
   ARGV[9] "t" trim the events stream, "p" promote due delayed jobs, or both
   ARGV[10] the worker's limiter max ("" none)  ARGV[11] its duration (ms)
-  then 12 per outcome: jobId token op value stacktrace keepCount keepAge
-    attempts delay attemptsMade lifo dedupId; op: c complete, f fail,
-    d retry after delay, w retry now, r release (back to wait, no attempt
-    counted); lifo "1": a retry goes to the front of wait; dedupId "" none.
+  then 14 per outcome: jobId token op value stacktrace keepCount keepAge
+    attempts delay attemptsMade lifo dedupId parentKey parent; op:
+    c complete, f fail, d retry after delay, w retry now, r release (back
+    to wait, no attempt counted); lifo "1": a retry goes to the front of
+    wait; dedupId "" none; parentKey and parent (the job's fields of those
+    names, "" none): a flow's child tells its parent when it finishes.
     keepCount -1 keeps every job, 0 removes this one, N keeps the newest N;
     keepAge "" or seconds; attemptsMade counts this attempt (the lock holder
     is the only writer of "atm", so the caller knows it).
@@ -26,7 +28,9 @@
   counted on the limiter key, as BullMQ's moveToActive counts them.
   Returns {codes, nextDelayedMs, paused, limitTtlMs, id1, fields1, ...}:
   codes[i] is 0 or BullMQ's error code for outcome i (-1 no job hash,
-  -2 lock missing, -6 lock owned by another token, -3 not active).
+  -2 lock missing, -6 lock owned by another token, -3 not active, -4 a
+  completion with pending children, -9 with a failed child: the job stays
+  locked and active).
 ]]
 local rcall = redis.call
 local kWait, kActive, kPrio, kEvents, _, kDelayed, kMeta, kPc, kMarker =
@@ -131,7 +135,114 @@ local function dropDedupKey(id, dedupId)
   end
 end
 
-local function finish(jobKey, id, op, value, stack, count, age, attempts, made)
+-- ---- flows: a finished child updates its parent, in the parent's queue
+-- (which may be another queue), as BullMQ's moveToFinished does ----
+
+-- The parent leaves waiting-children for delayed, prioritized or wait.
+local function parentToWait(pq, pKey, pId)
+  local a = rcall("HMGET", pKey, "priority", "delay")
+  local priority, delay = tonumber(a[1]) or 0, tonumber(a[2]) or 0
+  if delay > 0 then
+    local ts = now + delay
+    rcall("ZADD", pq .. ":delayed", ts * 0x1000, pId)
+    rcall("XADD", pq .. ":events", "*", "event", "delayed", "jobId", pId, "delay", ts)
+    local first = rcall("ZRANGE", pq .. ":delayed", 0, 0, "WITHSCORES")
+    if first[2] then rcall("ZADD", pq .. ":marker", tonumber(first[2]) / 0x1000, "1") end
+    return
+  end
+  local m = rcall("HMGET", pq .. ":meta", "paused", "concurrency")
+  local maxed = m[1] or (m[2] and rcall("LLEN", pq .. ":active") >= tonumber(m[2]))
+  if priority == 0 then
+    rcall("RPUSH", pq .. ":wait", pId)
+  else
+    rcall("ZADD", pq .. ":prioritized",
+          priority * 0x100000000 + rcall("INCR", pq .. ":pc") % 0x100000000, pId)
+  end
+  if not maxed then rcall("ZADD", pq .. ":marker", 0, "0") end
+  rcall("XADD", pq .. ":events", "*", "event", "waiting", "jobId", pId, "prev", "waiting-children")
+end
+
+local function parentToWaitIfWaiting(pq, pKey, pId)
+  if rcall("EXISTS", pKey) == 1 and rcall("ZREM", pq .. ":waiting-children", pId) == 1 then
+    parentToWait(pq, pKey, pId)
+  end
+end
+
+local function parentIfDone(pq, pKey, pId)
+  if rcall("SCARD", pKey .. ":dependencies") == 0 then parentToWaitIfWaiting(pq, pKey, pId) end
+end
+
+-- failParentOnFailure: the parent fails when a worker next takes it.
+local function parentFails(pq, pKey, pId, childKey)
+  if rcall("EXISTS", pKey) == 0 then return end
+  local reason = "child " .. childKey .. " failed"
+  local from
+  if rcall("ZSCORE", pq .. ":waiting-children", pId) then
+    from = pq .. ":waiting-children"
+  elseif rcall("ZSCORE", pq .. ":delayed", pId) then
+    from = pq .. ":delayed"
+    rcall("HSET", pKey, "delay", 0)
+  end
+  if from then
+    rcall("ZREM", from, pId)
+    rcall("HSET", pKey, "defa", reason)
+    parentToWait(pq, pKey, pId)
+  elseif not rcall("ZSCORE", pq .. ":failed", pId) then
+    rcall("HSET", pKey, "defa", reason)
+  end
+end
+
+local function tellParent(jobKey, op, value, parentKey, parentRaw)
+  local pd = parentRaw ~= "" and cjson.decode(parentRaw) or nil
+  local pId, pq
+  if pd then
+    pId, pq = pd["id"], pd["queueKey"]
+  else
+    pId = string.match(parentKey, ".*:(.*)")
+    pq = string.sub(parentKey, 1, #parentKey - #pId - 1)
+  end
+  local pKey = pq .. ":" .. pId
+  local deps = pKey .. ":dependencies"
+  if op == "c" then
+    if rcall("SREM", deps, jobKey) == 1 then
+      rcall("HSET", pKey .. ":processed", jobKey, value)
+      parentIfDone(pq, pKey, pId)
+    end
+  elseif pd and (pd["fpof"] or pd["cpof"] or pd["idof"] or pd["rdof"]) then
+    if rcall("SREM", deps, jobKey) == 1 then
+      if pd["fpof"] then
+        rcall("ZADD", pKey .. ":unsuccessful", now, jobKey)
+        parentFails(pq, pKey, pId, jobKey)
+      elseif pd["cpof"] then
+        rcall("HSET", pKey .. ":failed", jobKey, value)
+        parentToWaitIfWaiting(pq, pKey, pId)
+      else
+        parentIfDone(pq, pKey, pId)
+        if pd["idof"] then rcall("HSET", pKey .. ":failed", jobKey, value) end
+      end
+    end
+  end
+end
+
+-- A child removed when it finishes (removeOn* 0) leaves its parent's
+-- dependencies; the last one out moves the parent on.
+local function leaveParent(jobKey, parentKey)
+  local deps = parentKey .. ":dependencies"
+  if rcall("SREM", deps, jobKey) == 1 and rcall("SCARD", deps) == 0 then
+    local pId = string.match(parentKey, ".*:(.*)")
+    local pq = string.sub(parentKey, 1, #parentKey - #pId - 1)
+    if rcall("ZREM", pq .. ":waiting-children", pId) == 1 then
+      local m = rcall("HMGET", pq .. ":meta", "paused", "concurrency")
+      rcall("RPUSH", pq .. ":wait", pId)
+      if not (m[1] or (m[2] and rcall("LLEN", pq .. ":active") >= tonumber(m[2]))) then
+        rcall("ZADD", pq .. ":marker", 0, "0")
+      end
+      rcall("XADD", pq .. ":events", "*", "event", "waiting", "jobId", pId, "prev", "waiting-children")
+    end
+  end
+end
+
+local function finish(jobKey, id, op, value, stack, count, age, attempts, made, parentKey)
   local target, field, event = KEYS[10], "returnvalue", "completed"
   if op == "f" then
     target, field, event = KEYS[11], "failedReason", "failed"
@@ -154,6 +265,7 @@ local function finish(jobKey, id, op, value, stack, count, age, attempts, made)
     end
   else
     removeJobs({id})
+    if parentKey ~= "" then leaveParent(jobKey, parentKey) end
   end
   rcall("XADD", kEvents, "*", "event", event, "jobId", id, field, value, "prev", "active")
   if op == "f" and tonumber(made) >= attempts then
@@ -172,6 +284,12 @@ end
 local function settle(a)
   local id, token, op = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local jobKey = prefix .. id
+  -- A parent completes only once its children are done and none failed
+  -- it (-4 pending, -9 failed); the lock stays, the caller fails the job.
+  if op == "c" and rcall("EXISTS", jobKey .. ":dependencies", jobKey .. ":unsuccessful") > 0 then
+    if rcall("SCARD", jobKey .. ":dependencies") > 0 then return -4 end
+    return -9
+  end
   local rc = unlock(jobKey, token)
   if rc < 0 then return rc end
   if op == "d" or op == "w" then
@@ -180,8 +298,11 @@ local function settle(a)
   if rcall("LREM", kActive, -1, id) < 1 then return -3 end
   if op == "c" or op == "f" then
     if ARGV[a + 11] ~= "" then dropDedupKey(id, ARGV[a + 11]) end
+    if ARGV[a + 12] ~= "" or ARGV[a + 13] ~= "" then
+      tellParent(jobKey, op, ARGV[a + 3], ARGV[a + 12], ARGV[a + 13])
+    end
     finish(jobKey, id, op, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]),
-           ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 9])
+           ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 9], ARGV[a + 12])
   elseif op == "d" then
     retryLater(jobKey, id, tonumber(ARGV[a + 8]), ARGV[a + 9])
     return 1
@@ -205,7 +326,7 @@ if string.find(ARGV[9], "t", 1, true) then
 end
 if nOut > 0 then
   for i = 1, nOut do
-    local rc = settle(12 + (i - 1) * 12)
+    local rc = settle(12 + (i - 1) * 14)
     if rc == 1 then delayed, rc = true, 0 end
     codes[i] = rc
   end

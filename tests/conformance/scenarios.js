@@ -161,17 +161,64 @@ module.exports = [
     jobs: [J('v', {}, { attempts: 2, backoff: { type: 'fixed', delay: 1e300 } })] },
 
   // ---- not honoured yet: each fails loudly ----
-  { name: 'flow-child-completes', refused: 'UNSUPPORTED_OPTION: parent', jobs: [], refusedIds: ['child-1', 'child-2'],
-    setup: flow() },
-  { name: 'flow-fail-parent-on-failure', refused: 'UNSUPPORTED_OPTION: parent', jobs: [], refusedIds: ['child-1', 'child-2'],
-    setup: flow({}, { failParentOnFailure: true }, { fail: 'E13' }) },
-  { name: 'flow-ignore-dependency-on-failure', refused: 'UNSUPPORTED_OPTION: parent', jobs: [], refusedIds: ['child-1', 'child-2'],
-    setup: flow({}, { ignoreDependencyOnFailure: true }, { fail: 'E14' }) },
-  { name: 'flow-remove-dependency-on-failure', refused: 'UNSUPPORTED_OPTION: parent', jobs: [], refusedIds: ['child-1', 'child-2'],
-    setup: flow({}, { removeDependencyOnFailure: true }, { fail: 'E15' }) },
-  { name: 'flow-pause-during', refused: 'UNSUPPORTED_OPTION: parent', jobs: [], refusedIds: ['child-1', 'child-2'],
-    setup: flow(),
-    during: async ctx => { await ctx.q.pause(); await ctx.sleep(200); await ctx.q.resume(); } },
+  { name: 'flow-child-completes', jobs: [], finished: 3, setup: flow() },
+  { name: 'flow-fail-parent-on-failure', jobs: [], finished: 3,
+    setup: flow({}, { failParentOnFailure: true }, fails('E13')) },
+  { name: 'flow-continue-parent-on-failure', jobs: [], finished: 3,
+    setup: flow({}, { continueParentOnFailure: true }, fails('E13b')) },
+  { name: 'flow-ignore-dependency-on-failure', jobs: [], finished: 3,
+    setup: flow({}, { ignoreDependencyOnFailure: true }, fails('E14')) },
+  { name: 'flow-remove-dependency-on-failure', jobs: [], finished: 3,
+    setup: flow({}, { removeDependencyOnFailure: true }, fails('E15')) },
+  { name: 'flow-child-failure-parent-waits', jobs: [], setup: flow({}, {}, fails('E16')),
+    settled: c => c.failed === 1 && c.completed === 1 && c['waiting-children'] === 1 && c.waiting + c.active === 0 },
+  { name: 'flow-child-retries', jobs: [], finished: 3,
+    setup: flow({}, { attempts: 2 }, fails('E17', { failUntilAttempt: 2 })) },
+  { name: 'flow-child-remove-on-fail', jobs: [], finished: 2,
+    setup: flow({}, { removeOnFail: true }, fails('E18')) },
+  { name: 'flow-child-remove-on-complete', jobs: [], finished: 2,
+    setup: flow({}, { removeOnComplete: true }) },
+  { name: 'flow-parent-priority', jobs: [J('other', {}, { priority: 5 })], finished: 4, ordered: true,
+    setup: flow({ priority: 1 }) },
+  { name: 'flow-parent-delay', jobs: [], finished: 3, setup: flow({ delay: 200 }) },
+  { name: 'flow-nested', jobs: [],
+    settled: c => c.failed === 2 && c['waiting-children'] === 1 && c.waiting + c.active === 0,
+    setup: async ctx => {
+      const fp = new ctx.FlowProducer({ connection: ctx.connection, prefix: ctx.prefix });
+      await fp.add({ name: 'scan', queueName: ctx.name, data: {}, opts: { jobId: 'top' }, children: [
+        { name: 'scan', queueName: ctx.name, data: {}, opts: { jobId: 'mid' }, children: [
+          { name: 'scan', queueName: ctx.name, data: fails('E19'), opts: { jobId: 'leaf', failParentOnFailure: true } }] }] });
+      await fp.close();
+    } },
+  { name: 'flow-other-queue-parent', jobs: [], finished: 2,
+    setup: async ctx => {
+      const fp = new ctx.FlowProducer({ connection: ctx.connection, prefix: ctx.prefix });
+      await fp.add({ name: 'scan', queueName: 'conf-parents', data: {}, opts: { jobId: 'p' }, children: [
+        { name: 'scan', queueName: ctx.name, data: {}, opts: { jobId: 'c1' } },
+        { name: 'scan', queueName: ctx.name, data: {}, opts: { jobId: 'c2' } }] });
+      await fp.close();
+    },
+    settled: c => c.completed === 2 && c.waiting + c.active === 0,
+    after: async ctx => { ctx.extra.parentQueue = await ctx.r.lrange(`${ctx.prefix}:conf-parents:wait`, 0, -1); } },
+  { name: 'flow-pause-during', jobs: [], finished: 3,
+    setup: flow({}, {}, { sleepMs: 200 }),
+    during: async ctx => {
+      await waitState(ctx, 'child-1', ['active', 'completed']);
+      await ctx.q.pause();
+      await waitState(ctx, 'child-1', ['completed']);
+      await ctx.sleep(300);
+      ctx.extra.parentWhilePaused = await (await ctx.q.getJob('parent')).getState();
+      await ctx.q.resume();
+    } },
+  { name: 'flow-stalled-recovery', jobs: [], finished: 3, timeoutMs: 60000,
+    setup: flow({}, {}, { sleepFirstMs: 60000 }),
+    during: async ctx => {
+      await waitState(ctx, 'child-1', ['active']);
+      await ctx.workers[0].kill();
+      await ctx.startWorker();
+    } },
+  { name: 'flow-mixed-fleet', fleet: ['w', 'node'], concurrency: 2, jobs: [], finished: 3,
+    setup: flow({}, {}, { sleepMs: 50 }) },
   { name: 'repeat-every', refused: 'UNSUPPORTED_OPTION: repeat', jobs: [],
     setup: async ctx => { await ctx.q.add('scan', {}, { repeat: { every: 400 } }); } },
   { name: 'job-scheduler-every', refused: 'UNSUPPORTED_OPTION: repeat', jobs: [],

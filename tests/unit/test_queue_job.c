@@ -169,12 +169,8 @@ static const struct {
 	{ NULL, "opts", "{\"delay\":-3}", "VALIDATION_ERROR: opts.delay=-3: expected an integer delay 0..9007199254740991 ms" },
 	{ NULL, "opts", "{\"kl\":1e300}", "VALIDATION_ERROR: opts.keepLogs=1e+300: expected an integer 0..2147483647" },
 	/* options not honoured fail loudly */
-	{ NULL, "parentKey", "bull:q:7", "UNSUPPORTED_OPTION: parent" },
 	{ NULL, "rjk", "sched-1", "UNSUPPORTED_OPTION: repeat" },
 	{ NULL, "opts", "{\"repeat\":{\"every\":400}}", "UNSUPPORTED_OPTION: repeat" },
-	{ NULL, "opts", "{\"fpof\":true}", "UNSUPPORTED_OPTION: failParentOnFailure" },
-	{ NULL, "opts", "{\"idof\":true}", "UNSUPPORTED_OPTION: ignoreDependencyOnFailure" },
-	{ NULL, "opts", "{\"rdof\":true}", "UNSUPPORTED_OPTION: removeDependencyOnFailure" },
 	{ NULL, "opts", "{\"de\":{\"id\":\"k\",\"keepLastIfActive\":true}}", "UNSUPPORTED_OPTION: deduplication.keepLastIfActive" },
 };
 
