@@ -710,6 +710,33 @@ int queue_renew(struct queue *q, struct queue_job *const *jobs, size_t n,
 	return request_start(req);
 }
 
+static void progress_reply(struct request *req, redisReply *reply, int ok)
+{
+	(void)req;
+	(void)reply;
+	(void)ok; /* a lost update is not an outcome; errors are logged */
+}
+
+int queue_progress(struct queue *q, const char *id, const char *progress,
+		   const char *log, long keep_logs)
+{
+	struct request *req;
+
+	if (!queue_ready(q))
+		return -1;
+	req = request_new(q, QS_PROGRESS);
+	req->on_reply = progress_reply;
+	queue_argv_addstr(&req->argv, q->keys.base);
+	queue_argv_addstr(&req->argv, id);
+	queue_argv_addstr(&req->argv, progress ? progress : "");
+	queue_argv_addstr(&req->argv, log ? log : "");
+	if (keep_logs >= 0)
+		queue_argv_addll(&req->argv, keep_logs);
+	else
+		queue_argv_addstr(&req->argv, "");
+	return request_start(req);
+}
+
 int queue_check_stalled(struct queue *q, queue_ids_cb *cb, void *arg)
 {
 	struct request *req;

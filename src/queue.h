@@ -68,6 +68,7 @@ struct queue_job {
 	int attempts_started; /* "ats", this attempt included */
 	int stack_limit;      /* opts.stackTraceLimit, -1 = none */
 	int lifo;             /* opts.lifo: a retry goes to the front */
+	long keep_logs;       /* opts.keepLogs, -1 = keep every line */
 	enum queue_backoff backoff;
 	long long backoff_delay;
 	double backoff_jitter;
@@ -220,6 +221,17 @@ void queue_ids_free(char **ids, size_t n);
 /* Renew the locks of jobs (ids and tokens copied); cb gets the lost ids. */
 int queue_renew(struct queue *q, struct queue_job *const *jobs, size_t n,
 		queue_ids_cb *cb, void *arg);
+/*
+ * BullMQ's Job.updateProgress and Job.log for job id (strings copied):
+ * progress (JSON text, NULL none) becomes the "progress" field and a
+ * "progress" event; log (NULL none) is appended to "<job>:logs", keeping
+ * the last keep_logs lines (-1 all). Fire and forget: sent in order with
+ * the other calls on the command connection, so before the job's outcome
+ * when called before it. -1 when the connection is not ready.
+ */
+int queue_progress(struct queue *q, const char *id, const char *progress,
+		   const char *log, long keep_logs);
+
 /* Run the stalled check; cb gets the ids moved back to wait. */
 int queue_check_stalled(struct queue *q, queue_ids_cb *cb, void *arg);
 

@@ -12,7 +12,9 @@
 struct err;
 
 /* The embedded scripts, in file-name order (the generated table's order). */
-enum queue_script_id { QS_ADD, QS_RENEW, QS_STALLED, QS_STEP, QS_COUNT };
+enum queue_script_id {
+	QS_ADD, QS_PROGRESS, QS_RENEW, QS_STALLED, QS_STEP, QS_COUNT
+};
 
 struct queue_script {
 	const char *name;

@@ -27,6 +27,7 @@ void queue_job_init(struct queue_job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->stack_limit = -1;
+	job->keep_logs = -1;
 	job->keep_completed.count = job->keep_failed.count = -1;
 	job->keep_completed.age_s = job->keep_failed.age_s = -1;
 }
@@ -333,10 +334,13 @@ static int read_opts(struct queue_job *job)
 			rc = -1;
 	}
 	v = json_object_get(o, "kl");
-	if (v && !json_is_null(v) &&
-	    read_int(job, v, "keepLogs", 0, 2147483647.0,
-		     "an integer 0..2147483647", &n))
-		rc = -1;
+	if (v && !json_is_null(v)) {
+		if (!read_int(job, v, "keepLogs", 0, 2147483647.0,
+			      "an integer 0..2147483647", &n))
+			job->keep_logs = (long)n;
+		else
+			rc = -1;
+	}
 	v = json_object_get(o, "delay");
 	if (v && !json_is_null(v) &&
 	    read_int(job, v, "delay", 0, MAX_SAFE,

@@ -28,6 +28,7 @@ static const char *const key_suffix[QK_COUNT] = {
 const enum queue_key queue_script_keys[QS_COUNT][13] = {
 	[QS_ADD] = { QK_WAIT, QK_META, QK_ID, QK_DELAYED, QK_ACTIVE, QK_EVENTS,
 		     QK_MARKER, QK_PRIORITIZED, QK_PC, END },
+	[QS_PROGRESS] = { QK_EVENTS, QK_META, END },
 	[QS_RENEW] = { QK_STALLED, END },
 	[QS_STALLED] = { QK_STALLED, QK_WAIT, QK_ACTIVE, QK_STALLED_CHECK,
 			 QK_META, QK_MARKER, QK_EVENTS, END },

@@ -65,6 +65,13 @@ struct worker_job {
 	struct worker_job *next;
 };
 
+/* A progress update or log line on its way to the loop thread. */
+struct note {
+	char *id, *progress, *log;
+	long keep_logs;
+	struct note *next;
+};
+
 struct worker {
 	const struct config *cfg;
 	const struct worker_processor *proc;
@@ -78,6 +85,7 @@ struct worker {
 
 	pthread_mutex_t mu;
 	struct worker_job *reported; /* LIFO from processors */
+	struct note *notes;          /* LIFO from processors */
 
 	struct worker_job **pending; /* reported, to settle */
 	size_t npending, pending_cap;
@@ -158,6 +166,53 @@ static void report(struct worker_job *job)
 	if (!pthread_equal(pthread_self(), w->loop_thread) &&
 	    write(w->wake_fd, &one, sizeof(one)) < 0)
 		log_warn_errno("worker: cannot wake the loop");
+}
+
+void worker_job_progress(struct worker_job *job, const char *progress_json,
+			 const char *log_line)
+{
+	struct worker *w = job->w;
+	struct note *n = xcalloc(1, sizeof(*n));
+	uint64_t one = 1;
+
+	n->id = xstrdup(job->q.id);
+	n->progress = progress_json ? xstrdup(progress_json) : NULL;
+	n->log = log_line ? xstrdup(log_line) : NULL;
+	n->keep_logs = job->q.keep_logs;
+	pthread_mutex_lock(&w->mu);
+	n->next = w->notes;
+	w->notes = n;
+	pthread_mutex_unlock(&w->mu);
+	if (!pthread_equal(pthread_self(), w->loop_thread) &&
+	    write(w->wake_fd, &one, sizeof(one)) < 0)
+		log_warn_errno("worker: cannot wake the loop");
+}
+
+/* Send the notes in the order they were made (before any outcome). */
+static void send_notes(struct worker *w)
+{
+	struct note *n, *next, *prev = NULL;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->notes;
+	w->notes = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (; n; n = next) {
+		next = n->next;
+		n->next = prev;
+		prev = n;
+	}
+	for (n = prev; n; n = next) {
+		next = n->next;
+		if (!w->q || queue_progress(w->q, n->id, n->progress, n->log,
+					    n->keep_logs))
+			log_event(LOG_DEBUG, n->id, "progress",
+				  "progress not sent: redis not ready");
+		free(n->id);
+		free(n->progress);
+		free(n->log);
+		free(n);
+	}
 }
 
 void worker_job_complete(struct worker_job *job, const char *return_json)
@@ -617,6 +672,7 @@ static void drop_leftovers(struct worker *w)
 
 	queue_free(w->q); /* a step in flight comes back as lost: pending */
 	w->q = NULL;
+	send_notes(w);
 	collect_reports(w);
 	if (w->npending)
 		log_event(LOG_WARN, NULL, "stop",
@@ -674,6 +730,7 @@ static void loop_once(struct worker *w)
 		begin_stop(w, now);
 	if (w->stopping && now >= w->deadline && !w->cancel_deadline)
 		release_running(w, now);
+	send_notes(w);
 	collect_reports(w);
 	send_step(w);
 	maybe_wait(w);

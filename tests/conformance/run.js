@@ -39,6 +39,8 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
 // The "test" processor's rules (src/worker_processors.c).
 async function testProcessor(job) {
   const d = job.data || {};
+  if (d.progress !== undefined) await job.updateProgress(d.progress);
+  if (typeof d.log === 'string') await job.log(d.log);
   let ms = d.sleepMs || 0;
   if (d.sleepFirstMs !== undefined && job.attemptsStarted === 1) ms = d.sleepFirstMs;
   if (ms) await sleep(ms);

@@ -81,6 +81,10 @@ module.exports = [
   { name: 'stack-trace-limit-1', jobs: [J('s', fails('E6'), { attempts: 3, stackTraceLimit: 1 })] },
   { name: 'stack-trace-limit-0', jobs: [J('s', fails('E7'), { attempts: 2, stackTraceLimit: 0 })] },
   { name: 'keep-logs', jobs: [J('k', {}, { keepLogs: 2 })] },
+  { name: 'progress-number', jobs: [J('p', { progress: 42, sleepMs: 20 })] },
+  { name: 'progress-object-and-log', jobs: [J('p', { progress: { state: 'FETCHING' }, log: 'claimed' })] },
+  { name: 'log-per-attempt-keep-logs', jobs: [J('l', fails('E20', { log: 'attempt', failUntilAttempt: 4 }), { attempts: 4, keepLogs: 2 })] },
+  { name: 'log-per-attempt-all', jobs: [J('l', fails('E21', { log: 'attempt', progress: 1 }), { attempts: 3 })] },
   { name: 'many-concurrency-4', concurrency: 4, jobs: Array.from({ length: 20 }, (_, i) => J(`m${i}`, { sleepMs: 20 })) },
 
   // ---- lifo on retries, custom backoff ----

@@ -339,7 +339,7 @@ static void test_server_version(void **state)
 
 static void test_script_table(void **state)
 {
-	static const char *const names[QS_COUNT] = { "add", "renew", "stalled", "step" };
+	static const char *const names[QS_COUNT] = { "add", "progress", "renew", "stalled", "step" };
 	int i, n;
 
 	(void)state;
