@@ -295,8 +295,6 @@ static int read_dedup(struct queue_job *job, json_t *de)
 	if (!json_is_object(de))
 		return malformed(job, "opts.%s is not an object",
 				 "deduplication");
-	if (json_is_true(json_object_get(de, "keepLastIfActive")))
-		return unsupported(job, "deduplication.keepLastIfActive");
 	return 0;
 }
 

@@ -135,6 +135,56 @@ local function dropDedupKey(id, dedupId)
   end
 end
 
+-- keepLastIfActive: an add made while the deduplicated job ran was kept in
+-- "dn:<id>"; when the job ends it becomes a new job (BullMQ's requeue).
+local function requeueDedupNext(dedupId)
+  local dnKey = prefix .. "dn:" .. dedupId
+  local d = rcall("HMGET", dnKey, "name", "data", "opts", "pk", "pd", "pdk", "rjk", "jid")
+  if not d[3] then return end
+  local counter = rcall("INCR", prefix .. "id") .. ""
+  local newId = d[8] or counter
+  local newKey = prefix .. newId
+  local opts = cjson.decode(d[3])
+  local de = opts["de"]
+  if de and de["keepLastIfActive"] then
+    rcall("SET", prefix .. "de:" .. dedupId, newId)
+  elseif de and de["ttl"] and de["ttl"] > 0 then
+    rcall("SET", prefix .. "de:" .. dedupId, newId, "PX", de["ttl"])
+  else
+    rcall("SET", prefix .. "de:" .. dedupId, newId)
+  end
+  local maxEvents = meta[3] or 10000
+  local delay, priority = opts["delay"] or 0, opts["priority"] or 0
+  local extra = {}
+  if d[4] then
+    extra[#extra + 1], extra[#extra + 2] = "parentKey", d[4]
+    extra[#extra + 1], extra[#extra + 2] = "parent", d[5]
+  end
+  if d[7] then extra[#extra + 1], extra[#extra + 2] = "rjk", d[7] end
+  if de and de["id"] then extra[#extra + 1], extra[#extra + 2] = "deid", de["id"] end
+  rcall("HMSET", newKey, "name", d[1], "data", d[2], "opts", cjson.encode(opts),
+        "timestamp", now, "delay", delay, "priority", priority, unpack(extra))
+  rcall("XADD", kEvents, "*", "event", "added", "jobId", newId, "name", d[1])
+  if delay ~= 0 then
+    rcall("ZADD", kDelayed, delayedScore(now + delay), newId)
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", newId,
+          "delay", now + delay)
+    markDelayed()
+  else
+    if priority > 0 then
+      rcall("ZADD", kPrio, priorityScore(priority), newId)
+    elseif opts["lifo"] then
+      rcall("RPUSH", kWait, newId)
+    else
+      rcall("LPUSH", kWait, newId)
+    end
+    if not isPaused() then rcall("ZADD", kMarker, 0, "0") end
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", newId)
+  end
+  if d[6] then rcall("SADD", d[6], newKey) end
+  rcall("DEL", dnKey)
+end
+
 -- ---- flows: a finished child updates its parent, in the parent's queue
 -- (which may be another queue), as BullMQ's moveToFinished does ----
 
@@ -297,7 +347,10 @@ local function settle(a)
   end
   if rcall("LREM", kActive, -1, id) < 1 then return -3 end
   if op == "c" or op == "f" then
-    if ARGV[a + 11] ~= "" then dropDedupKey(id, ARGV[a + 11]) end
+    if ARGV[a + 11] ~= "" then
+      dropDedupKey(id, ARGV[a + 11])
+      requeueDedupNext(ARGV[a + 11])
+    end
     if ARGV[a + 12] ~= "" or ARGV[a + 13] ~= "" then
       tellParent(jobKey, op, ARGV[a + 3], ARGV[a + 12], ARGV[a + 13])
     end

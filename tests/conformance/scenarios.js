@@ -115,8 +115,19 @@ module.exports = [
       await ctx.q.add('scan', { v: 1 }, { jobId: 'e1', delay: 300, deduplication: { id: 'ek', ttl: 300, extend: true, replace: true } });
       await ctx.q.add('scan', { v: 2 }, { jobId: 'e2', delay: 300, deduplication: { id: 'ek', ttl: 300, extend: true, replace: true } });
     } },
-  { name: 'dedup-keep-last-if-active', refused: 'UNSUPPORTED_OPTION: deduplication.keepLastIfActive',
-    jobs: [J('k1', {}, { deduplication: { id: 'kl', keepLastIfActive: true } })] },
+  { name: 'dedup-keep-last-if-active', finished: 2,
+    jobs: [J('k1', { sleepMs: 300 }, { deduplication: { id: 'kl', keepLastIfActive: true } })],
+    during: async ctx => {
+      await waitState(ctx, 'k1', ['active']);
+      await ctx.q.add('scan', { v: 2 }, { jobId: 'k2', deduplication: { id: 'kl', keepLastIfActive: true } });
+      await ctx.q.add('scan', { v: 3 }, { jobId: 'k3', deduplication: { id: 'kl', keepLastIfActive: true } });
+    } },
+  { name: 'dedup-keep-last-if-active-auto-id', finished: 2,
+    jobs: [J('k1', { sleepMs: 300, fail: 'E22' }, { deduplication: { id: 'kl', keepLastIfActive: true } })],
+    during: async ctx => {
+      await waitState(ctx, 'k1', ['active']);
+      await ctx.q.add('scan', { v: 2 }, { priority: 3, deduplication: { id: 'kl', keepLastIfActive: true } });
+    } },
 
   // ---- global concurrency, rate limits ----
   { name: 'global-concurrency-1', concurrency: 4, jobs: [1, 2, 3, 4].map(i => J(`g${i}`, { sleepMs: 150 })),

@@ -55,7 +55,7 @@ check "active event for the scan" grep -q "\"event\":\"active\",\"jobId\":\"$phi
 check "completed event carries the return value" grep -q "\"event\":\"completed\",\"jobId\":\"$phish\",\"returnvalue\"" <<<"$events"
 expect_eq "progress events follow the scan's states" "FETCHING ANALYZING COMPLETED" \
   "$(python3 -c 'import json,sys
-print(" ".join(json.loads(e["data"])["state"] for e in map(json.loads, sys.stdin) if e["event"]=="progress" and e["jobId"]==sys.argv[1]))' "$phish" <<<"$events")"
+print(" ".join(e["data"]["state"] for e in map(json.loads, sys.stdin) if e["event"]=="progress" and e["jobId"]==sys.argv[1]))' "$phish" <<<"$events")"
 expect_eq "job progress holds the last state" '"COMPLETED"' "$(bull_field "$phish" 'j["progress"]["state"]')"
 expect_eq "job log: a line per transition and the container outcome" \
   "state FETCHING|container exited (code 0)|state ANALYZING|state COMPLETED" \

@@ -171,7 +171,6 @@ static const struct {
 	/* options not honoured fail loudly */
 	{ NULL, "rjk", "sched-1", "UNSUPPORTED_OPTION: repeat" },
 	{ NULL, "opts", "{\"repeat\":{\"every\":400}}", "UNSUPPORTED_OPTION: repeat" },
-	{ NULL, "opts", "{\"de\":{\"id\":\"k\",\"keepLastIfActive\":true}}", "UNSUPPORTED_OPTION: deduplication.keepLastIfActive" },
 };
 
 static void test_parse_malformed(void **state)
