@@ -135,33 +135,51 @@ local function dropDedupKey(id, dedupId)
   end
 end
 
+-- A field from a producer is not trusted to parse: a bad one must not
+-- abort the script half way through a batch.
+local function decode(raw)
+  if raw == nil or raw == "" then return nil end
+  local ok, v = pcall(cjson.decode, raw)
+  if ok and type(v) == "table" then return v end
+  return nil
+end
+
+-- "<queueKey>:<id>" -> id, queueKey (nil when it has no ":").
+local function splitJobKey(key)
+  local id = string.match(key, ".*:(.*)")
+  if not id then return nil end
+  return id, string.sub(key, 1, #key - #id - 1)
+end
+
 -- keepLastIfActive: an add made while the deduplicated job ran was kept in
 -- "dn:<id>"; when the job ends it becomes a new job (BullMQ's requeue).
 local function requeueDedupNext(dedupId)
   local dnKey = prefix .. "dn:" .. dedupId
   local d = rcall("HMGET", dnKey, "name", "data", "opts", "pk", "pd", "pdk", "rjk", "jid")
-  if not d[3] then return end
+  local opts = decode(d[3])
+  if not opts or not d[1] or not d[2] then return end
   local counter = rcall("INCR", prefix .. "id") .. ""
   local newId = d[8] or counter
   local newKey = prefix .. newId
-  local opts = cjson.decode(d[3])
-  local de = opts["de"]
+  local de = type(opts["de"]) == "table" and opts["de"] or nil
   if de and de["keepLastIfActive"] then
     rcall("SET", prefix .. "de:" .. dedupId, newId)
-  elseif de and de["ttl"] and de["ttl"] > 0 then
+  elseif de and tonumber(de["ttl"]) and tonumber(de["ttl"]) > 0 then
     rcall("SET", prefix .. "de:" .. dedupId, newId, "PX", de["ttl"])
   else
     rcall("SET", prefix .. "de:" .. dedupId, newId)
   end
   local maxEvents = meta[3] or 10000
-  local delay, priority = opts["delay"] or 0, opts["priority"] or 0
+  local delay, priority = tonumber(opts["delay"]) or 0, tonumber(opts["priority"]) or 0
   local extra = {}
   if d[4] then
     extra[#extra + 1], extra[#extra + 2] = "parentKey", d[4]
     extra[#extra + 1], extra[#extra + 2] = "parent", d[5]
   end
   if d[7] then extra[#extra + 1], extra[#extra + 2] = "rjk", d[7] end
-  if de and de["id"] then extra[#extra + 1], extra[#extra + 2] = "deid", de["id"] end
+  if de and (type(de["id"]) == "string" or type(de["id"]) == "number") then
+    extra[#extra + 1], extra[#extra + 2] = "deid", de["id"]
+  end
   rcall("HMSET", newKey, "name", d[1], "data", d[2], "opts", cjson.encode(opts),
         "timestamp", now, "delay", delay, "priority", priority, unpack(extra))
   rcall("XADD", kEvents, "*", "event", "added", "jobId", newId, "name", d[1])
@@ -243,13 +261,14 @@ local function parentFails(pq, pKey, pId, childKey)
 end
 
 local function tellParent(jobKey, op, value, parentKey, parentRaw)
-  local pd = parentRaw ~= "" and cjson.decode(parentRaw) or nil
+  local pd = decode(parentRaw)
   local pId, pq
-  if pd then
+  if pd and type(pd["id"]) == "string" and type(pd["queueKey"]) == "string" then
     pId, pq = pd["id"], pd["queueKey"]
   else
-    pId = string.match(parentKey, ".*:(.*)")
-    pq = string.sub(parentKey, 1, #parentKey - #pId - 1)
+    pd = nil
+    pId, pq = splitJobKey(parentKey)
+    if not pId then return end
   end
   local pKey = pq .. ":" .. pId
   local deps = pKey .. ":dependencies"
@@ -279,9 +298,8 @@ end
 local function leaveParent(jobKey, parentKey)
   local deps = parentKey .. ":dependencies"
   if rcall("SREM", deps, jobKey) == 1 and rcall("SCARD", deps) == 0 then
-    local pId = string.match(parentKey, ".*:(.*)")
-    local pq = string.sub(parentKey, 1, #parentKey - #pId - 1)
-    if rcall("ZREM", pq .. ":waiting-children", pId) == 1 then
+    local pId, pq = splitJobKey(parentKey)
+    if pId and rcall("ZREM", pq .. ":waiting-children", pId) == 1 then
       local m = rcall("HMGET", pq .. ":meta", "paused", "concurrency")
       rcall("RPUSH", pq .. ":wait", pId)
       if not (m[1] or (m[2] and rcall("LLEN", pq .. ":active") >= tonumber(m[2]))) then
