@@ -57,6 +57,7 @@ struct queue_job {
 	char *dedup_id;    /* "deid": the deduplication id, or NULL */
 	char *parent_key;  /* "parentKey": a flow child's parent, or NULL */
 	char *parent;      /* "parent": {id, queueKey, fpof...} JSON, or NULL */
+	char *scheduler;   /* "rjk": the job scheduler that made it, or NULL */
 	/* Why the job cannot run (its failedReason: "malformed job: ...",
 	 * "VALIDATION_ERROR: ..." or "UNSUPPORTED_OPTION: <option>"), or NULL. */
 	char *malformed;

@@ -44,6 +44,7 @@ void queue_job_release(struct queue_job *job)
 	free(job->dedup_id);
 	free(job->parent_key);
 	free(job->parent);
+	free(job->scheduler);
 	free(job->malformed);
 	queue_job_init(job);
 }
@@ -91,6 +92,7 @@ static const struct field_spec fields[] = {
 	{ "deid", F_STR, J(dedup_id), 0 },
 	{ "parentKey", F_STR, J(parent_key), 0 },
 	{ "parent", F_STR, J(parent), 0 },
+	{ "rjk", F_STR, J(scheduler), 0 },
 };
 #undef J
 
@@ -272,21 +274,25 @@ static int read_backoff(struct queue_job *job, json_t *v)
 }
 
 /*
- * Options and job hash fields this worker does not honour yet: a job that
- * carries one fails at once with "UNSUPPORTED_OPTION: <option>" instead of
- * running differently from BullMQ's own worker. In the hash: "rjk" (made
- * by a job scheduler or repeat). In opts: the rest. Flows are honoured:
- * a child's parent is told by the step script when the child finishes.
+ * A job scheduler's run ("rjk" in the hash) is honoured when the scheduler
+ * repeats "every" N ms: the step script schedules the next run. A cron
+ * "pattern" needs a cron evaluator this worker does not have, and a legacy
+ * repeat key ("name:id:endDate:tz:every") BullMQ's Repeat class: such runs
+ * fail at once with "UNSUPPORTED_OPTION: <option>" rather than silently
+ * never repeating. (opts.repeat without "rjk", from Queue.add, is a plain
+ * job under BullMQ 6.7's worker too: it runs once.)
  */
-static const struct {
-	const char *field; /* hash field, or NULL */
-	const char *opt;   /* opts key (BullMQ's stored name), or NULL */
-	const char *name;  /* the option's name in BullMQ's API */
-} refused[] = {
-	{ "rjk", NULL, "repeat" },
-	{ NULL, "repeat", "repeat" },
-	{ NULL, "repeatJobKey", "repeat" },
-};
+static void check_scheduler(struct queue_job *job, json_t *opts)
+{
+	json_t *rep = json_object_get(opts, "repeat");
+
+	if (!job->scheduler)
+		return;
+	if (strchr(job->scheduler, ':'))
+		unsupported(job, "repeat (legacy repeatable job key)");
+	else if (json_object_get(rep, "pattern"))
+		unsupported(job, "repeat.pattern");
+}
 
 static int read_dedup(struct queue_job *job, json_t *de)
 {
@@ -302,18 +308,12 @@ static int read_opts(struct queue_job *job)
 {
 	json_t *o, *v;
 	long long n;
-	size_t i;
 	int rc = 0;
 
 	o = json_loadb(job->opts, strlen(job->opts), JSON_DECODE_ANY, NULL);
 	if (!json_is_object(o)) {
 		json_decref(o);
 		return malformed(job, "%s is not a JSON object", "opts");
-	}
-	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		v = refused[i].opt ? json_object_get(o, refused[i].opt) : NULL;
-		if (v && !json_is_null(v) && !json_is_false(v))
-			rc |= unsupported(job, refused[i].name);
 	}
 	v = json_object_get(o, "attempts");
 	if (v && !json_is_null(v)) {
@@ -351,6 +351,7 @@ static int read_opts(struct queue_job *job)
 		rc = -1;
 	job->lifo = json_is_true(json_object_get(o, "lifo"));
 	rc |= read_dedup(job, json_object_get(o, "de"));
+	check_scheduler(job, o);
 	rc |= read_backoff(job, json_object_get(o, "backoff"));
 	rc |= read_keep(job, json_object_get(o, "removeOnComplete"),
 			"removeOnComplete", &job->keep_completed);
@@ -389,11 +390,6 @@ int queue_job_parse(struct queue_job *job, const char *id,
 			seen[j] = 1;
 			set_field(job, &fields[j], field[i + 1], len[i + 1]);
 		}
-		for (j = 0; j < sizeof(refused) / sizeof(refused[0]); j++)
-			if (refused[j].field &&
-			    strlen(refused[j].field) == len[i] &&
-			    !memcmp(refused[j].field, field[i], len[i]))
-				unsupported(job, refused[j].name);
 	}
 	for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++)
 		if (fields[j].required && !seen[j])

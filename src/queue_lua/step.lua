@@ -22,6 +22,8 @@
     keepCount -1 keeps every job, 0 removes this one, N keeps the newest N;
     keepAge "" or seconds; attemptsMade counts this attempt (the lock holder
     is the only writer of "atm", so the caller knows it).
+  A job made by a job scheduler ("rjk") schedules the scheduler's next
+  run when it is taken (schedulers with "every"; see scheduleNext).
   Taking respects the queue's global concurrency (meta "concurrency":
   never more active jobs than that) and the rate limit (meta "max" and
   "duration", else the worker's limiter): at most max jobs per duration
@@ -201,6 +203,105 @@ local function requeueDedupNext(dedupId)
   end
   if d[6] then rcall("SADD", d[6], newKey) end
   rcall("DEL", dnKey)
+end
+
+-- ---- job schedulers: the next run is added when a run is taken ----
+
+-- BullMQ's next time for an "every" scheduler.
+local function everyNext(prev, every, offset, startDate)
+  offset = tonumber(offset)
+  local nextMillis
+  if not prev then
+    if startDate then
+      nextMillis = math.max(tonumber(startDate), now)
+    elseif offset and offset > 0 then
+      nextMillis = math.floor(now / every) * every + offset
+      if nextMillis <= now then nextMillis = nextMillis + every end
+    else
+      nextMillis = now
+    end
+  else
+    nextMillis = prev + every
+    if nextMillis < now then
+      local aligned = math.floor(now / every) * every + (offset or 0)
+      nextMillis = aligned <= now and aligned + every or aligned
+    end
+  end
+  return math.floor(nextMillis)
+end
+
+-- A taken job made by scheduler rjk (not a legacy repeat key, not a cron
+-- pattern: the C side refuses those) schedules the scheduler's next run,
+-- as the Node worker does on taking it (its upsertJobScheduler and the
+-- updateJobScheduler script).
+local function scheduleNext(id, rjk, optsRaw)
+  if string.find(rjk, ":", 1, true) then return end
+  local opts = decode(optsRaw)
+  if not opts then return end
+  local rep = type(opts["repeat"]) == "table" and opts["repeat"] or {}
+  if rep["pattern"] then return end
+  local iteration = (tonumber(rep["count"]) or 0) + 1
+  if tonumber(rep["limit"]) and iteration > tonumber(rep["limit"]) then return end
+  if tonumber(rep["endDate"]) and now > tonumber(rep["endDate"]) then return end
+  local kRepeat = prefix .. "repeat"
+  local prev = tonumber(rcall("ZSCORE", kRepeat, rjk))
+  if not prev then return end
+  local sKey = kRepeat .. ":" .. rjk
+  local a = rcall("HMGET", sKey, "name", "data", "every", "startDate", "offset")
+  local every = tonumber(a[3]) or tonumber(rep["every"])
+  if not every or every <= 0 then return end
+  local nextMillis = everyNext(prev, every, a[5] or rep["offset"] or 0, a[4])
+  if id ~= "repeat:" .. rjk .. ":" .. prev then return end
+  local nextId = "repeat:" .. rjk .. ":" .. nextMillis
+  local nextKey = prefix .. nextId
+  local maxEvents = meta[3] or 10000
+  if rcall("EXISTS", nextKey) == 1 then
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "duplicated", "jobId", nextId)
+    return
+  end
+  rcall("ZADD", kRepeat, nextMillis, rjk)
+  rcall("HINCRBY", sKey, "ic", 1)
+  rcall("INCR", prefix .. "id")
+  local delay = math.max(0, nextMillis - now)
+  rep["count"] = iteration
+  if not tonumber(rep["offset"]) or tonumber(rep["offset"]) == 0 then rep["offset"] = nil end
+  opts["repeat"] = rep
+  -- as the Node worker's Job object carries them on
+  if opts["attempts"] == nil then opts["attempts"] = 0 end
+  if type(opts["backoff"]) == "number" then
+    opts["backoff"] = {type = "fixed", delay = opts["backoff"]}
+  end
+  opts["prevMillis"] = nil
+  opts["timestamp"] = now
+  opts["repeatJobKey"] = rjk
+  opts["jobId"] = nextId
+  opts["delay"] = delay
+  local priority = tonumber(opts["priority"]) or 0
+  local name = a[1] or "scan"
+  local extra = {}
+  local de = type(opts["de"]) == "table" and opts["de"] or nil
+  if de and (type(de["id"]) == "string" or type(de["id"]) == "number") then
+    extra[1], extra[2] = "deid", de["id"]
+  end
+  rcall("HMSET", nextKey, "name", name, "data", a[2] or "{}", "opts", cjson.encode(opts),
+        "timestamp", now, "delay", delay, "priority", priority, "rjk", rjk, unpack(extra))
+  rcall("XADD", kEvents, "*", "event", "added", "jobId", nextId, "name", name)
+  if delay ~= 0 then
+    rcall("ZADD", kDelayed, delayedScore(now + delay), nextId)
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", nextId,
+          "delay", now + delay)
+    markDelayed()
+  else
+    if priority > 0 then
+      rcall("ZADD", kPrio, priorityScore(priority), nextId)
+    elseif opts["lifo"] then
+      rcall("RPUSH", kWait, nextId)
+    else
+      rcall("LPUSH", kWait, nextId)
+    end
+    if not isPaused() then rcall("ZADD", kMarker, 0, "0") end
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", nextId)
+  end
 end
 
 -- ---- flows: a finished child updates its parent, in the parent's queue
@@ -478,10 +579,14 @@ if not paused and nTake > 0 then
     rcall("SET", jobKey .. ":lock", ARGV[5] .. ":" .. (seq + taken), "PX", ARGV[4])
     rcall("XADD", kEvents, "*", "event", "active", "jobId", id, "prev", "waiting")
     local fields = rcall("HGETALL", jobKey)
-    local started = 0
+    local started, rjk, optsRaw = 0, nil, nil
     for i = 1, #fields, 2 do
-      if fields[i] == "ats" then started = tonumber(fields[i + 1]) or 0 end
+      local f = fields[i]
+      if f == "ats" then started = tonumber(fields[i + 1]) or 0
+      elseif f == "rjk" then rjk = fields[i + 1]
+      elseif f == "opts" then optsRaw = fields[i + 1] end
     end
+    if rjk then scheduleNext(id, rjk, optsRaw) end
     rcall("HSET", jobKey, "processedOn", now, "pb", ARGV[3], "ats", started + 1)
     taken = taken + 1
     out[#out + 1] = id

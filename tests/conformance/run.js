@@ -114,11 +114,25 @@ function ourWorker(conc, env) {
 // Times: present or not. "pb" names the worker (a Node Worker sets it only
 // when given a name): identity, not outcome.
 const TIME_FIELDS = new Set(['timestamp', 'processedOn', 'finishedOn']);
+// opts as an object with sorted keys (the JSON text's key order is the
+// Lua table's, not meaning); its times only for presence.
+function normOpts(v) {
+  let o;
+  try { o = JSON.parse(v); } catch (e) { return v; }
+  if (!o || typeof o !== 'object') return v;
+  for (const k of ['timestamp', 'prevMillis']) if (k in o) o[k] = 'set';
+  if (Number(o.delay) > 0) o.delay = 'set';
+  const sorted = x => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.keys(x).sort().map(k => [k, sorted(x[k])])) : x);
+  return JSON.stringify(sorted(o));
+}
+
 function normJob(h) {
   const o = {};
   for (const [k, v] of Object.entries(h)) {
     if (k === 'pb') continue;
-    if (TIME_FIELDS.has(k)) o[k] = 'set';
+    if (k === 'opts') o[k] = normOpts(v);
+    else if (TIME_FIELDS.has(k)) o[k] = 'set';
     else if (k === 'stacktrace') o[k] = `${JSON.parse(v || '[]').length} entries`;
     else if (k === 'delay' && Number(v) > 0) o[k] = 'set';
     else o[k] = v;
@@ -138,7 +152,9 @@ async function snapshot(r, sc, ctx) {
     const short = k.slice(PREFIX.length + QNAME.length + 2);
     if (t === 'hash') {
       const h = await r.hgetall(k);
-      if ('opts' in h || 'data' in h) out.jobs[short] = normJob(h);
+      // A scheduler's hash: its offset comes from the time it was made.
+      if (/^repeat:[^:]+$/.test(short)) out.keys[short] = Object.assign({}, h, h.offset ? { offset: 'set' } : {});
+      else if ('opts' in h || 'data' in h) out.jobs[short] = normJob(h);
       else out.keys[short] = h;
     } else if (t === 'list') {
       out.keys[short] = (await r.lrange(k, 0, -1)).slice().sort();
@@ -165,7 +181,17 @@ async function snapshot(r, sc, ctx) {
   if (sc.ordered)
     out.order = ev.map(([, fl]) => fl).filter(fl => fl[1] === 'active').map(fl => fl[3]);
   if (Object.keys(ctx.extra).length) out.extra = ctx.extra;
-  return out;
+  return normRunIds(out);
+}
+
+// A scheduler's run is named by its time ("repeat:<id>:<ms>"), which no
+// two runs share: name each by its rank instead.
+function normRunIds(out) {
+  let text = JSON.stringify(out);
+  const ms = [...new Set([...text.matchAll(/repeat:[^:"\\]+:(\d{10,})/g)].map(m => m[1]))]
+    .sort((a, b) => Number(a) - Number(b));
+  ms.forEach((m, i) => { text = text.split(`:${m}`).join(`:#${i}`); });
+  return JSON.parse(text);
 }
 
 function diff(a, b, where = '') {

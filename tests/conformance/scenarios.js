@@ -234,8 +234,21 @@ module.exports = [
     } },
   { name: 'flow-mixed-fleet', fleet: ['w', 'node'], concurrency: 2, jobs: [], finished: 3,
     setup: flow({}, {}, { sleepMs: 50 }) },
-  { name: 'repeat-every', refused: 'UNSUPPORTED_OPTION: repeat', jobs: [],
-    setup: async ctx => { await ctx.q.add('scan', {}, { repeat: { every: 400 } }); } },
-  { name: 'job-scheduler-every', refused: 'UNSUPPORTED_OPTION: repeat', jobs: [],
-    setup: async ctx => { await ctx.q.upsertJobScheduler('sched', { every: 400 }, { name: 'scan', data: {} }); } },
+  // ---- job schedulers and repeat ----
+  { name: 'repeat-option-runs-once', jobs: [{ name: 'scan', data: {}, opts: { repeat: { every: 400 } } }] },
+  { name: 'scheduler-every-limit', jobs: [], timeoutMs: 30000,
+    setup: async ctx => { await ctx.q.upsertJobScheduler('sched', { every: 300, limit: 3 }, { name: 'scan', data: { x: 1 } }); },
+    settled: c => c.completed === 3 && c.delayed + c.waiting + c.active + c.prioritized === 0 },
+  { name: 'scheduler-every-opts', jobs: [], timeoutMs: 30000,
+    setup: async ctx => {
+      await ctx.q.upsertJobScheduler('s2', { every: 250, limit: 4 },
+        { name: 'other', data: { fail: 'E23', failUntilAttempt: 2 }, opts: { attempts: 2, backoff: 50, removeOnComplete: 2 } });
+    },
+    settled: c => c.completed === 2 && c.delayed + c.waiting + c.active + c.prioritized === 0 },
+  { name: 'scheduler-every-removed', jobs: [], timeoutMs: 30000,
+    setup: async ctx => { await ctx.q.upsertJobScheduler('sched', { every: 400 }, { name: 'scan', data: {} }); },
+    settled: c => c.completed >= 2,
+    after: async ctx => { await ctx.q.removeJobScheduler('sched'); } },
+  { name: 'scheduler-pattern', refused: 'UNSUPPORTED_OPTION: repeat.pattern', jobs: [], timeoutMs: 30000,
+    setup: async ctx => { await ctx.q.upsertJobScheduler('cron', { pattern: '*/2 * * * * *' }, { name: 'scan', data: {} }); } },
 ];

@@ -169,8 +169,7 @@ static const struct {
 	{ NULL, "opts", "{\"delay\":-3}", "VALIDATION_ERROR: opts.delay=-3: expected an integer delay 0..9007199254740991 ms" },
 	{ NULL, "opts", "{\"kl\":1e300}", "VALIDATION_ERROR: opts.keepLogs=1e+300: expected an integer 0..2147483647" },
 	/* options not honoured fail loudly */
-	{ NULL, "rjk", "sched-1", "UNSUPPORTED_OPTION: repeat" },
-	{ NULL, "opts", "{\"repeat\":{\"every\":400}}", "UNSUPPORTED_OPTION: repeat" },
+	{ NULL, "rjk", "scan:sched-1::tz:400", "UNSUPPORTED_OPTION: repeat (legacy repeatable job key)" },
 };
 
 static void test_parse_malformed(void **state)
@@ -321,6 +320,29 @@ static void test_stacktrace(void **state)
 	queue_job_release(&job);
 }
 
+/* A scheduler's run: "every" runs, a cron pattern is refused. */
+static void test_scheduler_runs(void **state)
+{
+	struct queue_job job;
+	struct hash h;
+
+	(void)state;
+	base_hash(&h, "{\"repeat\":{\"every\":400,\"count\":1},\"repeatJobKey\":\"s\"}");
+	put(&h, "rjk", "s");
+	assert_int_equal(parse(&job, &h), 0);
+	assert_string_equal(job.scheduler, "s");
+	queue_job_release(&job);
+	base_hash(&h, "{\"repeat\":{\"pattern\":\"*/5 * * * * *\"}}");
+	put(&h, "rjk", "p");
+	assert_int_equal(parse(&job, &h), -1);
+	assert_string_equal(job.malformed, "UNSUPPORTED_OPTION: repeat.pattern");
+	queue_job_release(&job);
+	/* Queue.add with repeat and no scheduler: a plain job, as in BullMQ */
+	parse_opts(&job, "{\"repeat\":{\"every\":400}}");
+	assert_null(job.scheduler);
+	queue_job_release(&job);
+}
+
 /* Redis older than 6.2 is refused, naming the version needed. */
 static void test_server_version(void **state)
 {
@@ -358,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_parse_opts),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_server_version),
+		cmocka_unit_test(test_scheduler_runs),
 		cmocka_unit_test(test_parse_nul_byte),
 		cmocka_unit_test(test_parse_byte_by_byte),
 		cmocka_unit_test(test_on_failure),
