@@ -249,6 +249,26 @@ module.exports = [
     setup: async ctx => { await ctx.q.upsertJobScheduler('sched', { every: 400 }, { name: 'scan', data: {} }); },
     settled: c => c.completed >= 2,
     after: async ctx => { await ctx.q.removeJobScheduler('sched'); } },
+  // A scheduler's run that stalls twice is not failed for it (a plain job
+  // would be: see custom-backoff-stalls); it runs again and completes.
+  { name: 'scheduler-run-stall-exempt', jobs: [], timeoutMs: 60000,
+    setup: async ctx => { await ctx.q.upsertJobScheduler('st', { every: 60000, limit: 1 }, { name: 'scan', data: { sleepMs: 2500 } }); },
+    settled: c => c.completed === 1 && c.waiting + c.active === 0,
+    during: async ctx => {
+      for (let started = 1; started <= 2; started++) {
+        // the run active in its started-th attempt: then kill its worker
+        const t0 = Date.now();
+        for (;;) {
+          const [job] = await ctx.q.getJobs(['active']);
+          const fresh = job && await ctx.q.getJob(job.id);
+          if (fresh && fresh.attemptsStarted === started) break;
+          if (Date.now() - t0 > 30000) throw new Error(`the run never started attempt ${started}`);
+          await ctx.sleep(20);
+        }
+        await ctx.workers[ctx.workers.length - 1].kill();
+        await ctx.startWorker();
+      }
+    } },
   { name: 'scheduler-pattern', refused: 'UNSUPPORTED_OPTION: repeat.pattern', jobs: [], timeoutMs: 30000,
     setup: async ctx => { await ctx.q.upsertJobScheduler('cron', { pattern: '*/2 * * * * *' }, { name: 'scan', data: {} }); } },
 ];
