@@ -483,6 +483,8 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		/* rate limited: take nothing until the window ends */
 		w->limit_until = wall_ms() + limit;
 		w->want_take = 0;
+		log_event(LOG_DEBUG, NULL, "limited",
+			  "rate limited for %lld ms", limit);
 	}
 	adopt_jobs(w, jobs, njobs);
 }
@@ -539,17 +541,17 @@ static void maybe_wait(struct worker *w)
 {
 	long long timeout = DRAIN_DELAY_MS;
 
-	if (w->stopping || w->want_take || w->nslots >= w->cap ||
-	    queue_waiting(w->q))
-		return;
-	if (w->limit_until) {
-		/* next_wakeup() brings the loop back when the window ends */
-		if (wall_ms() >= w->limit_until) {
-			w->limit_until = 0;
-			w->want_take = 1;
-		}
+	if (w->limit_until && wall_ms() >= w->limit_until) {
+		/* the rate limit's window ended: take now, whatever else
+		 * waits (a BZPOPMIN may be outstanding for seconds) */
+		w->limit_until = 0;
+		w->want_take = 1;
+		send_step(w);
 		return;
 	}
+	if (w->stopping || w->want_take || w->nslots >= w->cap ||
+	    queue_waiting(w->q) || w->limit_until)
+		return; /* limited: next_wakeup() returns when it ends */
 	if (w->next_delayed) {
 		timeout = w->next_delayed - wall_ms();
 		if (timeout <= 0) {

@@ -540,14 +540,18 @@ end
 -- Rate limit: the queue's max, else the worker's; the worker's duration
 -- first (BullMQ's order). limitTtl > 0: limited for that many ms.
 local limitMax = tonumber(meta[4] or ARGV[10])
-local limitTtl = 0
+local limitTtl, used = 0, 0
 if limitMax and nTake > 0 then
-  local used = tonumber(rcall("GET", KEYS[12]) or 0)
-  if used >= limitMax then
-    local pttl = rcall("PTTL", KEYS[12])
-    if pttl == 0 then rcall("DEL", KEYS[12]) end
-    if pttl > 0 then limitTtl, nTake = pttl, 0 end
+  used = tonumber(rcall("GET", KEYS[12]) or 0)
+  local pttl = used >= limitMax and rcall("PTTL", KEYS[12]) or 0
+  if pttl > 0 then
+    limitTtl, nTake = pttl, 0
   else
+    if used >= limitMax then
+      -- a window that has no time left (or lost its TTL) starts anew
+      rcall("DEL", KEYS[12])
+      used = 0
+    end
     nTake = math.min(nTake, limitMax - used)
   end
 end
@@ -604,6 +608,12 @@ if not paused and nTake > 0 then
     if counted > 0 and rcall("INCRBY", KEYS[12], counted) == counted then
       rcall("PEXPIRE", KEYS[12], math.floor(math.abs(tonumber(ARGV[11]) or
                                                      tonumber(meta[5]) or 0)))
+    end
+    -- The window is full: say for how long, as BullMQ's next moveToActive
+    -- would, so the worker waits for it rather than for the marker.
+    if used + counted >= limitMax then
+      local pttl = rcall("PTTL", KEYS[12])
+      if pttl > 0 then out[4] = pttl end
     end
   end
   if taken == asked and taken > 0 and not rcall("ZSCORE", kMarker, "0") then
