@@ -90,6 +90,8 @@ static const struct cfg_var vars[] = {
 	{ "DB_BUSY_TIMEOUT_MS", CFG_INT, F(db_busy_timeout_ms), "5000", 0, 600000, 0, NULL },
 	{ "DB_RETRY_ATTEMPTS", CFG_INT, F(db_retry_attempts), "8", 1, 100, 0, NULL },
 	{ "DB_RETRY_MAX_MS", CFG_INT, F(db_retry_max_ms), "30000", 0, 3600000, 0, NULL },
+	{ "WORKER_LIMITER_MAX", CFG_INT, F(worker_limiter_max), "", 1, 1000000, CFG_OPTIONAL, NULL },
+	{ "WORKER_LIMITER_DURATION_MS", CFG_INT, F(worker_limiter_duration_ms), "", 1, 86400000, CFG_OPTIONAL, NULL },
 };
 
 #undef F
@@ -384,6 +386,10 @@ int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 			set_value(v, v->def, cfg);
 		}
 	}
+	if (!cfg->worker_limiter_max != !cfg->worker_limiter_duration_ms)
+		strvec_pushf(errors, "config: WORKER_LIMITER_MAX and "
+			     "WORKER_LIMITER_DURATION_MS: expected both set "
+			     "(BullMQ's limiter {max, duration}) or both empty");
 	if (!*cfg->worker_id)
 		default_worker_id(cfg);
 	check_host_network(cfg, errors);

@@ -47,6 +47,8 @@ struct config {
 	int db_busy_timeout_ms;
 	int db_retry_attempts;
 	int db_retry_max_ms;
+	int worker_limiter_max;         /* 0 = no worker limiter */
+	int worker_limiter_duration_ms; /* set with worker_limiter_max */
 };
 
 /*

@@ -71,6 +71,7 @@ struct queue {
 	long long promoted_at;  /* last step that promoted delayed jobs */
 	long long next_delayed; /* earliest delayed job seen, 0 none */
 	long events_untrimmed;  /* events added since the last trim */
+	struct err fatal;       /* set when the server cannot serve us */
 };
 
 /* Housekeeping a step does only now and then, to keep Redis's work per
@@ -191,6 +192,21 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 	}
 }
 
+static void on_info(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct conn *c = ac->ev.data;
+	redisReply *reply = r;
+
+	(void)priv;
+	if (!reply || reply->type != REDIS_REPLY_STRING)
+		return; /* lost, or INFO refused (ACL): the scripts decide */
+	if (!queue_check_server(reply->str, c->q->p.host, c->q->p.port,
+				&c->q->fatal))
+		return;
+	log_event(LOG_ERROR, NULL, "connect", "%s", c->q->fatal.msg);
+	redisAsyncDisconnect(ac);
+}
+
 static void load_scripts(struct conn *c)
 {
 	size_t i;
@@ -234,8 +250,10 @@ static void conn_open(struct conn *c)
 	if (c->q->p.password && *c->q->p.password)
 		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s",
 				  c->q->p.password);
-	if (c->role == CONN_COMMAND)
+	if (c->role == CONN_COMMAND) {
+		redisAsyncCommand(ac, on_info, NULL, "INFO server");
 		load_scripts(c);
+	}
 }
 
 /* ---- consumer lifecycle ---- */
@@ -366,6 +384,15 @@ long queue_tick(struct queue *q, long long now_ms)
 	return a < b ? a : b;
 }
 
+int queue_failed(const struct queue *q, struct err *e)
+{
+	if (q->fatal.kind == ERR_NONE)
+		return 0;
+	if (e)
+		*e = q->fatal;
+	return -1;
+}
+
 int queue_ready(const struct queue *q)
 {
 	return q->cmd.ac && q->cmd.ready;
@@ -477,6 +504,10 @@ static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 	queue_argv_addll(a, job->attempts);
 	queue_argv_addll(a, o->delay_ms);
 	queue_argv_addll(a, job->attempts_made + (o->op != QUEUE_RELEASE));
+	queue_argv_addstr(a, job->lifo ? "1" : "");
+	queue_argv_addstr(a, job->dedup_id ? job->dedup_id : "");
+	queue_argv_addstr(a, job->parent_key ? job->parent_key : "");
+	queue_argv_addstr(a, job->parent ? job->parent : "");
 }
 
 static void add_step_flags(struct queue *q, struct queue_argv *a,
@@ -533,27 +564,28 @@ static void job_from_reply(struct queue *q, struct queue_job *job,
 
 static int parse_step(struct request *req, const redisReply *r,
 		      struct queue_job **jobs, size_t *njobs,
-		      long long *next, int *paused)
+		      long long *next, int *paused, long long *limit)
 {
 	const redisReply *codes;
 	long long p = 0;
 	size_t i;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY ||
 	    r->element[0]->elements != req->nout ||
-	    reply_int(r->element[1], next) || reply_int(r->element[2], &p))
+	    reply_int(r->element[1], next) || reply_int(r->element[2], &p) ||
+	    reply_int(r->element[3], limit))
 		return -1;
 	*paused = (int)p;
 	codes = r->element[0];
 	for (i = 0; i < req->nout; i++)
 		if (reply_int(codes->element[i], &p) == 0)
 			req->outs[i].code = (int)p;
-	*njobs = (r->elements - 3) / 2;
+	*njobs = (r->elements - 4) / 2;
 	*jobs = xcalloc(*njobs + 1, sizeof(**jobs));
 	for (i = 0; i < *njobs; i++) {
-		const redisReply *id = r->element[3 + 2 * i];
-		const redisReply *fields = r->element[4 + 2 * i];
+		const redisReply *id = r->element[4 + 2 * i];
+		const redisReply *fields = r->element[5 + 2 * i];
 
 		if (id->type != REDIS_REPLY_STRING ||
 		    fields->type != REDIS_REPLY_ARRAY) {
@@ -570,16 +602,18 @@ static void step_reply(struct request *req, redisReply *reply, int ok)
 	queue_step_cb *cb = (queue_step_cb *)req->cb;
 	struct queue_job *jobs = NULL;
 	size_t njobs = 0;
-	long long next = 0;
+	long long next = 0, limit = 0;
 	int paused = 0;
 
-	if (ok == 1 && parse_step(req, reply, &jobs, &njobs, &next, &paused)) {
+	if (ok == 1 &&
+	    parse_step(req, reply, &jobs, &njobs, &next, &paused, &limit)) {
 		log_event(LOG_ERROR, NULL, "queue", "unexpected reply to step");
 		ok = -1;
 	}
 	if (ok == 1)
 		req->q->next_delayed = next;
-	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, ok);
+	cb(req->arg, req->outs, req->nout, jobs, njobs, next, paused, limit,
+	   ok);
 }
 
 int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
@@ -605,6 +639,13 @@ int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
 	queue_argv_addll(&req->argv, take);
 	queue_argv_addll(&req->argv, (long long)nout);
 	add_step_flags(q, &req->argv, nout, take, req->now);
+	if (q->p.limiter_max > 0) {
+		queue_argv_addll(&req->argv, q->p.limiter_max);
+		queue_argv_addll(&req->argv, q->p.limiter_ms);
+	} else {
+		queue_argv_addstr(&req->argv, "");
+		queue_argv_addstr(&req->argv, "");
+	}
 	for (i = 0; i < nout; i++) {
 		outs[i].code = 0;
 		add_outcome(&req->argv, &outs[i]);
@@ -666,6 +707,33 @@ int queue_renew(struct queue *q, struct queue_job *const *jobs, size_t n,
 		queue_argv_addstr(&req->argv, jobs[i]->id);
 		queue_argv_addstr(&req->argv, jobs[i]->token);
 	}
+	return request_start(req);
+}
+
+static void progress_reply(struct request *req, redisReply *reply, int ok)
+{
+	(void)req;
+	(void)reply;
+	(void)ok; /* a lost update is not an outcome; errors are logged */
+}
+
+int queue_progress(struct queue *q, const char *id, const char *progress,
+		   const char *log, long keep_logs)
+{
+	struct request *req;
+
+	if (!queue_ready(q))
+		return -1;
+	req = request_new(q, QS_PROGRESS);
+	req->on_reply = progress_reply;
+	queue_argv_addstr(&req->argv, q->keys.base);
+	queue_argv_addstr(&req->argv, id);
+	queue_argv_addstr(&req->argv, progress ? progress : "");
+	queue_argv_addstr(&req->argv, log ? log : "");
+	if (keep_logs >= 0)
+		queue_argv_addll(&req->argv, keep_logs);
+	else
+		queue_argv_addstr(&req->argv, "");
 	return request_start(req);
 }
 

@@ -54,7 +54,13 @@ struct queue_job {
 	char *opts;        /* the "opts" field, JSON text as stored */
 	char *stacktrace;  /* previous "stacktrace" (JSON array text) or NULL */
 	char *deferred;    /* "defa": fail at once with this reason, or NULL */
-	char *malformed;   /* why the job cannot run, or NULL when it can */
+	char *dedup_id;    /* "deid": the deduplication id, or NULL */
+	char *parent_key;  /* "parentKey": a flow child's parent, or NULL */
+	char *parent;      /* "parent": {id, queueKey, fpof...} JSON, or NULL */
+	char *scheduler;   /* "rjk": the job scheduler that made it, or NULL */
+	/* Why the job cannot run (its failedReason: "malformed job: ...",
+	 * "VALIDATION_ERROR: ..." or "UNSUPPORTED_OPTION: <option>"), or NULL. */
+	char *malformed;
 	long long timestamp;
 	long long processed_on; /* as set by the take that returned this job */
 	int priority;
@@ -62,6 +68,8 @@ struct queue_job {
 	int attempts_made;    /* "atm" before this attempt */
 	int attempts_started; /* "ats", this attempt included */
 	int stack_limit;      /* opts.stackTraceLimit, -1 = none */
+	int lifo;             /* opts.lifo: a retry goes to the front */
+	long keep_logs;       /* opts.keepLogs, -1 = keep every line */
 	enum queue_backoff backoff;
 	long long backoff_delay;
 	double backoff_jitter;
@@ -78,7 +86,8 @@ void queue_job_release(struct queue_job *job);
  * name, value (lengths in len, bytes may be anything), as HGETALL returns
  * them. Everything is copied. Pure. Returns 0 when the job can run, or -1
  * with job->malformed naming the first problem (hash empty, a required
- * field missing, data not JSON, opts not a JSON object, a bad option);
+ * field missing, data not JSON, opts not a JSON object, a bad option, a
+ * number out of range, an option this worker does not honour);
  * fields that could be read are filled either way.
  */
 int queue_job_parse(struct queue_job *job, const char *id,
@@ -90,13 +99,18 @@ enum queue_op {
 	QUEUE_RETRY_LATER, /* failed; back to delayed after a backoff delay */
 	QUEUE_RETRY_NOW,   /* failed; straight back to wait */
 	QUEUE_RELEASE,     /* back to wait without counting an attempt */
+	QUEUE_ABANDON,     /* left active, lock not renewed: the stalled
+			    * check takes it back (BullMQ's worker when a
+			    * custom backoff has no strategy); never sent */
 };
 
 /*
  * What a failed attempt of job becomes, as BullMQ decides: retried while
  * attempts are left and the failure is not unrecoverable, after the
  * backoff delay (*delay_ms; jitter drawn from rand01 in [0,1)). A custom
- * backoff strategy cannot be computed and fails the job.
+ * backoff type with attempts left gives QUEUE_ABANDON: BullMQ's worker,
+ * having no strategy to compute it, reports an error and leaves the job
+ * to stall.
  */
 enum queue_op queue_job_on_failure(const struct queue_job *job,
 				   int unrecoverable, double rand01,
@@ -120,6 +134,8 @@ struct queue_params {
 	long lock_ms;             /* lockDuration */
 	long stalled_ms;          /* stalledInterval */
 	int max_stalled;          /* maxStalledCount */
+	long limiter_max;         /* the worker's limiter.max, 0 = none */
+	long limiter_ms;          /* its limiter.duration */
 };
 
 /*
@@ -157,6 +173,12 @@ void queue_handle(struct queue *q, const struct pollfd *pfd, int n);
  * Returns the ms until it wants to be called again.
  */
 long queue_tick(struct queue *q, long long now_ms);
+/*
+ * -1 with e filled when the server can never serve this consumer (Redis
+ * older than 6.2: e names the version needed; kind ERR_UNAVAILABLE); the
+ * caller stops. 0 otherwise.
+ */
+int queue_failed(const struct queue *q, struct err *e);
 /* 1 when the command connection is connected and its scripts loaded. */
 int queue_ready(const struct queue *q);
 /* Number of times the command connection has come up (reconnect count). */
@@ -167,12 +189,15 @@ unsigned queue_generation(const struct queue *q);
  * (the callee owns them: queue_job_release() each, then free the array);
  * next_delayed_ms is the due time of the earliest delayed job when fewer
  * jobs than asked were available (0 = none); paused is 1 when the queue
- * is paused. ok = 0: the reply was lost (connection gone), nothing is
- * known about the outcomes and no job was taken.
+ * is paused; limit_ms > 0 when the rate limit (the queue's or the
+ * worker's limiter) stopped the take: take nothing for that long. ok = 0:
+ * the reply was lost (connection gone), nothing is known about the
+ * outcomes and no job was taken.
  */
 typedef void queue_step_cb(void *arg, struct queue_outcome *outs, size_t nout,
 			   struct queue_job *jobs, size_t njobs,
-			   long long next_delayed_ms, int paused, int ok);
+			   long long next_delayed_ms, int paused,
+			   long long limit_ms, int ok);
 
 /*
  * Settle nout outcomes and take up to take new jobs (locked, "active"
@@ -197,6 +222,17 @@ void queue_ids_free(char **ids, size_t n);
 /* Renew the locks of jobs (ids and tokens copied); cb gets the lost ids. */
 int queue_renew(struct queue *q, struct queue_job *const *jobs, size_t n,
 		queue_ids_cb *cb, void *arg);
+/*
+ * BullMQ's Job.updateProgress and Job.log for job id (strings copied):
+ * progress (JSON text, NULL none) becomes the "progress" field and a
+ * "progress" event; log (NULL none) is appended to "<job>:logs", keeping
+ * the last keep_logs lines (-1 all). Fire and forget: sent in order with
+ * the other calls on the command connection, so before the job's outcome
+ * when called before it. -1 when the connection is not ready.
+ */
+int queue_progress(struct queue *q, const char *id, const char *progress,
+		   const char *log, long keep_logs);
+
 /* Run the stalled check; cb gets the ids moved back to wait. */
 int queue_check_stalled(struct queue *q, queue_ids_cb *cb, void *arg);
 

@@ -9,8 +9,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+struct err;
+
 /* The embedded scripts, in file-name order (the generated table's order). */
-enum queue_script_id { QS_ADD, QS_RENEW, QS_STALLED, QS_STEP, QS_COUNT };
+enum queue_script_id {
+	QS_ADD, QS_PROGRESS, QS_RENEW, QS_STALLED, QS_STEP, QS_COUNT
+};
 
 struct queue_script {
 	const char *name;
@@ -26,7 +30,7 @@ extern const struct queue_script queue_scripts[QS_COUNT];
 enum queue_key {
 	QK_WAIT, QK_ACTIVE, QK_PRIORITIZED, QK_EVENTS, QK_STALLED, QK_DELAYED,
 	QK_META, QK_PC, QK_MARKER, QK_COMPLETED, QK_FAILED, QK_STALLED_CHECK,
-	QK_ID, QK_COUNT
+	QK_ID, QK_LIMITER, QK_COUNT
 };
 
 /* Key names and the "<prefix>:<queue>:" base, built once. */
@@ -65,10 +69,18 @@ static inline void queue_free_const(const char *s)
 	free((void *)(uintptr_t)s);
 }
 
+/*
+ * Pure: does the server whose INFO text is info (borrowed) run Redis 6.2
+ * or newer (the scripts use RPOP with a count and GETDEL)? 0 yes or
+ * unknown (no version line), -1 with e naming the version needed.
+ */
+int queue_check_server(const char *info, const char *host, int port,
+		       struct err *e);
+
 /* Unix epoch milliseconds (the clock BullMQ stamps jobs with). */
 long long queue_wall_ms(void);
 
 /* The key lists each script takes, in the order its KEYS line gives. */
-extern const enum queue_key queue_script_keys[QS_COUNT][12];
+extern const enum queue_key queue_script_keys[QS_COUNT][13];
 
 #endif

@@ -68,6 +68,8 @@ void queue_params_from_config(struct queue_params *qp,
 	qp->prefix = cfg->bullmq_prefix;
 	qp->name = cfg->queue_name;
 	qp->worker_name = cfg->worker_id;
+	qp->limiter_max = cfg->worker_limiter_max;
+	qp->limiter_ms = cfg->worker_limiter_duration_ms;
 }
 
 int queue_producer_open(struct queue_producer **out,

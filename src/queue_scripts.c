@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "buf.h"
+#include "err.h"
 #include "queue_int.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -20,20 +21,42 @@
 static const char *const key_suffix[QK_COUNT] = {
 	"wait", "active", "prioritized", "events", "stalled", "delayed",
 	"meta", "pc", "marker", "completed", "failed", "stalled-check", "id",
+	"limiter",
 };
 
 #define END QK_COUNT
-const enum queue_key queue_script_keys[QS_COUNT][12] = {
+const enum queue_key queue_script_keys[QS_COUNT][13] = {
 	[QS_ADD] = { QK_WAIT, QK_META, QK_ID, QK_DELAYED, QK_ACTIVE, QK_EVENTS,
 		     QK_MARKER, QK_PRIORITIZED, QK_PC, END },
+	[QS_PROGRESS] = { QK_EVENTS, QK_META, END },
 	[QS_RENEW] = { QK_STALLED, END },
 	[QS_STALLED] = { QK_STALLED, QK_WAIT, QK_ACTIVE, QK_STALLED_CHECK,
 			 QK_META, QK_MARKER, QK_EVENTS, END },
 	[QS_STEP] = { QK_WAIT, QK_ACTIVE, QK_PRIORITIZED, QK_EVENTS, QK_STALLED,
 		      QK_DELAYED, QK_META, QK_PC, QK_MARKER, QK_COMPLETED,
-		      QK_FAILED, END },
+		      QK_FAILED, QK_LIMITER, END },
 };
 #undef END
+
+#define REDIS_MIN_MAJOR 6
+#define REDIS_MIN_MINOR 2
+
+int queue_check_server(const char *info, const char *host, int port,
+		       struct err *e)
+{
+	const char *v = strstr(info, "redis_version:");
+	int major = 0, minor = 0;
+
+	if (!v || sscanf(v + 14, "%d.%d", &major, &minor) != 2)
+		return 0;
+	if (major > REDIS_MIN_MAJOR ||
+	    (major == REDIS_MIN_MAJOR && minor >= REDIS_MIN_MINOR))
+		return 0;
+	return err_set(e, ERR_UNAVAILABLE,
+		       "redis: %s:%d runs Redis %d.%d: safeurl-worker needs "
+		       "Redis %d.%d or newer (RPOP with a count, GETDEL)", host,
+		       port, major, minor, REDIS_MIN_MAJOR, REDIS_MIN_MINOR);
+}
 
 void queue_keys_init(struct queue_keys *k, const char *prefix,
 		     const char *name)

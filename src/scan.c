@@ -302,6 +302,27 @@ static void publish(struct scan_task *t, int live)
 	atomic_store(&t->renewable, live);
 }
 
+/*
+ * The job's BullMQ progress after a transition: {"state", "attempt",
+ * "version"} and a log line naming the state (SPEC §3).
+ */
+static void progress(struct scan_task *t)
+{
+	struct buf line = BUF_INIT;
+	json_t *p = json_pack("{s:s, s:i, s:I}", "state",
+			      state_name(t->row.state), "attempt",
+			      t->row.attempts, "version",
+			      (json_int_t)t->row.version);
+	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+
+	buf_addf(&line, NULL, "state %s (scan %s, attempt %d)",
+		 state_name(t->row.state), t->row.id, t->row.attempts);
+	worker_job_progress(t->job, text, line.data);
+	buf_release(&line);
+	free(text);
+	json_decref(p);
+}
+
 static int reload(struct scan_task *t, struct store *st, const char *id,
 		  struct err *e)
 {
@@ -365,6 +386,7 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 		}
 		if (!rc) {
 			publish(t, 1);
+			progress(t);
 			log_event(LOG_INFO, id, "claim", "claimed, attempt %d",
 				  t->row.attempts);
 			return 0;
@@ -395,6 +417,7 @@ static void end_failed(struct scan_task *t, struct store *st,
 	redact_urls(text, &msg); /* the stored message: no credentials, no query values */
 	if (!failed(t, state_fail(st, &who, &t->row, code, msg.data, &e), &e)) {
 		publish(t, 0);
+		progress(t);
 		report_fail(t, code, msg.data, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
 	}
 	buf_release(&msg);
@@ -410,6 +433,7 @@ static void end_timed_out(struct scan_task *t, struct store *st,
 	redact_urls(text, &msg);
 	if (!failed(t, state_timeout(st, &who, &t->row, msg.data, &e), &e)) {
 		publish(t, 0);
+		progress(t);
 		report_fail(t, "TIMEOUT", msg.data, WORKER_FAIL_UNRECOVERABLE,
 			    METRICS_TIMED_OUT);
 	}
@@ -431,6 +455,7 @@ static void end_retry(struct scan_task *t, struct store *st,
 		if (!failed(t, state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
 					  why.data, &e), &e)) {
 			publish(t, 0);
+			progress(t);
 			report_fail(t, "RETRIES_EXHAUSTED", why.data,
 				    WORKER_FAIL_RETRY, METRICS_FAILED);
 		}
@@ -440,6 +465,7 @@ static void end_retry(struct scan_task *t, struct store *st,
 	}
 	if (!failed(t, state_release(st, &who, &t->row, code, msg, &e), &e)) {
 		publish(t, 0);
+		progress(t);
 		report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
 	}
 	buf_release(&redacted);
@@ -482,12 +508,14 @@ static void end_completed(struct scan_task *t, struct store *st,
 	if (failed(t, state_advance(st, &who, &t->row, &e), &e))
 		return;
 	publish(t, 1);
+	progress(t);
 	log_event(LOG_INFO, job_id(t), "transition", "FETCHING -> ANALYZING");
 	result_from_output(&res, out);
 	who.now = scan_now_ms();
 	if (failed(t, state_complete(st, &who, &t->row, &res, &e), &e))
 		return;
 	publish(t, 0);
+	progress(t);
 	report_completed(t, &res);
 }
 
@@ -611,6 +639,15 @@ static void run_container(struct scan_task *t, struct store *st)
 		  "container %.12s exited (code %d) after %.0f ms%s%s",
 		  res.container_id, res.exit_code, res.total_ms,
 		  rc ? ": " : "", rc ? e.msg : "");
+	{
+		struct buf line = BUF_INIT;
+
+		buf_addf(&line, NULL, "container exited (code %d) after %.0f "
+			 "ms%s%s", res.exit_code, res.total_ms,
+			 rc ? ": " : "", rc ? e.msg : "");
+		worker_job_progress(t->job, NULL, line.data);
+		buf_release(&line);
+	}
 	if (atomic_load(&t->lost))
 		report_skip(t, "version_conflict");
 	else if (rc)

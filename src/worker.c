@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -64,6 +65,13 @@ struct worker_job {
 	struct worker_job *next;
 };
 
+/* A progress update or log line on its way to the loop thread. */
+struct note {
+	char *id, *progress, *log;
+	long keep_logs;
+	struct note *next;
+};
+
 struct worker {
 	const struct config *cfg;
 	const struct worker_processor *proc;
@@ -77,6 +85,7 @@ struct worker {
 
 	pthread_mutex_t mu;
 	struct worker_job *reported; /* LIFO from processors */
+	struct note *notes;          /* LIFO from processors */
 
 	struct worker_job **pending; /* reported, to settle */
 	size_t npending, pending_cap;
@@ -88,6 +97,7 @@ struct worker {
 
 	int want_take;
 	long long next_delayed; /* wall ms of the earliest delayed job, 0 none */
+	long long limit_until;  /* wall ms: rate limited until then, 0 none */
 	unsigned generation;
 	long lock_ms, stalled_ms;
 	long long renew_at, stalled_at;
@@ -158,6 +168,53 @@ static void report(struct worker_job *job)
 		log_warn_errno("worker: cannot wake the loop");
 }
 
+void worker_job_progress(struct worker_job *job, const char *progress_json,
+			 const char *log_line)
+{
+	struct worker *w = job->w;
+	struct note *n = xcalloc(1, sizeof(*n));
+	uint64_t one = 1;
+
+	n->id = xstrdup(job->q.id);
+	n->progress = progress_json ? xstrdup(progress_json) : NULL;
+	n->log = log_line ? xstrdup(log_line) : NULL;
+	n->keep_logs = job->q.keep_logs;
+	pthread_mutex_lock(&w->mu);
+	n->next = w->notes;
+	w->notes = n;
+	pthread_mutex_unlock(&w->mu);
+	if (!pthread_equal(pthread_self(), w->loop_thread) &&
+	    write(w->wake_fd, &one, sizeof(one)) < 0)
+		log_warn_errno("worker: cannot wake the loop");
+}
+
+/* Send the notes in the order they were made (before any outcome). */
+static void send_notes(struct worker *w)
+{
+	struct note *n, *next, *prev = NULL;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->notes;
+	w->notes = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (; n; n = next) {
+		next = n->next;
+		n->next = prev;
+		prev = n;
+	}
+	for (n = prev; n; n = next) {
+		next = n->next;
+		if (!w->q || queue_progress(w->q, n->id, n->progress, n->log,
+					    n->keep_logs))
+			log_event(LOG_DEBUG, n->id, "progress",
+				  "progress not sent: redis not ready");
+		free(n->id);
+		free(n->progress);
+		free(n->log);
+		free(n);
+	}
+}
+
 void worker_job_complete(struct worker_job *job, const char *return_json)
 {
 	job->value = xstrdup(return_json ? return_json : "null");
@@ -205,6 +262,27 @@ static void pending_push(struct worker *w, struct worker_job *job)
 	w->pending[w->npending++] = job;
 }
 
+/*
+ * A failure BullMQ's worker cannot settle (a custom backoff type with no
+ * strategy): like it, log the error and leave the job active with its lock
+ * no longer renewed; the stalled check puts it back in wait.
+ */
+static int abandoned(struct worker_job *job)
+{
+	long long delay;
+
+	if (!job->failed ||
+	    queue_job_on_failure(&job->q,
+				 job->mode == WORKER_FAIL_UNRECOVERABLE, 0,
+				 &delay) != QUEUE_ABANDON)
+		return 0;
+	log_event(LOG_ERROR, job->q.id, "abandon",
+		  "attempt %d failed (%s) and backoff type is custom, which "
+		  "needs a backoffStrategy this worker does not have: left to "
+		  "stall", job->q.attempts_made + 1, job->value);
+	return 1;
+}
+
 /* Move reported jobs to the pending list (released ones are freed). */
 static void collect_reports(struct worker *w)
 {
@@ -226,6 +304,9 @@ static void collect_reports(struct worker *w)
 			job_free(job);
 		} else if (job->released) {
 			job->report_seen = 1;
+		} else if (abandoned(job)) {
+			slot_remove(w, job);
+			job_free(job);
 		} else {
 			pending_push(w, job);
 		}
@@ -255,7 +336,7 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 }
 
 static const char *const op_event[] = { "complete", "fail", "retry", "retry",
-					"release" };
+					"release", "abandon" };
 
 static void log_settled(const struct queue_outcome *o,
 			const struct worker_job *job)
@@ -327,6 +408,31 @@ static void adopt_jobs(struct worker *w, struct queue_job *jobs, size_t n)
 	free(jobs);
 }
 
+/*
+ * A parent whose completion the queue refused (-4: children pending, -9: a
+ * child failed it) fails instead, with BullMQ's worker's reasons: the
+ * first may be retried, the second is unrecoverable.
+ */
+static void refuse_completion(struct worker *w, struct worker_job *job,
+			      int code)
+{
+	struct buf b = BUF_INIT;
+
+	if (code == -4)
+		buf_addf(&b, NULL, "Job %s has pending dependencies. "
+			 "moveToFinished", job->q.id);
+	else
+		buf_addf(&b, NULL, "Cannot complete job %s because it has at "
+			 "least one failed child. moveToFinished", job->q.id);
+	free(job->value);
+	job->value = buf_detach(&b, NULL);
+	job->failed = 1;
+	job->kind = ERR_CONFLICT;
+	job->mode = code == -4 ? WORKER_FAIL_RETRY : WORKER_FAIL_UNRECOVERABLE;
+	log_event(LOG_WARN, job->q.id, "fail", "%s", job->value);
+	pending_push(w, job);
+}
+
 static void finish_batch(struct worker *w, int ok)
 {
 	size_t i;
@@ -338,6 +444,9 @@ static void finish_batch(struct worker *w, int ok)
 
 		if (ok == 0) {
 			pending_push(w, job); /* lost: send again */
+		} else if (ok == 1 && o->op == QUEUE_COMPLETE &&
+			   (o->code == -4 || o->code == -9)) {
+			refuse_completion(w, job, o->code);
 		} else {
 			if (ok == 1)
 				log_settled(o, job);
@@ -355,7 +464,7 @@ static void finish_batch(struct worker *w, int ok)
 
 static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		    struct queue_job *jobs, size_t njobs, long long next,
-		    int paused, int ok)
+		    int paused, long long limit, int ok)
 {
 	struct worker *w = arg;
 
@@ -370,6 +479,13 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 	w->next_delayed = next;
 	if (paused || (int)njobs < w->asked)
 		w->want_take = 0; /* drained: wait for the marker */
+	if (limit > 0) {
+		/* rate limited: take nothing until the window ends */
+		w->limit_until = wall_ms() + limit;
+		w->want_take = 0;
+		log_event(LOG_DEBUG, NULL, "limited",
+			  "rate limited for %lld ms", limit);
+	}
 	adopt_jobs(w, jobs, njobs);
 }
 
@@ -386,6 +502,9 @@ static void send_step(struct worker *w)
 	int take = w->stopping || held(w) ? 0 :
 		   w->cap - w->nslots + (int)w->npending;
 	size_t i;
+
+	if (w->limit_until && wall_ms() < w->limit_until)
+		take = 0; /* rate limited: settle only */
 
 	if (w->step_busy || !queue_ready(w->q))
 		return;
@@ -422,9 +541,17 @@ static void maybe_wait(struct worker *w)
 {
 	long long timeout = DRAIN_DELAY_MS;
 
-	if (w->stopping || w->want_take || w->nslots >= w->cap ||
-	    queue_waiting(w->q))
+	if (w->limit_until && wall_ms() >= w->limit_until) {
+		/* the rate limit's window ended: take now, whatever else
+		 * waits (a BZPOPMIN may be outstanding for seconds) */
+		w->limit_until = 0;
+		w->want_take = 1;
+		send_step(w);
 		return;
+	}
+	if (w->stopping || w->want_take || w->nslots >= w->cap ||
+	    queue_waiting(w->q) || w->limit_until)
+		return; /* limited: next_wakeup() returns when it ends */
 	if (w->next_delayed) {
 		timeout = w->next_delayed - wall_ms();
 		if (timeout <= 0) {
@@ -547,6 +674,7 @@ static void drop_leftovers(struct worker *w)
 
 	queue_free(w->q); /* a step in flight comes back as lost: pending */
 	w->q = NULL;
+	send_notes(w);
 	collect_reports(w);
 	if (w->npending)
 		log_event(LOG_WARN, NULL, "stop",
@@ -584,6 +712,8 @@ static long long next_wakeup(struct worker *w, long long now, long tick)
 		t = w->deadline - now;
 	if (held(w) > 0 && held(w) < t)
 		t = held(w);
+	if (w->limit_until && w->limit_until - wall_ms() < t)
+		t = w->limit_until - wall_ms();
 	return t < 0 ? 0 : t;
 }
 
@@ -602,6 +732,7 @@ static void loop_once(struct worker *w)
 		begin_stop(w, now);
 	if (w->stopping && now >= w->deadline && !w->cancel_deadline)
 		release_running(w, now);
+	send_notes(w);
 	collect_reports(w);
 	send_step(w);
 	maybe_wait(w);
@@ -696,8 +827,16 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 		  "consuming queue '%s' (prefix '%s') with processor '%s', "
 		  "concurrency %d", cfg->queue_name, cfg->bullmq_prefix,
 		  proc->name, w.cap);
-	while (!finished(&w, mono_ms()))
+	while (!finished(&w, mono_ms()) && !queue_failed(w.q, e))
 		loop_once(&w);
+	if (queue_failed(w.q, e)) {
+		stop_fd = -1;
+		if (proc->close)
+			proc->close(w.ctx);
+		worker_release(&w);
+		close(w.wake_fd);
+		return -1;
+	}
 	stop_fd = -1;
 	if (proc->close)
 		proc->close(w.ctx);

@@ -39,6 +39,14 @@ int worker_job_cancelled(const struct worker_job *job);
  */
 void worker_job_complete(struct worker_job *job, const char *return_json);
 
+/*
+ * BullMQ's job.updateProgress(progress_json) and job.log(log_line), either
+ * NULL: from any thread, before the job's outcome is reported; strings
+ * copied. Sent in order ahead of the outcome; keepLogs is honoured.
+ */
+void worker_job_progress(struct worker_job *job, const char *progress_json,
+			 const char *log_line);
+
 enum worker_fail_mode {
 	WORKER_FAIL_RETRY,         /* retried per the job's attempts/backoff */
 	WORKER_FAIL_UNRECOVERABLE, /* failed at once, no retry */

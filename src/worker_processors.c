@@ -6,8 +6,9 @@
  * and benchmarks. Builds with -DSAFEURL_TEST also have "test", for the
  * integration tests only: it reads the job data
  *   {"sleepMs": N, "sleepFirstMs": M, "fail": "reason",
- *    "failUntilAttempt": K, "unrecoverable": true}
- * sleeps N ms (M ms instead on the job's first start) on its own thread,
+ *    "failUntilAttempt": K, "unrecoverable": true, "progress": P,
+ *    "log": "line"}
+ * reports P with updateProgress and the line with log (BullMQ's), sleeps N ms (M ms instead on the job's first start) on its own thread,
  * stopping early when cancelled, then
  * fails with "reason" (while the attempt number is below K, when K is
  * given) or completes like noop.
@@ -51,6 +52,8 @@ static const struct worker_processor noop_processor = {
 #ifdef SAFEURL_TEST
 struct test_plan {
 	struct worker_job *job;
+	char *progress; /* "progress": reported first (JSON text) */
+	char *log;      /* "log": a log line, reported first */
 	long sleep_ms;
 	char *fail;
 	int unrecoverable;
@@ -62,6 +65,8 @@ static void *test_run(void *arg)
 	struct timespec tick = { 0, 10 * 1000000L };
 	long slept;
 
+	if (t->progress || t->log)
+		worker_job_progress(t->job, t->progress, t->log);
 	for (slept = 0; slept < t->sleep_ms; slept += 10) {
 		if (worker_job_cancelled(t->job))
 			break;
@@ -74,6 +79,8 @@ static void *test_run(void *arg)
 	else
 		noop_result(t->job);
 	free(t->fail);
+	free(t->progress);
+	free(t->log);
 	free(t);
 	return NULL;
 }
@@ -84,6 +91,14 @@ static void test_plan_read(struct test_plan *t, json_t *d)
 	json_t *until = json_object_get(d, "failUntilAttempt");
 
 	json_t *first = json_object_get(d, "sleepFirstMs");
+	json_t *progress = json_object_get(d, "progress");
+	json_t *log = json_object_get(d, "log");
+
+	if (progress)
+		t->progress = json_dumps(progress, JSON_ENCODE_ANY |
+					 JSON_COMPACT);
+	if (json_is_string(log))
+		t->log = xstrdup(json_string_value(log));
 
 	t->sleep_ms = (long)json_integer_value(json_object_get(d, "sleepMs"));
 	if (first && worker_job_attempts_started(t->job) == 1)

@@ -33,6 +33,13 @@ local function isPaused()
   return m[2] and rcall("LLEN", kActive) >= tonumber(m[2]) or false
 end
 
+local function isSchedulerRun(jobKey)
+  local rjk = rcall("HGET", jobKey, "rjk")
+  if not rjk then return false end
+  return rcall("EXISTS", prefix .. "repeat:" .. rjk) == 1 or
+         rcall("ZSCORE", prefix .. "repeat", rjk) ~= false
+end
+
 local moved = {}
 local suspects = rcall("SMEMBERS", kStalled)
 if #suspects > 0 then
@@ -41,7 +48,9 @@ if #suspects > 0 then
     local jobKey = prefix .. id
     if rcall("EXISTS", jobKey .. ":lock") == 0 and
        rcall("LREM", kActive, 1, id) > 0 then
-      if rcall("HINCRBY", jobKey, "stc", 1) > maxStalled then
+      -- A job scheduler's run is never failed for stalling (BullMQ).
+      if rcall("HINCRBY", jobKey, "stc", 1) > maxStalled and
+         not isSchedulerRun(jobKey) then
         rcall("HSET", jobKey, "defa", "job stalled more than allowable limit")
       end
       rcall("RPUSH", kWait, id)

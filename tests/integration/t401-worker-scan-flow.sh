@@ -53,6 +53,13 @@ check "processedOn and finishedOn set" test "$(bull_field "$phish" 'j["finishedO
 events=$($BULL events 500)
 check "active event for the scan" grep -q "\"event\":\"active\",\"jobId\":\"$phish\",\"prev\":\"waiting\"" <<<"$events"
 check "completed event carries the return value" grep -q "\"event\":\"completed\",\"jobId\":\"$phish\",\"returnvalue\"" <<<"$events"
+expect_eq "progress events follow the scan's states" "FETCHING ANALYZING COMPLETED" \
+  "$(python3 -c 'import json,sys
+print(" ".join(e["data"]["state"] for e in map(json.loads, sys.stdin) if e["event"]=="progress" and e["jobId"]==sys.argv[1]))' "$phish" <<<"$events")"
+expect_eq "job progress holds the last state" '"COMPLETED"' "$(bull_field "$phish" 'j["progress"]["state"]')"
+expect_eq "job log: a line per transition and the container outcome" \
+  "state FETCHING|container exited (code 0)|state ANALYZING|state COMPLETED" \
+  "$(redis-cli -p "$REDIS_PORT" lrange "bull:scan-jobs:$phish:logs" 0 -1 | sed -E 's/ \(scan .*//; s/ after .*//' | paste -sd'|')"
 
 # A finished scan delivered again reports its stored outcome.
 again=$($BULL add "[{\"name\":\"scan\",\"data\":{\"jobId\":\"$phish\"},\"opts\":{\"jobId\":\"again-1\"}}]")

@@ -72,6 +72,7 @@ const commands = {
       attemptsStarted: j.attemptsStarted, processedOn: j.processedOn,
       finishedOn: j.finishedOn, stacktrace: j.stacktrace, delay: j.delay,
       stalledCounter: j.stalledCounter, processedBy: j.processedBy,
+      progress: j.progress,
       state,
     } : null));
   },
@@ -98,7 +99,7 @@ const commands = {
     };
     const names = ['added', 'waiting', 'active', 'completed', 'failed',
       'delayed', 'stalled', 'retries-exhausted', 'drained', 'duplicated',
-      'paused', 'resumed'];
+      'paused', 'resumed', 'progress'];
     for (const ev of names)
       qe.on(ev, (args, id) => {
         last = Date.now();

@@ -185,6 +185,34 @@ static void test_host_network(void **state)
 	strvec_clear(&errors);
 }
 
+/* BullMQ's limiter {max, duration}: both or neither. */
+static void test_limiter_pair(void **state)
+{
+	const char *both[] = { "WORKER_LIMITER_MAX=3",
+			       "WORKER_LIMITER_DURATION_MS=1000", NULL };
+	const char *half[] = { "WORKER_LIMITER_MAX=3", NULL };
+	const char *zero[] = { "WORKER_LIMITER_MAX=0",
+			       "WORKER_LIMITER_DURATION_MS=1000", NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, both, NULL, &errors), 0);
+	assert_int_equal(cfg.worker_limiter_max, 3);
+	assert_int_equal(cfg.worker_limiter_duration_ms, 1000);
+	config_release(&cfg);
+	assert_int_equal(load(&cfg, half, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "config: WORKER_LIMITER_MAX and WORKER_LIMITER_DURATION_MS: expected both set"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+	/* 0 is out of range (1..1000000): one line for it; the default (off)
+	 * then leaves a lone duration, a second line */
+	assert_int_equal(load(&cfg, zero, NULL, &errors), 2);
+	assert_non_null(strstr(errors.items[0], "WORKER_LIMITER_MAX='0'"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
 static void test_all_errors_reported(void **state)
 {
 	const char *env[] = { "REDIS_PORT=x", "LOG_LEVEL=x", "HEALTH_PORT=x",
@@ -417,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_host_network),
 		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_limiter_pair),
 		cmocka_unit_test(test_empty_means_default),
 		cmocka_unit_test(test_secret_never_printed),
 		cmocka_unit_test(test_dotenv_precedence),

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "err.h"
 #include "queue.h"
 #include "queue_int.h"
 
@@ -153,6 +154,22 @@ static const struct {
 	{ NULL, "opts", "{\"removeOnFail\":\"x\"}", "malformed job: opts.removeOnFail is not a bool, number or object" },
 	{ NULL, "timestamp", "soon", "malformed job: field 'timestamp' is not an integer" },
 	{ NULL, "atm", "1x", "malformed job: field 'atm' is not an integer" },
+	/* every number range-checked before it is converted */
+	{ NULL, "opts", "{\"attempts\":1e300}", "VALIDATION_ERROR: opts.attempts=1e+300: expected an integer up to 2147483647" },
+	{ NULL, "opts", "{\"attempts\":2147483648}", "VALIDATION_ERROR: opts.attempts=2147483648: expected an integer up to 2147483647" },
+	{ NULL, "opts", "{\"attempts\":2.5}", "VALIDATION_ERROR: opts.attempts=2.5: expected an integer up to 2147483647" },
+	{ NULL, "opts", "{\"backoff\":-1}", "VALIDATION_ERROR: opts.backoff=-1: expected an integer delay 0..9007199254740991 ms" },
+	{ NULL, "opts", "{\"backoff\":{\"type\":\"fixed\",\"delay\":1e300}}", "VALIDATION_ERROR: opts.backoff.delay=1e+300: expected an integer delay 0..9007199254740991 ms" },
+	{ NULL, "opts", "{\"backoff\":{\"type\":\"fixed\",\"delay\":5,\"jitter\":2}}", "VALIDATION_ERROR: opts.backoff.jitter=2: expected a fraction 0..1" },
+	{ NULL, "opts", "{\"stackTraceLimit\":-1}", "VALIDATION_ERROR: opts.stackTraceLimit=-1: expected an integer 0..2147483647" },
+	{ NULL, "opts", "{\"removeOnComplete\":1e300}", "VALIDATION_ERROR: opts.removeOnComplete=1e+300: expected an integer count (negative keeps every job)" },
+	{ NULL, "opts", "{\"removeOnFail\":{\"age\":-5}}", "VALIDATION_ERROR: opts.removeOnFail.age=-5: expected whole seconds 0..9007199254740" },
+	{ NULL, "opts", "{\"removeOnFail\":{\"count\":1e19}}", "VALIDATION_ERROR: opts.removeOnFail.count=1e+19: expected an integer count (negative keeps every job)" },
+	{ NULL, "opts", "{\"priority\":2097152}", "VALIDATION_ERROR: opts.priority=2097152: expected an integer 0..2097151" },
+	{ NULL, "opts", "{\"delay\":-3}", "VALIDATION_ERROR: opts.delay=-3: expected an integer delay 0..9007199254740991 ms" },
+	{ NULL, "opts", "{\"kl\":1e300}", "VALIDATION_ERROR: opts.keepLogs=1e+300: expected an integer 0..2147483647" },
+	/* options not honoured fail loudly */
+	{ NULL, "rjk", "scan:sched-1::tz:400", "UNSUPPORTED_OPTION: repeat (legacy repeatable job key)" },
 };
 
 static void test_parse_malformed(void **state)
@@ -241,7 +258,12 @@ static const struct {
 	{ "{\"attempts\":5,\"backoff\":{\"type\":\"fixed\",\"delay\":100,\"jitter\":0.5}}", 0, 0, 0, QUEUE_RETRY_LATER, 50 },
 	{ "{\"attempts\":5,\"backoff\":{\"type\":\"fixed\",\"delay\":100,\"jitter\":0.5}}", 0, 0, 0.999, QUEUE_RETRY_LATER, 99 },
 	{ "{\"attempts\":5,\"backoff\":{\"type\":\"fixed\",\"delay\":0}}", 0, 0, 0, QUEUE_RETRY_NOW, 0 },
-	{ "{\"attempts\":5,\"backoff\":{\"type\":\"mine\",\"delay\":10}}", 0, 0, 0, QUEUE_FAIL, 0 },
+	/* custom type, attempts left: BullMQ's worker leaves it to stall */
+	{ "{\"attempts\":5,\"backoff\":{\"type\":\"mine\",\"delay\":10}}", 0, 0, 0, QUEUE_ABANDON, 0 },
+	/* ... and on the last attempt it fails as usual */
+	{ "{\"attempts\":5,\"backoff\":{\"type\":\"mine\",\"delay\":10}}", 4, 0, 0, QUEUE_FAIL, 0 },
+	/* 2^40 * 2^20: clamped, not cast out of range */
+	{ "{\"attempts\":50,\"backoff\":{\"type\":\"exponential\",\"delay\":1048576}}", 40, 0, 0, QUEUE_RETRY_LATER, 9007199254740991LL },
 };
 
 static void test_on_failure(void **state)
@@ -298,9 +320,47 @@ static void test_stacktrace(void **state)
 	queue_job_release(&job);
 }
 
+/* A scheduler's run: "every" runs, a cron pattern is refused. */
+static void test_scheduler_runs(void **state)
+{
+	struct queue_job job;
+	struct hash h;
+
+	(void)state;
+	base_hash(&h, "{\"repeat\":{\"every\":400,\"count\":1},\"repeatJobKey\":\"s\"}");
+	put(&h, "rjk", "s");
+	assert_int_equal(parse(&job, &h), 0);
+	assert_string_equal(job.scheduler, "s");
+	queue_job_release(&job);
+	base_hash(&h, "{\"repeat\":{\"pattern\":\"*/5 * * * * *\"}}");
+	put(&h, "rjk", "p");
+	assert_int_equal(parse(&job, &h), -1);
+	assert_string_equal(job.malformed, "UNSUPPORTED_OPTION: repeat.pattern");
+	queue_job_release(&job);
+	/* Queue.add with repeat and no scheduler: a plain job, as in BullMQ */
+	parse_opts(&job, "{\"repeat\":{\"every\":400}}");
+	assert_null(job.scheduler);
+	queue_job_release(&job);
+}
+
+/* Redis older than 6.2 is refused, naming the version needed. */
+static void test_server_version(void **state)
+{
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(queue_check_server("# Server\r\nredis_version:7.0.15\r\n", "h", 1, &e), 0);
+	assert_int_equal(queue_check_server("redis_version:6.2.0\r\n", "h", 1, &e), 0);
+	assert_int_equal(queue_check_server("no version here", "h", 1, &e), 0);
+	assert_int_equal(queue_check_server("redis_version:6.0.16\r\n", "127.0.0.1", 6379, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_string_equal(e.msg, "redis: 127.0.0.1:6379 runs Redis 6.0: safeurl-worker needs Redis 6.2 or newer (RPOP with a count, GETDEL)");
+	assert_int_equal(queue_check_server("redis_version:5.9.9\r\n", "h", 1, &e), -1);
+}
+
 static void test_script_table(void **state)
 {
-	static const char *const names[QS_COUNT] = { "add", "renew", "stalled", "step" };
+	static const char *const names[QS_COUNT] = { "add", "progress", "renew", "stalled", "step" };
 	int i, n;
 
 	(void)state;
@@ -319,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_opts),
 		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_server_version),
+		cmocka_unit_test(test_scheduler_runs),
 		cmocka_unit_test(test_parse_nul_byte),
 		cmocka_unit_test(test_parse_byte_by_byte),
 		cmocka_unit_test(test_on_failure),
