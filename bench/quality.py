@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--list", action="store_true", help="print every page's verdict and reasons")
     ap.add_argument("--top", type=int, default=8)
+    ap.add_argument("--detail", metavar="SUBSTR",
+                    help="print the full reasons of the pages whose file name contains SUBSTR")
     ap.add_argument("extra", nargs="*", help="more fetcher options (after --)")
     args = ap.parse_args()
 
@@ -170,6 +172,12 @@ def main():
                                                   for r in d.get("reasons", [])
                                                   if r["code"] not in TRANSPORT)
                                          or (d.get("error") or {}).get("code", "")))
+    if args.detail:
+        for g, rel, d in rows:
+            if args.detail in rel:
+                print("\n%s: %s %s" % (rel, d.get("verdict"), d.get("riskScore")))
+                for r in d.get("reasons", []):
+                    print("  %-30s %3s  %s" % (r["code"], r.get("weight"), r.get("message")))
     det, mal, nbad, fps, fpm, ngood = figures
     ok = (det >= 0.9 * nbad and mal >= 0.6 * nbad and fpm == 0 and fps <= 0.05 * ngood)
     print("\ntargets (content alone: >= 90%% detected, >= 60%% malicious, no legitimate "

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "../strvec.h"
+#include "brand.h"
 #include "html.h"
 
 struct err;
@@ -27,9 +28,13 @@ struct analyze_rule {
 	const char *sentence;
 };
 
-/* Local blocklists, one entry per line, lower-cased. */
+/*
+ * Local blocklists, one entry per line, lower-cased; brands added to the
+ * built-in brand table (--brands).
+ */
 struct analyze_lists {
 	struct strvec domains, urls, sha256;
+	struct brand_table brands;
 };
 
 #define ANALYZE_MAX_REASONS 40
@@ -50,7 +55,9 @@ struct analysis {
 	char declared[128];     /* content type without parameters */
 	char host[256];         /* final host */
 	char registrable[256];  /* final registrable domain, "" for an IP */
-	struct html_facts html;
+	struct html_facts html; /* with what decoded payloads showed merged in */
+	int decoded;            /* encoded payloads that decoded to markup */
+	struct brand_hit brand; /* the brand the page claims, brand NULL when none */
 };
 
 /* The rule table (static) and its length. */

@@ -63,6 +63,14 @@ static int set_blocklist(struct cli *c, const char *name, const char *arg,
 	return analyze_lists_load(&c->lists, name + strlen("blocklist-"), arg, e);
 }
 
+/* --brands PATH: more rows for the brand table */
+static int set_brands(struct cli *c, const char *name, const char *arg,
+		      struct err *e)
+{
+	(void)name;
+	return brand_table_load(&c->lists.brands, arg, e);
+}
+
 /* Without fn, ARG_LONG, ARG_SIZE and ARG_STR store into struct fetch_opts at off. */
 enum arg_kind { ARG_NONE, ARG_STR, ARG_LONG, ARG_SIZE };
 
@@ -94,6 +102,7 @@ static const struct option_row {
 	OPT_CALL("blocklist-domains", ARG_STR, set_blocklist, "PATH  domains, one a line (subdomains match)"),
 	OPT_CALL("blocklist-urls", ARG_STR, set_blocklist, "PATH  URLs, one a line"),
 	OPT_CALL("blocklist-sha256", ARG_STR, set_blocklist, "PATH  SHA-256 digests (hex), one a line"),
+	OPT_CALL("brands", ARG_STR, set_brands, "PATH  more brands for impersonation checks (data/brands.tsv format)"),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
