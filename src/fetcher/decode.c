@@ -101,9 +101,26 @@ void decode_percent(const char *s, size_t n, struct buf *out)
 }
 
 /* Text decoded from one payload: as HTML when it has markup, else as script. */
+/* Text (mostly printable) with a tag in it; random bytes are not markup. */
+static int is_markup(const struct buf *t)
+{
+	size_t i, odd = 0, tag = 0;
+	unsigned char c;
+
+	for (i = 0; i < t->len; i++) {
+		c = (unsigned char)t->data[i];
+		odd += c < 0x20 && c != '\n' && c != '\r' && c != '\t';
+		if (c == '<' && i + 1 < t->len &&
+		    (((t->data[i + 1] | 0x20) >= 'a' && (t->data[i + 1] | 0x20) <= 'z') ||
+		     t->data[i + 1] == '!' || t->data[i + 1] == '/'))
+			tag++;
+	}
+	return tag && odd * 20 < t->len;
+}
+
 static int emit(struct buf *out, const struct buf *text)
 {
-	int markup = memchr(text->data, '<', text->len) != NULL;
+	int markup = is_markup(text);
 
 	put(out, markup ? "\n" : "\n<script>", markup ? 1 : 9);
 	put(out, text->data, text->len);

@@ -591,6 +591,10 @@ static const char *start_tag(struct scan *s, const char *p)
 
 	t.na = 0;
 	p = read_attrs(read_name(p, s->end, t.name), s->end, &t);
+	if (strcmp(t.name, "img") && (attr_has(&t, "class", "logo") || attr_has(&t, "id", "logo"))) {
+		add_attr_text(&s->f->marks, attr(&t, "aria-label"));
+		add_attr_text(&s->f->marks, attr(&t, "title"));
+	}
 	for (i = 0; i < sizeof(tag_handlers) / sizeof(tag_handlers[0]); i++)
 		if (!strcmp(t.name, tag_handlers[i].name))
 			tag_handlers[i].fn(s, &t);

@@ -136,5 +136,9 @@ int lure_smuggling(const struct html_facts *f, char *d, size_t n)
 		snprintf(d, n, "typed array from a %zu-character encoded string", run);
 		return 1;
 	}
+	if (typed && decode && (blob || url || dl || find_ci(f->text.data, f->text.len, "download"))) {
+		snprintf(d, n, "typed array from decoded data, offered as a download");
+		return 1;
+	}
 	return 0;
 }

@@ -18,7 +18,11 @@ struct html_facts;
 int lure_clipboard_command(const struct html_facts *f, char *d, size_t n);
 /* A script writes the clipboard and the page tells the visitor to run or paste it. */
 int lure_clickfix(const struct html_facts *f, char *d, size_t n);
-/* A script assembles a file: Blob + object URL + download, or a typed array from a large encoded string. */
+/*
+ * A script assembles a file: Blob + object URL + download; or a typed
+ * array filled from atob/charCodeAt, from a large encoded string or with
+ * a download offered (Blob, object URL, download attribute or the word).
+ */
 int lure_smuggling(const struct html_facts *f, char *d, size_t n);
 
 #endif
