@@ -31,7 +31,7 @@ static const char *find_ci(const char *s, size_t n, const char *needle)
 /* Append as much of s[0..n) as out's cap leaves room for. */
 static void put(struct buf *out, const char *s, size_t n)
 {
-	size_t room = out->max > out->len ? out->max - out->len : 0;
+	size_t room = !out->max ? n : out->max > out->len ? out->max - out->len : 0;
 
 	buf_add(out, s, n < room ? n : room, NULL);
 }
@@ -150,13 +150,12 @@ static int data_url(const char *s, size_t n, struct buf *out, int *markup)
 	return ok;
 }
 
-/* Length of a data: URL starting at s, up to a quote, space or line end. */
+/* Length of a data: URL starting at s, up to a quote or the line end. */
 static size_t data_url_len(const char *s, const char *end)
 {
 	const char *p = s;
 
-	while (p < end && *p != '"' && *p != '\'' && *p != '`' && *p != '\n' &&
-	       *p != ' ' && *p != ')' && *p != '>')
+	while (p < end && *p != '"' && *p != '\'' && *p != '`' && *p != '\n')
 		p++;
 	return (size_t)(p - s);
 }

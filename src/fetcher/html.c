@@ -231,7 +231,7 @@ static int attr_is(const struct tag *t, const char *name, const char *value)
 /* Append s[0..n) to b, as much as its cap leaves room for. */
 static void add_capped(struct buf *b, const char *s, size_t n)
 {
-	size_t room = b->max > b->len ? b->max - b->len : 0;
+	size_t room = !b->max ? n : b->max > b->len ? b->max - b->len : 0;
 
 	buf_add(b, s, n < room ? n : room, NULL);
 }
