@@ -20,6 +20,7 @@
 #include "decode.h"
 #include "fetch.h"
 #include "lure.h"
+#include "yrules.h"
 #include "netguard.h"
 #include "../err.h"
 #include "../xalloc.h"
@@ -806,7 +807,7 @@ static void declared_type(const struct fetch_result *r, char *out, size_t n)
  * DECODE_BYTES of decoded text per level at most. Returns the payloads
  * that decoded to markup (a document hidden in the page).
  */
-static int analyze_decoded(struct html_facts *f)
+static int analyze_decoded(struct html_facts *f, struct buf *keep)
 {
 	struct html_facts inner, next;
 	struct buf out;
@@ -818,8 +819,11 @@ static int analyze_decoded(struct html_facts *f)
 		buf_init(&out, DECODE_BYTES);
 		k = decode_payloads(from->embedded.data, from->embedded.len,
 				    from->script_text.data, from->script_text.len, &out, &markup);
-		if (k)
+		if (k) {
 			html_scan(out.data, out.len, &next);
+			buf_add(keep, out.data,
+				out.len < keep->max - keep->len ? out.len : keep->max - keep->len, NULL);
+		}
 		buf_release(&out);
 		if (from == &inner)
 			html_facts_release(&inner);
@@ -869,10 +873,34 @@ static void context(struct ctx *c, const struct fetch_result *r)
 	declared_type(r, a->declared, sizeof(a->declared));
 	if (!strcmp(a->sniffed, "html") || !strcmp(a->declared, "text/html")) {
 		html_scan(r->body.data, r->body.len, &a->html);
-		a->decoded = analyze_decoded(&a->html);
+		a->decoded = analyze_decoded(&a->html, &a->decoded_text);
 		claim_brand(c);
 	}
 	c->obfuscation = (unsigned)a->html.obfuscation;
+}
+
+/* User YARA rules over the body and the decoded content: one reason each. */
+static void yara_reasons(const struct yrules *y, const struct fetch_result *r,
+			 struct analysis *a)
+{
+	struct yrules_match m[ANALYZE_MAX_YARA];
+	struct analyze_reason *why;
+	size_t nm = 0, i;
+
+	yrules_scan(y, r->body.data, r->body.len, m, &nm, ANALYZE_MAX_YARA);
+	if (a->decoded_text.len)
+		yrules_scan(y, a->decoded_text.data, a->decoded_text.len, m, &nm,
+			    ANALYZE_MAX_YARA);
+	for (i = 0; i < nm && a->nreasons < ANALYZE_MAX_REASONS; i++) {
+		a->yara[i].code = "YARA_MATCH";
+		a->yara[i].weight = m[i].weight;
+		a->yara[i].decisive = 0;
+		a->yara[i].sentence = "a user YARA rule matched";
+		why = &a->reasons[a->nreasons++];
+		why->rule = &a->yara[i];
+		snprintf(why->detail, sizeof(why->detail), "%.63s", m[i].rule);
+		a->score += m[i].weight;
+	}
 }
 
 void analyze_run(const struct fetch_result *r, const char *input_url,
@@ -884,6 +912,7 @@ void analyze_run(const struct fetch_result *r, const char *input_url,
 	int decisive = 0;
 
 	memset(a, 0, sizeof(*a));
+	buf_init(&a->decoded_text, DECODE_DEPTH * DECODE_BYTES);
 	memset(&c, 0, sizeof(c));
 	c.r = r;
 	c.input_url = input_url;
@@ -900,6 +929,8 @@ void analyze_run(const struct fetch_result *r, const char *input_url,
 		a->score += rules[i].rule.weight;
 		decisive |= rules[i].rule.decisive;
 	}
+	if (l && l->yara)
+		yara_reasons(l->yara, r, a);
 	if (a->score > 100)
 		a->score = 100;
 	a->verdict = analyze_verdict(a->score, decisive);
@@ -908,6 +939,7 @@ void analyze_run(const struct fetch_result *r, const char *input_url,
 void analyze_release(struct analysis *a)
 {
 	html_facts_release(&a->html);
+	buf_release(&a->decoded_text);
 }
 
 void analyze_lists_init(struct analyze_lists *l)
@@ -916,6 +948,7 @@ void analyze_lists_init(struct analyze_lists *l)
 	strvec_init(&l->urls);
 	strvec_init(&l->sha256);
 	brand_table_init(&l->brands);
+	l->yara = NULL;
 }
 
 void analyze_lists_release(struct analyze_lists *l)
@@ -924,6 +957,19 @@ void analyze_lists_release(struct analyze_lists *l)
 	strvec_clear(&l->urls);
 	strvec_clear(&l->sha256);
 	brand_table_release(&l->brands);
+	yrules_free(l->yara);
+	l->yara = NULL;
+}
+
+int analyze_lists_load_yara(struct analyze_lists *l, const char *path, struct err *e)
+{
+	struct yrules *y;
+
+	if (yrules_load(&y, path, e))
+		return -1;
+	yrules_free(l->yara);
+	l->yara = y;
+	return 0;
 }
 
 /* Trim a line in place; NULL for blank lines and comments. */
