@@ -133,6 +133,25 @@ printf '%s\n' "$H/chain/0" > "$T/urls"
 fx "url blocklist (a hop)" --blocklist-urls "$T/urls" "$H/chain/1"
 expect_match "url blocklist: malicious" "^malicious .*BLOCKLIST_URL" "$(field verdict reasons.code)"
 
+# User brands and YARA rules (compiled with yarac, as operators do).
+printf 'exampleshop\tExample Shop\tshop.example\n' > "$T/brands.tsv"
+fx "user brand" --brands "$T/brands.tsv" "$H/benign"
+expect_match "user brand: the page claims it off its domain" "^safe .*BRAND_IMPERSONATION" "$(field verdict reasons.code)"
+printf 'rule plain_page { meta: weight = 45 strings: $a = "nothing to see" condition: $a }\n' > "$T/rules.yar"
+yarac "$T/rules.yar" "$T/rules.yarc"
+fx "yara rule" --yara-rules "$T/rules.yarc" "$H/benign"
+expect_eq "yara rule: a reason with the rule's weight" "suspicious 55" "$(field verdict riskScore)"
+expect_match "yara rule: a YARA_MATCH reason" "YARA_MATCH" "$(field reasons.code)"
+expect_match "yara rule: named in the message" "rule matched \\(plain_page\\)" "$(field reasons.message)"
+for bad in "--brands $T/rules.yar" "--yara-rules $T/rules.yar" "--yara-rules $T/missing.yarc"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$B/safeurl-fetcher" $bad "$H/benign" >"$T/out.json" 2>"$T/err.txt"; rc=$?
+  set -e
+  expect_eq "bad file '$bad' exits 64" 64 "$rc"
+  expect_match "bad file '$bad' is named" "${bad#* }" "$(cat "$T/err.txt")"
+done
+
 # The defaults block loopback: no test hook, no fetch.
 set +e
 "$B/safeurl-fetcher" --ports 1024-65535 "${RESOLVE[@]}" "$H/benign" >"$T/out.json"
