@@ -3,6 +3,7 @@
  */
 #include "../fmacros.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +24,16 @@ struct scan_state {
 	size_t *nm, max;
 };
 
+static int init_once(struct err *e);
+
 int yrules_load(struct yrules **out, const char *path, struct err *e)
 {
-	static int initialised;
 	YR_RULES *rules = NULL;
 	int rc;
 
 	*out = NULL;
-	if (!initialised) {
-		if (yr_initialize() != ERROR_SUCCESS)
-			return err_set(e, ERR_INTERNAL, "yara: cannot initialise libyara");
-		initialised = 1;
-	}
+	if (init_once(e))
+		return -1;
 	rc = yr_rules_load(path, &rules);
 	if (rc == ERROR_COULD_NOT_OPEN_FILE)
 		return err_set(e, ERR_INVALID, "yara rules '%s': cannot open the file", path);
@@ -56,6 +55,69 @@ void yrules_free(struct yrules *y)
 		return;
 	yr_rules_destroy(y->rules);
 	free(y);
+}
+
+struct compile_state {
+	struct err *e;
+	int failed;
+};
+
+static void on_compile_error(int level, const char *file, int line,
+			     const YR_RULE *rule, const char *msg, void *arg)
+{
+	struct compile_state *s = arg;
+
+	(void)rule;
+	if (level != YARA_ERROR_LEVEL_ERROR || s->failed)
+		return;
+	s->failed = 1;
+	err_set(s->e, ERR_INVALID, "yara rules '%s': line %d: %s", file ? file : "?", line, msg);
+}
+
+static int init_once(struct err *e)
+{
+	static int initialised;
+
+	if (!initialised) {
+		if (yr_initialize() != ERROR_SUCCESS)
+			return err_set(e, ERR_INTERNAL, "yara: cannot initialise libyara");
+		initialised = 1;
+	}
+	return 0;
+}
+
+int yrules_compile(const char *src, const char *dst, struct err *e)
+{
+	struct compile_state s = { e, 0 };
+	YR_COMPILER *c = NULL;
+	YR_RULES *rules = NULL;
+	FILE *f;
+	int rc = -1;
+
+	if (init_once(e))
+		return -1;
+	f = fopen(src, "r");
+	if (!f)
+		return err_set_errno(e, ERR_INVALID, errno, "yara rules '%s': cannot open", src);
+	if (yr_compiler_create(&c) != ERROR_SUCCESS) {
+		fclose(f);
+		return err_set(e, ERR_INTERNAL, "yara: cannot create a compiler");
+	}
+	yr_compiler_set_callback(c, on_compile_error, &s);
+	if (yr_compiler_add_file(c, f, NULL, src) != 0) {
+		if (!s.failed)
+			err_set(e, ERR_INVALID, "yara rules '%s': cannot compile", src);
+	} else if (yr_compiler_get_rules(c, &rules) != ERROR_SUCCESS)
+		err_set(e, ERR_INTERNAL, "yara rules '%s': cannot build the rules", src);
+	else if (yr_rules_save(rules, dst) != ERROR_SUCCESS)
+		err_set(e, ERR_INVALID, "yara rules: cannot write '%s'", dst);
+	else
+		rc = 0;
+	if (rules)
+		yr_rules_destroy(rules);
+	yr_compiler_destroy(c);
+	fclose(f);
+	return rc;
 }
 
 static int weight_of(const YR_RULE *rule)

@@ -28,6 +28,14 @@ int yrules_load(struct yrules **out, const char *path, struct err *e);
 void yrules_free(struct yrules *y);
 
 /*
+ * Compile YARA rule source src into dst (what yarac does), for
+ * `safeurl rules compile`. 0, or -1 with e naming the file, line and
+ * libyara's message for the first error (ERR_INVALID), or the file that
+ * cannot be read or written.
+ */
+int yrules_compile(const char *src, const char *dst, struct err *e);
+
+/*
  * Scan data[0..n) (borrowed), appending matches to m[*nm..max) without
  * repeating a rule already there. Returns 0, or -1 when the scan failed
  * (timeout, libyara error): the matches found so far are kept.

@@ -143,6 +143,16 @@ fx "yara rule" --yara-rules "$T/rules.yarc" "$H/benign"
 expect_eq "yara rule: a reason with the rule's weight" "suspicious 55" "$(field verdict riskScore)"
 expect_match "yara rule: a YARA_MATCH reason" "YARA_MATCH" "$(field reasons.code)"
 expect_match "yara rule: named in the message" "rule matched \\(plain_page\\)" "$(field reasons.message)"
+# The same rules compiled by the CLI; a rule error names file and line.
+expect_eq "safeurl rules compile" "$T/cli.yarc" "$("$B/safeurl" rules compile "$T/rules.yar" "$T/cli.yarc")"
+fx "yara rule compiled by the CLI" --yara-rules "$T/cli.yarc" "$H/benign"
+expect_eq "cli-compiled rule: same verdict" "suspicious 55" "$(field verdict riskScore)"
+printf 'rule broken { strings: $a = "x" condition: $b }\n' > "$T/broken.yar"
+set +e
+"$B/safeurl" rules compile "$T/broken.yar" "$T/broken.yarc" 2>"$T/err.txt"; rc=$?
+set -e
+expect_eq "rule error exits 65" 65 "$rc"
+expect_match "rule error names file and line" "'$T/broken.yar': line 1: undefined string" "$(cat "$T/err.txt")"
 for bad in "--brands $T/rules.yar" "--yara-rules $T/rules.yar" "--yara-rules $T/missing.yarc"; do
   set +e
   # shellcheck disable=SC2086
