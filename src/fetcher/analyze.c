@@ -632,6 +632,11 @@ static int hit_clickfix(const struct ctx *c, char *d, size_t n)
 	return lure_clickfix(&c->a->html, d, n);
 }
 
+static int hit_fake_update(const struct ctx *c, char *d, size_t n)
+{
+	return lure_fake_update(&c->a->html, d, n);
+}
+
 static int hit_smuggling(const struct ctx *c, char *d, size_t n)
 {
 	return lure_smuggling(&c->a->html, d, n);
@@ -745,6 +750,7 @@ static const struct {
 	RULE("HTML_ENCODED_DOCUMENT", 25, 0, "the page carries content in encoded form (data: URL, unescape, atob, fromCharCode)", hit_encoded_document),
 	RULE("JS_CLIPBOARD_COMMAND", 35, 0, "a script puts a command on the clipboard", hit_clipboard_command),
 	RULE("JS_CLICKFIX", 40, 0, "the page tells the visitor to paste and run what it copied (ClickFix)", hit_clickfix),
+	RULE("HTML_FAKE_UPDATE", 40, 0, "the page claims an update or check is needed and links a program to download", hit_fake_update),
 	RULE("JS_HTML_SMUGGLING", 40, 0, "a script assembles a file inside the browser (HTML smuggling)", hit_smuggling),
 	RULE("BODY_TRUNCATED", 0, 0, "the body was larger than the cap; its first bytes were analysed", hit_truncated),
 	RULE("BLOCKLIST_DOMAIN", 100, 1, "the domain is on the local blocklist", hit_list_domain),

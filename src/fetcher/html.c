@@ -430,6 +430,30 @@ static void on_img(struct scan *s, const struct tag *t)
 	keep_url(s->f, src);
 }
 
+/* File types a fake update or captcha page hands out. */
+static const char *const risky_ext[] = {
+	".exe", ".msi", ".msix", ".hta", ".js", ".jse", ".vbs", ".vbe", ".wsf", ".bat",
+	".cmd", ".ps1", ".scr", ".lnk", ".iso", ".img", ".vhd", ".apk", ".dmg", ".pkg",
+};
+
+static void on_a(struct scan *s, const struct tag *t)
+{
+	const struct attr *h = attr(t, "href");
+	size_t i, n, k;
+
+	if (!h)
+		return;
+	for (n = 0; n < h->vlen && h->v[n] != '?' && h->v[n] != '#'; n++)
+		;
+	for (i = 0; i < sizeof(risky_ext) / sizeof(risky_ext[0]); i++) {
+		k = strlen(risky_ext[i]);
+		if (n > k && !strncasecmp(h->v + n - k, risky_ext[i], k)) {
+			s->f->download_links++;
+			return;
+		}
+	}
+}
+
 static void on_link(struct scan *s, const struct tag *t)
 {
 	if (attr_has(t, "rel", "icon"))
@@ -507,7 +531,7 @@ static const struct {
 	{ "form", on_form },     { "input", on_input }, { "iframe", on_iframe },
 	{ "frame", on_iframe },  { "meta", on_meta },   { "script", on_script },
 	{ "img", on_img },       { "link", on_link },   { "noscript", on_noscript },
-	{ "button", on_button },
+	{ "button", on_button },    { "a", on_a },
 };
 
 static const char *const raw_text[] = { "script", "style", "title", "textarea" };
@@ -689,6 +713,7 @@ void html_facts_merge(struct html_facts *into, const struct html_facts *from)
 	into->card_fields += from->card_fields;
 	into->script_password += from->script_password;
 	into->tracker_iframes += from->tracker_iframes;
+	into->download_links += from->download_links;
 	merge_buf(&into->text, &from->text);
 	merge_buf(&into->form_text, &from->form_text);
 	merge_buf(&into->marks, &from->marks);

@@ -46,6 +46,7 @@ struct html_facts {
 	int card_fields;       /* payment-card inputs (cc-* autocomplete, card/cvv names) */
 	int script_password;   /* inline scripts that build a password input */
 	int tracker_iframes;   /* tiny or invisible frames in <noscript> or to trackers */
+	int download_links;    /* links to programs, scripts or disk images (.exe, .msi, .hta...) */
 	/*
 	 * Text facts, capped (HTML_*_MAX), character references decoded and
 	 * white space collapsed: visible text with alt, placeholder, aria-label

@@ -99,6 +99,27 @@ int lure_clickfix(const struct html_facts *f, char *d, size_t n)
 	return m != NULL;
 }
 
+/* Stories of fake update and fake check pages. */
+static const char *const update_stories[] = {
+	"update your browser", "browser is out of date", "browser is outdated",
+	"outdated browser", "browser update", "chrome update", "critical update",
+	"security update required", "update required", "install the update",
+	"install the latest version to continue", "missing font", "font was not found",
+	"verify you are human", "not a robot", "your computer is infected", "virus detected",
+};
+
+int lure_fake_update(const struct html_facts *f, char *d, size_t n)
+{
+	const char *m;
+
+	if (!f->download_links)
+		return 0;
+	m = first_of(update_stories, N(update_stories), f->text.data, f->text.len);
+	if (m)
+		snprintf(d, n, "'%s', %d program links", m, f->download_links);
+	return m != NULL;
+}
+
 static size_t longest_token(const char *s, size_t n)
 {
 	size_t best = 0, cur = 0, i;

@@ -25,4 +25,7 @@ int lure_clickfix(const struct html_facts *f, char *d, size_t n);
  */
 int lure_smuggling(const struct html_facts *f, char *d, size_t n);
 
+/* The page says the browser or system needs an update or a check, and links a program to download. */
+int lure_fake_update(const struct html_facts *f, char *d, size_t n);
+
 #endif

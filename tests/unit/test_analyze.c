@@ -394,6 +394,23 @@ static void test_behaviour_rules(void **state)
 	release(&r, &a);
 
 	result(&r, "https://x.example.net/", "text/html",
+	       "<h1>Your browser is out of date</h1><p>Install the update to keep browsing.</p>"
+	       "<a href='/files/BrowserUpdate.exe?v=2'>Update</a>");
+	assert_string_equal(codes(&r, NULL, &a), "HTML_FAKE_UPDATE,");
+	assert_string_equal(a.reasons[0].detail, "'browser is out of date', 1 program links");
+	release(&r, &a);
+
+	/* A download page without the story, and the story without a program. */
+	result(&r, "https://x.example.net/", "text/html",
+	       "<h1>Downloads</h1><a href='/tool-1.2.msi'>Windows installer</a>");
+	assert_string_equal(codes(&r, NULL, &a), "");
+	release(&r, &a);
+	result(&r, "https://x.example.net/", "text/html",
+	       "<p>Is your browser out of date? Read our guide.</p><a href='/guide.html'>Guide</a>");
+	assert_string_equal(codes(&r, NULL, &a), "");
+	release(&r, &a);
+
+	result(&r, "https://x.example.net/", "text/html",
 	       "<div id=app></div><script>var i=document.createElement('input');"
 	       "i.type='password';document.getElementById('app').appendChild(i);</script>");
 	assert_string_equal(codes(&r, NULL, &a), "HTML_SCRIPT_PASSWORD,");
