@@ -3,7 +3,7 @@
 # --target worker, safeurl-worker:latest) with no network.
 #
 # Usage: scripts/build-image.sh [--target fetcher|worker] [--binary PATH]
-#                               [--tag NAME] [--rootfs DIR]
+#                               [--tag NAME] [--rootfs DIR] [--yara-rules FILE.yar]
 # With --rootfs DIR the same file set goes into DIR (replaced whole) as
 # the sandbox runtime's read-only root (FETCHER_ROOTFS), plus the dev and
 # proc mount points, and no image is built (no docker needed).
@@ -16,21 +16,25 @@
 # --target worker builds the worker's own image the same way from the
 # release safeurl-worker (contrib/docker/worker.Dockerfile: user 10001,
 # working directory /data; docs/deployment.md says how to run it).
+# --yara-rules FILE.yar compiles YARA rules with yarac into the fetcher's
+# /etc/safeurl/rules.yarc (run them with FETCHER_ARGS="--yara-rules
+# /etc/safeurl/rules.yarc"); without it the image carries no rules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tests run in parallel and may all ask for the image: one build at a time.
 exec 9>/tmp/safeurl-build-image.lock
 flock 9
 
-bin="" tag="" rootfs="" target=fetcher
+bin="" tag="" rootfs="" target=fetcher yara=""
 
 while [ $# -gt 0 ]; do
   case $1 in
     --binary) bin=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
+    --yara-rules) yara=$2; shift 2 ;;
     --rootfs) rootfs=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
-    *) echo "usage: $0 [--target fetcher|worker] [--binary PATH] [--tag NAME] [--rootfs DIR]" >&2; exit 64 ;;
+    *) echo "usage: $0 [--target fetcher|worker] [--binary PATH] [--tag NAME] [--rootfs DIR] [--yara-rules FILE.yar]" >&2; exit 64 ;;
   esac
 done
 # Per target: the program, its default tag, its Dockerfile, its user.
@@ -75,6 +79,13 @@ ls "$root"/lib64/ld-linux-* >/dev/null 2>&1 || {
 cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
 if [ "$target" = fetcher ]; then
   mkdir -p "$root/usr/share/publicsuffix"
+fi
+if [ -n "$yara" ]; then
+  [ "$target" = fetcher ] || { echo "build-image: --yara-rules is for the fetcher target only" >&2; exit 64; }
+  command -v yarac >/dev/null || { echo "build-image: yarac is missing (scripts/deps.sh installs yara)" >&2; exit 1; }
+  mkdir -p "$root/etc/safeurl"
+  yarac "$yara" "$root/etc/safeurl/rules.yarc" ||
+    { echo "build-image: --yara-rules '$yara': yarac could not compile it" >&2; exit 1; }
 fi
 if [ "$target" = fetcher ] && [ -f /usr/share/publicsuffix/public_suffix_list.dafsa ]; then
   cp /usr/share/publicsuffix/public_suffix_list.dafsa "$root/usr/share/publicsuffix/"

@@ -21,6 +21,8 @@ PACKAGES=(
   libmicrohttpd-dev libseccomp-dev libpsl-dev libidn2-dev libssl-dev
   libnftables-dev redis-server docker.io python3
 )
+# User YARA rules in the fetcher: libyara to link, yarac to compile rules.
+PACKAGES+=(libyara-dev yara)
 if [ "$profile" = test ]; then
   # Unit tests, fuzz targets (clang), sanitizer runtimes, shell tools the
   # integration scripts call, schema validation, peak RSS (time).

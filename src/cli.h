@@ -25,6 +25,12 @@ int cli_submit(const struct config *cfg, int argc, char **argv);
  */
 int cli_requeue(const struct config *cfg, int argc, char **argv);
 
+/*
+ * rules compile SOURCE OUTPUT: compile YARA rule source for the fetcher's
+ * --yara-rules; a rule error names the file and line (exit 65, EX_DATAERR).
+ */
+int cli_rules(const struct config *cfg, int argc, char **argv);
+
 /* The sysexits code for an error of this kind (cli_main.c's table). */
 int cli_exit_code(enum err_kind kind);
 

@@ -48,6 +48,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "status ID [--format text|json]", "print a scan's state, version, attempts, owner, lease, times and\n      error (text), or the same as one JSON object (json)" },
 	{ "result", cmd_result, "result ID [--format text|json]", "print a scan's report (text, the default on a terminal) or its\n      stored result JSON (json, the default otherwise)" },
 	{ "submit", cli_submit, "submit [--wait [--timeout S] [--fail-on LEVEL] [--summary]] URL...", "create scans and enqueue them; prints one id per URL. --wait:\n      show each scan's state as it changes, then its report (--summary:\n      one table row per scan instead); --timeout: stop waiting after S\n      seconds; --fail-on suspicious|malicious: exit 4 for such a verdict" },
+	{ "rules", cli_rules, "rules compile SOURCE.yar OUTPUT.yarc", "compile YARA rules for the fetcher's --yara-rules (as yarac does)" },
 	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than\n      SECONDS, default 60)" },
 };
 

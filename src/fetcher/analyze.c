@@ -16,7 +16,10 @@
 #include <strings.h>
 
 #include "analyze.h"
+#include "decode.h"
 #include "fetch.h"
+#include "lure.h"
+#include "yrules.h"
 #include "netguard.h"
 #include "url.h"
 #include "../err.h"
@@ -529,14 +532,132 @@ static int hit_js_redirect(const struct ctx *c, char *d, size_t n)
 	return c->a->html.js_redirects > 0;
 }
 
+/* Public script CDNs: a library from one of them is not the page's own code. */
+static const char *const known_cdns[] = {
+	"cdn.jsdelivr.net", "cdnjs.cloudflare.com", "unpkg.com", "code.jquery.com",
+	"ajax.googleapis.com", "stackpath.bootstrapcdn.com", "maxcdn.bootstrapcdn.com",
+	"cdn.datatables.net", "use.fontawesome.com", "kit.fontawesome.com",
+	"ajax.aspnetcdn.com", "cdn.tailwindcss.com", "polyfill.io", "esm.sh",
+};
+
+static int known_cdn(const char *src)
+{
+	const char *h = strstr(src, "//");
+	size_t i, k;
+
+	for (i = 0; h && i < sizeof(known_cdns) / sizeof(known_cdns[0]); i++) {
+		k = strlen(known_cdns[i]);
+		if (!strncasecmp(h + 2, known_cdns[i], k) && (h[2 + k] == '/' || h[2 + k] == ':'))
+			return 1;
+	}
+	return 0;
+}
+
 static int hit_external_script(const struct ctx *c, char *d, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < c->a->html.nscript_src; i++)
-		if (action_cross_origin(c, c->a->html.script_src[i], d, n))
+		if (!known_cdn(c->a->html.script_src[i]) &&
+		    action_cross_origin(c, c->a->html.script_src[i], d, n)) {
+			snprintf(d, n, "loads %.140s", c->a->html.script_src[i]);
 			return 1;
+		}
 	return 0;
+}
+
+/* ---- brand, credential, decoded-content and behaviour rules ---- */
+
+static int hit_brand_page(const struct ctx *c, char *d, size_t n)
+{
+	const struct brand_hit *b = &c->a->brand;
+
+	if (b->brand)
+		snprintf(d, n, "%s (%s) on %s", b->brand->name, b->evidence,
+			 c->a->registrable[0] ? c->a->registrable : c->a->host);
+	return b->brand != NULL;
+}
+
+/* Words around a log-in form that mark e-mail-first sign-in. */
+static const char *const signin_words[] = {
+	"sign in", "signin", "sign-in", "log in", "login", "log-in", "logon", "password",
+	"next", "continue", "verify", "account",
+};
+
+/* What the page asks for: password, card, or an e-mail-first log-in. */
+static const char *credential_kind(const struct html_facts *f)
+{
+	size_t i, j;
+
+	if (f->password_fields)
+		return "password";
+	if (f->script_password)
+		return "password input built by a script";
+	if (f->card_fields)
+		return "payment card";
+	for (i = 0; i < f->nform; i++)
+		if (f->form[i].logins)
+			for (j = 0; j < sizeof(signin_words) / sizeof(signin_words[0]); j++)
+				if (brand_mentions(f->form_text.data, f->form_text.len,
+						   signin_words[j], 0))
+					return "e-mail-first log-in";
+	return NULL;
+}
+
+static int hit_brand_credentials(const struct ctx *c, char *d, size_t n)
+{
+	const char *kind = c->a->brand.brand ? credential_kind(&c->a->html) : NULL;
+
+	if (kind)
+		snprintf(d, n, "%s for %s", kind, c->a->brand.brand->name);
+	return kind != NULL;
+}
+
+static int hit_card_fields(const struct ctx *c, char *d, size_t n)
+{
+	if (c->a->html.card_fields)
+		snprintf(d, n, "%d", c->a->html.card_fields);
+	return c->a->html.card_fields > 0;
+}
+
+static int hit_script_password(const struct ctx *c, char *d, size_t n)
+{
+	(void)d, (void)n;
+	return c->a->html.script_password > 0 && !c->a->html.forms;
+}
+
+static int hit_encoded_document(const struct ctx *c, char *d, size_t n)
+{
+	if (c->a->decoded)
+		snprintf(d, n, "%d payloads", c->a->decoded);
+	return c->a->decoded > 0;
+}
+
+static int hit_clipboard_command(const struct ctx *c, char *d, size_t n)
+{
+	return lure_clipboard_command(&c->a->html, d, n);
+}
+
+static int hit_clickfix(const struct ctx *c, char *d, size_t n)
+{
+	return lure_clickfix(&c->a->html, d, n);
+}
+
+static int hit_fake_update(const struct ctx *c, char *d, size_t n)
+{
+	return lure_fake_update(&c->a->html, d, n);
+}
+
+static int hit_smuggling(const struct ctx *c, char *d, size_t n)
+{
+	return lure_smuggling(&c->a->html, d, n);
+}
+
+static int hit_truncated(const struct ctx *c, char *d, size_t n)
+{
+	if (c->r->truncated)
+		snprintf(d, n, "first %zu bytes analysed", c->r->body.len);
+	return c->r->truncated;
 }
 
 static int hit_obfuscation(const struct ctx *c, char *d, size_t n)
@@ -634,13 +755,23 @@ static const struct {
 	RULE("CONTENT_ATTACHMENT", 10, 0, "the server forces a download", hit_attachment),
 	RULE("CONTENT_EICAR", 100, 1, "the content is the EICAR anti-virus test file", hit_eicar),
 	RULE("HTML_PASSWORD_FIELD", 15, 0, "the page asks for a password", hit_password),
-	RULE("HTML_CROSS_ORIGIN_FORM", 20, 0, "a form on the page submits to another origin", hit_cross_origin_form),
+	RULE("HTML_CROSS_ORIGIN_FORM", 10, 0, "a form on the page submits to another origin", hit_cross_origin_form),
 	RULE("HTML_CREDENTIALS_CROSS_ORIGIN", 40, 0, "a password form submits to another origin", hit_credentials_cross_origin),
 	RULE("HTML_HIDDEN_IFRAME", 30, 0, "the page embeds an invisible frame", hit_hidden_iframe),
 	RULE("HTML_META_REFRESH", 10, 0, "the page redirects itself with a refresh", hit_meta_refresh),
 	RULE("HTML_JS_REDIRECT", 10, 0, "a script on the page changes the location", hit_js_redirect),
 	RULE("HTML_EXTERNAL_SCRIPT", 5, 0, "the page loads scripts from another origin", hit_external_script),
 	RULE("HTML_OBFUSCATED_SCRIPT", 30, 0, "an inline script uses obfuscation techniques", hit_obfuscation),
+	RULE("BRAND_IMPERSONATION", 15, 0, "the page presents itself as a brand whose domains do not include this one", hit_brand_page),
+	RULE("BRAND_CREDENTIALS", 55, 0, "the page asks for credentials on behalf of a brand it does not belong to", hit_brand_credentials),
+	RULE("HTML_CARD_FIELDS", 20, 0, "the page asks for a payment card", hit_card_fields),
+	RULE("HTML_SCRIPT_PASSWORD", 20, 0, "a script builds a password input outside any form in the markup", hit_script_password),
+	RULE("HTML_ENCODED_DOCUMENT", 25, 0, "the page carries content in encoded form (data: URL, unescape, atob, fromCharCode)", hit_encoded_document),
+	RULE("JS_CLIPBOARD_COMMAND", 35, 0, "a script puts a command on the clipboard", hit_clipboard_command),
+	RULE("JS_CLICKFIX", 40, 0, "the page tells the visitor to paste and run what it copied (ClickFix)", hit_clickfix),
+	RULE("HTML_FAKE_UPDATE", 40, 0, "the page claims an update or check is needed and links a program to download", hit_fake_update),
+	RULE("JS_HTML_SMUGGLING", 40, 0, "a script assembles a file inside the browser (HTML smuggling)", hit_smuggling),
+	RULE("BODY_TRUNCATED", 0, 0, "the body was larger than the cap; its first bytes were analysed", hit_truncated),
 	RULE("BLOCKLIST_DOMAIN", 100, 1, "the domain is on the local blocklist", hit_list_domain),
 	RULE("BLOCKLIST_URL", 100, 1, "the URL is on the local blocklist", hit_list_url),
 	RULE("BLOCKLIST_SHA256", 100, 1, "the content's SHA-256 is on the local blocklist", hit_list_sha256),
@@ -692,6 +823,58 @@ static void declared_type(const struct fetch_result *r, char *out, size_t n)
 		out[--i] = '\0';
 }
 
+#define DECODE_DEPTH 2
+#define DECODE_BYTES (1024 * 1024)
+
+/*
+ * Decode what f hides (decode.c), scan it as HTML and merge its facts
+ * into f; then the same on what that showed, DECODE_DEPTH levels and
+ * DECODE_BYTES of decoded text per level at most. Returns the payloads
+ * that decoded to markup (a document hidden in the page).
+ */
+static int analyze_decoded(struct html_facts *f, struct buf *keep)
+{
+	struct html_facts inner, next;
+	struct buf out;
+	int depth, markup = 0, k;
+	const struct html_facts *from = f;
+
+	memset(&inner, 0, sizeof(inner));
+	for (depth = 0; depth < DECODE_DEPTH; depth++) {
+		buf_init(&out, DECODE_BYTES);
+		k = decode_payloads(from->embedded.data, from->embedded.len,
+				    from->script_text.data, from->script_text.len, &out, &markup);
+		if (k) {
+			html_scan(out.data, out.len, &next);
+			buf_add(keep, out.data,
+				out.len < keep->max - keep->len ? out.len : keep->max - keep->len, NULL);
+		}
+		buf_release(&out);
+		if (from == &inner)
+			html_facts_release(&inner);
+		if (!k)
+			break;
+		html_facts_merge(f, &next);
+		inner = next;
+		from = &inner;
+	}
+	if (from == &inner)
+		html_facts_release(&inner);
+	return markup;
+}
+
+static void claim_brand(struct ctx *c)
+{
+	struct analysis *a = c->a;
+	struct brand_hit user;
+
+	brand_claim(brand_default(), &a->html, a->host, a->registrable, &a->brand);
+	if (c->l && c->l->brands.n &&
+	    brand_claim(&c->l->brands, &a->html, a->host, a->registrable, &user) &&
+	    user.strength > a->brand.strength)
+		a->brand = user;
+}
+
 static void context(struct ctx *c, const struct fetch_result *r)
 {
 	struct analysis *a = c->a;
@@ -713,9 +896,36 @@ static void context(struct ctx *c, const struct fetch_result *r)
 	a->sniffed = analyze_sniff((const unsigned char *)r->body.data, r->body.len,
 				   &a->sniffed_name);
 	declared_type(r, a->declared, sizeof(a->declared));
-	if (!strcmp(a->sniffed, "html") || !strcmp(a->declared, "text/html"))
+	if (!strcmp(a->sniffed, "html") || !strcmp(a->declared, "text/html")) {
 		html_scan(r->body.data, r->body.len, &a->html);
+		a->decoded = analyze_decoded(&a->html, &a->decoded_text);
+		claim_brand(c);
+	}
 	c->obfuscation = (unsigned)a->html.obfuscation;
+}
+
+/* User YARA rules over the body and the decoded content: one reason each. */
+static void yara_reasons(const struct yrules *y, const struct fetch_result *r,
+			 struct analysis *a)
+{
+	struct yrules_match m[ANALYZE_MAX_YARA];
+	struct analyze_reason *why;
+	size_t nm = 0, i;
+
+	yrules_scan(y, r->body.data, r->body.len, m, &nm, ANALYZE_MAX_YARA);
+	if (a->decoded_text.len)
+		yrules_scan(y, a->decoded_text.data, a->decoded_text.len, m, &nm,
+			    ANALYZE_MAX_YARA);
+	for (i = 0; i < nm && a->nreasons < ANALYZE_MAX_REASONS; i++) {
+		a->yara[i].code = "YARA_MATCH";
+		a->yara[i].weight = m[i].weight;
+		a->yara[i].decisive = 0;
+		a->yara[i].sentence = "a user YARA rule matched";
+		why = &a->reasons[a->nreasons++];
+		why->rule = &a->yara[i];
+		snprintf(why->detail, sizeof(why->detail), "%.63s", m[i].rule);
+		a->score += m[i].weight;
+	}
 }
 
 void analyze_run(const struct fetch_result *r, const char *input_url,
@@ -727,6 +937,7 @@ void analyze_run(const struct fetch_result *r, const char *input_url,
 	int decisive = 0;
 
 	memset(a, 0, sizeof(*a));
+	buf_init(&a->decoded_text, DECODE_DEPTH * DECODE_BYTES);
 	memset(&c, 0, sizeof(c));
 	c.r = r;
 	c.input_url = input_url;
@@ -743,6 +954,8 @@ void analyze_run(const struct fetch_result *r, const char *input_url,
 		a->score += rules[i].rule.weight;
 		decisive |= rules[i].rule.decisive;
 	}
+	if (l && l->yara)
+		yara_reasons(l->yara, r, a);
 	if (a->score > 100)
 		a->score = 100;
 	a->verdict = analyze_verdict(a->score, decisive);
@@ -751,6 +964,7 @@ void analyze_run(const struct fetch_result *r, const char *input_url,
 void analyze_release(struct analysis *a)
 {
 	html_facts_release(&a->html);
+	buf_release(&a->decoded_text);
 }
 
 void analyze_lists_init(struct analyze_lists *l)
@@ -758,6 +972,8 @@ void analyze_lists_init(struct analyze_lists *l)
 	strvec_init(&l->domains);
 	strvec_init(&l->urls);
 	strvec_init(&l->sha256);
+	brand_table_init(&l->brands);
+	l->yara = NULL;
 }
 
 void analyze_lists_release(struct analyze_lists *l)
@@ -765,6 +981,20 @@ void analyze_lists_release(struct analyze_lists *l)
 	strvec_clear(&l->domains);
 	strvec_clear(&l->urls);
 	strvec_clear(&l->sha256);
+	brand_table_release(&l->brands);
+	yrules_free(l->yara);
+	l->yara = NULL;
+}
+
+int analyze_lists_load_yara(struct analyze_lists *l, const char *path, struct err *e)
+{
+	struct yrules *y;
+
+	if (yrules_load(&y, path, e))
+		return -1;
+	yrules_free(l->yara);
+	l->yara = y;
+	return 0;
 }
 
 /* Trim a line in place; NULL for blank lines and comments. */

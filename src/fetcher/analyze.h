@@ -14,10 +14,12 @@
 #include <stddef.h>
 
 #include "../strvec.h"
+#include "brand.h"
 #include "html.h"
 
 struct err;
 struct fetch_result;
+struct yrules;
 
 /* One rule of the table (static). */
 struct analyze_rule {
@@ -27,12 +29,18 @@ struct analyze_rule {
 	const char *sentence;
 };
 
-/* Local blocklists, one entry per line, lower-cased. */
+/*
+ * Local blocklists, one entry per line, lower-cased; brands added to the
+ * built-in brand table (--brands).
+ */
 struct analyze_lists {
 	struct strvec domains, urls, sha256;
+	struct brand_table brands;
+	struct yrules *yara; /* user YARA rules (--yara-rules), NULL when none */
 };
 
 #define ANALYZE_MAX_REASONS 40
+#define ANALYZE_MAX_YARA 8 /* YARA_MATCH reasons at most */
 
 struct analyze_reason {
 	const struct analyze_rule *rule;
@@ -50,7 +58,11 @@ struct analysis {
 	char declared[128];     /* content type without parameters */
 	char host[256];         /* final host */
 	char registrable[256];  /* final registrable domain, "" for an IP */
-	struct html_facts html;
+	struct html_facts html; /* with what decoded payloads showed merged in */
+	int decoded;            /* encoded payloads that decoded to markup */
+	struct brand_hit brand; /* the brand the page claims, brand NULL when none */
+	struct buf decoded_text; /* what the decoders produced, for YARA */
+	struct analyze_rule yara[ANALYZE_MAX_YARA]; /* rows of the YARA_MATCH reasons */
 };
 
 /* The rule table (static) and its length. */
@@ -58,6 +70,8 @@ const struct analyze_rule *analyze_rules(size_t *n);
 
 void analyze_lists_init(struct analyze_lists *l);
 void analyze_lists_release(struct analyze_lists *l);
+/* Load compiled YARA rules from path into l->yara (replacing any). */
+int analyze_lists_load_yara(struct analyze_lists *l, const char *path, struct err *e);
 /* Read path into which ("domains", "urls" or "sha256"). */
 int analyze_lists_load(struct analyze_lists *l, const char *which,
 		       const char *path, struct err *e);

@@ -384,12 +384,18 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct hop *h = arg;
 
-	if (buf_add(&h->r->body, data, n, NULL)) {
-		h->abort_code = "BODY_TOO_LARGE";
+	size_t room = h->o->max_body_bytes - h->r->body.len;
+
+	if (n > room) { /* keep the first bytes, stop the transfer: analysed as truncated */
+		buf_add(&h->r->body, data, room, NULL);
+		h->r->truncated = 1;
+		h->abort_code = "BODY_TRUNCATED";
 		snprintf(h->abort_msg, sizeof(h->abort_msg),
 			 "decompressed body passed %zu bytes", h->o->max_body_bytes);
 		return 0;
 	}
+	if (buf_add(&h->r->body, data, n, NULL))
+		return 0;
 	return size * n;
 }
 
@@ -402,7 +408,8 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	h->r->wire_bytes = (size_t)dlnow;
 	if ((size_t)dlnow <= h->o->max_download_bytes)
 		return 0;
-	h->abort_code = "BODY_TOO_LARGE";
+	h->r->truncated = 1;
+	h->abort_code = "BODY_TRUNCATED";
 	snprintf(h->abort_msg, sizeof(h->abort_msg),
 		 "body passed %zu bytes on the wire", h->o->max_download_bytes);
 	return 1;
@@ -422,8 +429,6 @@ static int setup_limits(struct hop *h, long timeout_ms)
 	rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o->connect_timeout_ms);
 	rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-			       (curl_off_t)h->o->max_download_bytes);
 	rc |= curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
 	rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, h->o->user_agent);
 	if (h->o->ca_file)
@@ -566,6 +571,7 @@ static int transfer(struct hop *h, const struct netguard_url *u, long timeout_ms
 	char *ip = NULL;
 
 	buf_release(&h->r->body);
+	h->r->truncated = 0;
 	strvec_clear(&h->r->headers);
 	h->https = !strcmp(u->scheme, "https");
 	if (!curl_reads_host(u)) {
@@ -587,6 +593,8 @@ static int transfer(struct hop *h, const struct netguard_url *u, long timeout_ms
 	if (h->https)
 		cert_facts(h->curl, &h->r->tls);
 	curl_slist_free_all(pins);
+	if (cc != CURLE_OK && h->r->truncated)
+		cc = CURLE_OK; /* a capped body: its first bytes are the result */
 	if (cc != CURLE_OK)
 		transfer_error(h, cc, errbuf);
 	return cc == CURLE_OK ? 0 : -1;

@@ -71,6 +71,7 @@ struct fetch_result {
 	size_t wire_bytes;
 	char primary_ip[64];
 	int had_userinfo, numeric_trick, downgrade; /* seen on any hop */
+	int truncated;     /* the body passed a cap: body holds its first bytes */
 	struct fetch_tls tls;
 	struct fetch_timings t;
 };

@@ -63,6 +63,21 @@ static int set_blocklist(struct cli *c, const char *name, const char *arg,
 	return analyze_lists_load(&c->lists, name + strlen("blocklist-"), arg, e);
 }
 
+/* --brands PATH: more rows for the brand table */
+static int set_brands(struct cli *c, const char *name, const char *arg,
+		      struct err *e)
+{
+	(void)name;
+	return brand_table_load(&c->lists.brands, arg, e);
+}
+
+/* --yara-rules PATH: compiled YARA rules */
+static int set_yara(struct cli *c, const char *name, const char *arg, struct err *e)
+{
+	(void)name;
+	return analyze_lists_load_yara(&c->lists, arg, e);
+}
+
 /* Without fn, ARG_LONG, ARG_SIZE and ARG_STR store into struct fetch_opts at off. */
 enum arg_kind { ARG_NONE, ARG_STR, ARG_LONG, ARG_SIZE };
 
@@ -94,6 +109,8 @@ static const struct option_row {
 	OPT_CALL("blocklist-domains", ARG_STR, set_blocklist, "PATH  domains, one a line (subdomains match)"),
 	OPT_CALL("blocklist-urls", ARG_STR, set_blocklist, "PATH  URLs, one a line"),
 	OPT_CALL("blocklist-sha256", ARG_STR, set_blocklist, "PATH  SHA-256 digests (hex), one a line"),
+	OPT_CALL("brands", ARG_STR, set_brands, "PATH  more brands for impersonation checks (data/brands.tsv format)"),
+	OPT_CALL("yara-rules", ARG_STR, set_yara, "PATH  compiled YARA rules (yarac) run over the body and decoded content"),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))

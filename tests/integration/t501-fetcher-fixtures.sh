@@ -27,7 +27,7 @@ expect_match "https: TLS version and issuer" "^TLSv1\.[23] .*safeurl test CA" "$
 expect_match "https: certificate validity" "GMT.*GMT" "$(field tls.notBefore tls.notAfter)"
 
 fx "phishing login" "$H/phish"
-expect_eq "phishing: malicious, documented score" "malicious 85" "$(field verdict riskScore)"
+expect_eq "phishing: malicious, documented score" "malicious 75" "$(field verdict riskScore)"
 expect_match "phishing: credentials posted to another origin" "HTML_PASSWORD_FIELD.*HTML_CROSS_ORIGIN_FORM.*HTML_CREDENTIALS_CROSS_ORIGIN" "$(field reasons.code)"
 
 fx "hidden iframe" "$H/iframe"
@@ -89,17 +89,22 @@ expect_eq "slow: timeout, retryable" "false TIMEOUT true" "$(field ok error.code
 size=$(python3 -c "import sys; sys.path.insert(0, '$S/tests/fixtures'); import fetcher_fixture as f; print(len(f.BIG))")
 fx "body at the cap" --max-body-bytes "$size" "$H/page100k"
 expect_eq "body at the cap: analysed" "true $size" "$(field ok contentLength)"
+expect_eq "body at the cap: not truncated" 0 "$(field reasons.code | grep -c BODY_TRUNCATED)"
 fx "body one byte past the cap" --max-body-bytes "$((size - 1))" "$H/page100k"
-expect_eq "body past the cap: too large" "false BODY_TOO_LARGE" "$(field ok error.code)"
+expect_eq "body past the cap: first bytes analysed" "true safe $((size - 1)) Big page" \
+  "$(field ok verdict contentLength facts.title)"
+expect_match "body past the cap: truncated" BODY_TRUNCATED "$(field reasons.code)"
 fx "wire bytes one past the cap" --max-download-bytes "$((size - 1))" "$H/page100k"
-expect_eq "wire past the cap: too large" "false BODY_TOO_LARGE" "$(field ok error.code)"
+expect_eq "wire past the cap: analysed" "true safe" "$(field ok verdict)"
+expect_match "wire past the cap: truncated" BODY_TRUNCATED "$(field reasons.code)"
 
 fx "endless body" --max-download-bytes 1048576 "$H/endless"
-expect_eq "endless: too large" "BODY_TOO_LARGE" "$(field error.code)"
+expect_eq "endless: analysed" "true" "$(field ok)"
+expect_match "endless: truncated" BODY_TRUNCATED "$(field reasons.code)"
 
 fx "gzip bomb" --max-body-bytes 1048576 "$H/bomb"
-expect_eq "bomb: too large" "BODY_TOO_LARGE" "$(field error.code)"
-expect_match "bomb: stopped on decompressed size" "decompressed" "$(field error.message)"
+expect_eq "bomb: stopped on decompressed size, analysed" "true 1048576" "$(field ok contentLength)"
+expect_match "bomb: truncated" BODY_TRUNCATED "$(field reasons.code)"
 
 fx "oversized headers" "$H/big-headers"
 expect_eq "headers: too large" "HEADERS_TOO_LARGE" "$(field error.code)"
@@ -127,6 +132,35 @@ expect_match "sha256 blocklist: malicious" "^malicious .*BLOCKLIST_SHA256" "$(fi
 printf '%s\n' "$H/chain/0" > "$T/urls"
 fx "url blocklist (a hop)" --blocklist-urls "$T/urls" "$H/chain/1"
 expect_match "url blocklist: malicious" "^malicious .*BLOCKLIST_URL" "$(field verdict reasons.code)"
+
+# User brands and YARA rules (compiled with yarac, as operators do).
+printf 'exampleshop\tExample Shop\tshop.example\n' > "$T/brands.tsv"
+fx "user brand" --brands "$T/brands.tsv" "$H/benign"
+expect_match "user brand: the page claims it off its domain" "^safe .*BRAND_IMPERSONATION" "$(field verdict reasons.code)"
+printf 'rule plain_page { meta: weight = 45 strings: $a = "nothing to see" condition: $a }\n' > "$T/rules.yar"
+yarac "$T/rules.yar" "$T/rules.yarc"
+fx "yara rule" --yara-rules "$T/rules.yarc" "$H/benign"
+expect_eq "yara rule: a reason with the rule's weight" "suspicious 55" "$(field verdict riskScore)"
+expect_match "yara rule: a YARA_MATCH reason" "YARA_MATCH" "$(field reasons.code)"
+expect_match "yara rule: named in the message" "rule matched \\(plain_page\\)" "$(field reasons.message)"
+# The same rules compiled by the CLI; a rule error names file and line.
+expect_eq "safeurl rules compile" "$T/cli.yarc" "$("$B/safeurl" rules compile "$T/rules.yar" "$T/cli.yarc")"
+fx "yara rule compiled by the CLI" --yara-rules "$T/cli.yarc" "$H/benign"
+expect_eq "cli-compiled rule: same verdict" "suspicious 55" "$(field verdict riskScore)"
+printf 'rule broken { strings: $a = "x" condition: $b }\n' > "$T/broken.yar"
+set +e
+"$B/safeurl" rules compile "$T/broken.yar" "$T/broken.yarc" 2>"$T/err.txt"; rc=$?
+set -e
+expect_eq "rule error exits 65" 65 "$rc"
+expect_match "rule error names file and line" "'$T/broken.yar': line 1: undefined string" "$(cat "$T/err.txt")"
+for bad in "--brands $T/rules.yar" "--yara-rules $T/rules.yar" "--yara-rules $T/missing.yarc"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$B/safeurl-fetcher" $bad "$H/benign" >"$T/out.json" 2>"$T/err.txt"; rc=$?
+  set -e
+  expect_eq "bad file '$bad' exits 64" 64 "$rc"
+  expect_match "bad file '$bad' is named" "${bad#* }" "$(cat "$T/err.txt")"
+done
 
 # The defaults block loopback: no test hook, no fetch.
 set +e

