@@ -51,7 +51,7 @@ docker run -d --name "$NAME" --network host --group-add "$gid" \
   -e REDIS_HOST=127.0.0.1 -e REDIS_PORT="$REDIS_PORT" \
   -e TURSO_CONNECTION_URL=file:/data/scan.db \
   -e WORKER_ID="$WORKER_ID-img" -e FETCHER_IMAGE="$FETCHER_IMAGE" \
-  -e CONTAINER_NETWORK_MODE=host -e FETCHER_ARGS="$FETCHER_ARGS" \
+  -e CONTAINER_NETWORK_MODE=host -e CONTAINER_ALLOW_HOST_NETWORK=1 -e FETCHER_ARGS="$FETCHER_ARGS" \
   -e LOG_FORMAT=json -e LOG_LEVEL=debug -e SHUTDOWN_GRACE_MS=10000 \
   -e HEALTH_PORT="$HEALTH" -e HEALTH_ADDR=127.0.0.1 \
   "$IMG" >"$T/cid" || die "docker run of the worker image failed"
