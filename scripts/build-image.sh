@@ -17,8 +17,8 @@
 # release safeurl-worker (contrib/docker/worker.Dockerfile: user 10001,
 # working directory /data; docs/deployment.md says how to run it).
 # --yara-rules FILE.yar compiles YARA rules with yarac into the fetcher's
-# /etc/safeurl/rules.yarc (run them with FETCHER_ARGS="--yara-rules
-# /etc/safeurl/rules.yarc"); without it the image carries no rules.
+# /etc/safeurl/rules.yarc (the worker runs them with FETCHER_YARA_RULES=
+# /etc/safeurl/rules.yarc); without it the image carries no rules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tests run in parallel and may all ask for the image: one build at a time.

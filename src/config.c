@@ -87,6 +87,7 @@ static const struct cfg_var vars[] = {
 	{ "FETCHER_MAX_OUTPUT_BYTES", CFG_INT, F(fetcher_max_output_bytes), "1048576", 4096, 67108864, 0, NULL },
 	{ "FETCHER_ARGS", CFG_STR, F(fetcher_args), "", 0, 0, CFG_OPTIONAL, NULL },
 	{ "FETCHER_USER_AGENT", CFG_STR, F(fetcher_user_agent), SAFEURL_BROWSER_UA, 0, 0, CFG_TEXT, NULL },
+	{ "FETCHER_YARA_RULES", CFG_STR, F(fetcher_yara_rules), "", 0, 0, CFG_OPTIONAL, NULL },
 	{ "DB_BUSY_TIMEOUT_MS", CFG_INT, F(db_busy_timeout_ms), "5000", 0, 600000, 0, NULL },
 	{ "DB_RETRY_ATTEMPTS", CFG_INT, F(db_retry_attempts), "8", 1, 100, 0, NULL },
 	{ "DB_RETRY_MAX_MS", CFG_INT, F(db_retry_max_ms), "30000", 0, 3600000, 0, NULL },

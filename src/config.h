@@ -44,6 +44,8 @@ struct config {
 	int fetcher_max_output_bytes;
 	char *fetcher_args;
 	char *fetcher_user_agent; /* FETCHER_USER_AGENT, passed as --user-agent */
+	char *fetcher_yara_rules; /* FETCHER_YARA_RULES, "" = none; passed as
+				     --yara-rules (a path inside the fetcher's root) */
 	int db_busy_timeout_ms;
 	int db_retry_attempts;
 	int db_retry_max_ms;

@@ -619,6 +619,10 @@ static void run_container(struct scan_task *t, struct store *st)
 		strvec_push(&cmd, "--user-agent");
 		strvec_push(&cmd, ctx->cfg->fetcher_user_agent);
 	}
+	if (*ctx->cfg->fetcher_yara_rules) {
+		strvec_push(&cmd, "--yara-rules");
+		strvec_push(&cmd, ctx->cfg->fetcher_yara_rules);
+	}
 	for (i = 0; i < ctx->fetcher_args.nr; i++)
 		strvec_push(&cmd, ctx->fetcher_args.items[i]);
 	strvec_push(&cmd, t->row.url);

@@ -97,6 +97,17 @@ check "db retries were logged" grep -q '"event":"db_retry"' "$T/real3.log"
 stop_worker real3
 expect_eq "worker stops cleanly" 0 "$WRC"
 
+# FETCHER_YARA_RULES reaches the fetcher: rules its image does not hold
+# fail the scan, with the fetcher's own words naming the file.
+start_worker yara FETCHER_YARA_RULES=/etc/safeurl/t402-missing.yarc
+yara=$($CLI submit "$SITE/benign?yara")
+wait_terminal 60 "$yara" || die "the scan with missing rules did not end"
+expect_eq "missing rules file -> FAILED CONTAINER_CRASH" "FAILED|CONTAINER_CRASH" \
+  "$(sql "SELECT state, error_code FROM scan_jobs WHERE id='$yara'")"
+expect_match "the error names the rules file" "t402-missing.yarc" \
+  "$(sql "SELECT error_message FROM scan_jobs WHERE id='$yara'")"
+stop_worker yara
+
 # --- hostile fetchers (the testbox image) ---
 crash=$(run_box crash "exit 3 boom-on-stderr" crash)
 expect_eq "crash -> FAILED CONTAINER_CRASH" "FAILED|CONTAINER_CRASH" "$(sql "SELECT state, error_code FROM scan_jobs WHERE id='$crash'")"
@@ -111,5 +122,5 @@ flood=$(run_box flood "flood 1000000" flood)
 expect_eq "oversized output -> FAILED OUTPUT_TOO_LARGE" "FAILED|OUTPUT_TOO_LARGE" "$(sql "SELECT state, error_code FROM scan_jobs WHERE id='$flood'")"
 expect_eq "no result row for failed scans" 0 "$(sql "SELECT count(*) FROM scan_results r JOIN scan_jobs j ON j.id=r.job_id WHERE j.state!='COMPLETED'")"
 expect_eq "no container left" 0 "$(ours_left_prefix)"
-check "no sanitizer report" logs_clean real real2 real3 crash badjson absurd flood
+check "no sanitizer report" logs_clean real real2 real3 yara crash badjson absurd flood
 finish
