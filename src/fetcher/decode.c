@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "html.h"
 #include "../buf.h"
 #include "../banned.h"
 
@@ -15,18 +16,6 @@ static char lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static const char *find_ci(const char *s, size_t n, const char *needle)
-{
-	size_t k = strlen(needle), i, j;
-
-	for (i = 0; k <= n && i <= n - k; i++) {
-		for (j = 0; j < k && lower(s[i + j]) == needle[j]; j++)
-			;
-		if (j == k)
-			return s + i;
-	}
-	return NULL;
-}
 
 /* Append as much of s[0..n) as out's cap leaves room for. */
 static void put(struct buf *out, const char *s, size_t n)
@@ -138,7 +127,7 @@ static int data_url(const char *s, size_t n, struct buf *out, int *markup)
 	if (!comma)
 		return 0;
 	buf_init(&text, out->max);
-	if (find_ci(s, (size_t)(comma - s), ";base64"))
+	if (html_find_ci(s, (size_t)(comma - s), ";base64"))
 		ok = decode_base64(comma + 1, n - (size_t)(comma + 1 - s), &text) >= DECODE_MIN_LEN;
 	else {
 		decode_percent(comma + 1, n - (size_t)(comma + 1 - s), &text);
@@ -221,7 +210,7 @@ int decode_payloads(const char *embedded, size_t elen, const char *scripts,
 	int count = 0, ok;
 
 	for (p = embedded, end = embedded + elen; p < end && count < DECODE_MAX_PAYLOADS;) {
-		if (!(at = find_ci(p, (size_t)(end - p), "data:")))
+		if (!(at = html_find_ci(p, (size_t)(end - p), "data:")))
 			break;
 		n = data_url_len(at, end);
 		count += data_url(at, n, out, markup);
@@ -229,7 +218,7 @@ int decode_payloads(const char *embedded, size_t elen, const char *scripts,
 	}
 	end = scripts + slen;
 	for (p = scripts; p < end && count < DECODE_MAX_PAYLOADS;) {
-		if (!(at = find_ci(p, (size_t)(end - p), "data:text/html")))
+		if (!(at = html_find_ci(p, (size_t)(end - p), "data:text/html")))
 			break;
 		n = data_url_len(at, end);
 		count += data_url(at, n, out, markup);
@@ -237,7 +226,7 @@ int decode_payloads(const char *embedded, size_t elen, const char *scripts,
 	}
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
 		for (p = scripts; p < end && count < DECODE_MAX_PAYLOADS; p = at + 1) {
-			if (!(at = find_ci(p, (size_t)(end - p), calls[i].call)))
+			if (!(at = html_find_ci(p, (size_t)(end - p), calls[i].call)))
 				break;
 			buf_init(&text, out->max);
 			lit = at + strlen(calls[i].call);

@@ -46,8 +46,7 @@ static char lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Case-insensitive search of needle (lower-case) in s[0..n). */
-static const char *find_ci(const char *s, size_t n, const char *needle)
+const char *html_find_ci(const char *s, size_t n, const char *needle)
 {
 	size_t k = strlen(needle), i, j;
 
@@ -274,7 +273,7 @@ static int attr_has(const struct tag *t, const char *name, const char *needle)
 {
 	const struct attr *a = attr(t, name);
 
-	return a && find_ci(a->v, a->vlen, needle) != NULL;
+	return a && html_find_ci(a->v, a->vlen, needle) != NULL;
 }
 
 static int absolute_url(const struct attr *a)
@@ -391,7 +390,7 @@ static int tracker_src(const struct attr *a)
 	size_t i;
 
 	for (i = 0; a && i < sizeof(trackers) / sizeof(trackers[0]); i++)
-		if (find_ci(a->v, a->vlen, trackers[i]))
+		if (html_find_ci(a->v, a->vlen, trackers[i]))
 			return 1;
 	return 0;
 }
@@ -495,7 +494,7 @@ static void on_meta(struct scan *s, const struct tag *t)
 
 	if (attr_is(t, "http-equiv", "refresh")) {
 		s->f->meta_refresh++;
-		if (content && find_ci(content->v, content->vlen, "data:"))
+		if (content && html_find_ci(content->v, content->vlen, "data:"))
 			keep_embedded(s->f, content);
 	}
 	for (i = 0; i < sizeof(mark_metas) / sizeof(mark_metas[0]); i++)
@@ -575,10 +574,10 @@ static int builds_password(const char *p, size_t n)
 	size_t i;
 
 	for (i = 0; i < sizeof(pw) / sizeof(pw[0]); i++)
-		if (find_ci(p, n, pw[i]))
-			return find_ci(p, n, "createelement(") || find_ci(p, n, "<input") ||
-			       find_ci(p, n, "innerhtml") || find_ci(p, n, "insertadjacenthtml") ||
-			       find_ci(p, n, "document.write(");
+		if (html_find_ci(p, n, pw[i]))
+			return html_find_ci(p, n, "createelement(") || html_find_ci(p, n, "<input") ||
+			       html_find_ci(p, n, "innerhtml") || html_find_ci(p, n, "insertadjacenthtml") ||
+			       html_find_ci(p, n, "document.write(");
 	return 0;
 }
 
@@ -591,7 +590,7 @@ static const char *raw_content(struct scan *s, const char *p, const char *name,
 	size_t n;
 
 	memcpy(endtag + 2, name, strlen(name) + 1);
-	close = find_ci(p, (size_t)(s->end - p), endtag);
+	close = html_find_ci(p, (size_t)(s->end - p), endtag);
 	n = (size_t)((close ? close : s->end) - p);
 	if (!strcmp(name, "title") && !s->f->title[0])
 		copy_title(s->f, p, n);
@@ -630,7 +629,7 @@ static const char *start_tag(struct scan *s, const char *p)
 
 static const char *skip_past(const char *p, const char *end, const char *what)
 {
-	const char *q = find_ci(p, (size_t)(end - p), what);
+	const char *q = html_find_ci(p, (size_t)(end - p), what);
 
 	return q ? q + strlen(what) : end;
 }
@@ -746,7 +745,7 @@ static int count_ci(const char *s, size_t n, const char *needle, int limit)
 	const char *q, *end = s + n;
 	int c = 0;
 
-	while (c < limit && (q = find_ci(s, (size_t)(end - s), needle))) {
+	while (c < limit && (q = html_find_ci(s, (size_t)(end - s), needle))) {
 		c++;
 		s = q + 1;
 	}
@@ -798,9 +797,9 @@ static int conditional_statement(const char *s, size_t at)
 	while (i > 0 && s[i - 1] != ';' && s[i - 1] != '{' && s[i - 1] != '}' &&
 	       s[i - 1] != '\n')
 		i--;
-	return find_ci(s + i, at - i, "if(") || find_ci(s + i, at - i, "if (") ||
-	       memchr(s + i, '?', at - i) || find_ci(s + i, at - i, "&&") ||
-	       find_ci(s + i, at - i, "||");
+	return html_find_ci(s + i, at - i, "if(") || html_find_ci(s + i, at - i, "if (") ||
+	       memchr(s + i, '?', at - i) || html_find_ci(s + i, at - i, "&&") ||
+	       html_find_ci(s + i, at - i, "||");
 }
 
 /*
@@ -842,10 +841,10 @@ static int unconditional(const char *s, size_t at)
 		return 0;
 	from = open[depth - 1] > 60 ? open[depth - 1] - 60 : 0;
 	for (i = 0; i < sizeof(on_load) / sizeof(on_load[0]); i++)
-		if (find_ci(s + from, open[depth - 1] - from, on_load[i]))
-			return !find_ci(s + from, open[depth - 1] - from, "if") &&
-			       !find_ci(s + from, open[depth - 1] - from, "click") &&
-			       !find_ci(s + from, open[depth - 1] - from, "submit");
+		if (html_find_ci(s + from, open[depth - 1] - from, on_load[i]))
+			return !html_find_ci(s + from, open[depth - 1] - from, "if") &&
+			       !html_find_ci(s + from, open[depth - 1] - from, "click") &&
+			       !html_find_ci(s + from, open[depth - 1] - from, "submit");
 	return 0;
 }
 
@@ -857,7 +856,7 @@ static int redirects(const char *s, size_t n)
 
 	for (i = 0; i < sizeof(redirect_markers) / sizeof(redirect_markers[0]); i++) {
 		k = strlen(redirect_markers[i]);
-		for (at = 0; at < n && (q = find_ci(s + at, n - at, redirect_markers[i]));
+		for (at = 0; at < n && (q = html_find_ci(s + at, n - at, redirect_markers[i]));
 		     at = (size_t)(q - s) + k)
 			if (navigates(s, n, (size_t)(q - s), k) && unconditional(s, (size_t)(q - s)))
 				return 1;
@@ -877,7 +876,7 @@ unsigned html_script_markers(const char *s, size_t n, int *js_redirect)
 
 	*js_redirect += redirects(s, n);
 	for (i = 0; i < nm; i++)
-		if (find_ci(s, n, obfuscation_markers[i]))
+		if (html_find_ci(s, n, obfuscation_markers[i]))
 			bits |= 1u << i;
 	if (count_ci(s, n, "\\x", 20) >= 20 || count_ci(s, n, "%u", 20) >= 20)
 		bits |= 1u << nm;

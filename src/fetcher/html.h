@@ -64,6 +64,11 @@ struct html_facts {
  * is reset first. Strings in *f are new; html_facts_release frees them.
  */
 void html_scan(const char *data, size_t len, struct html_facts *f);
+/*
+ * Case-insensitive search of needle (lower-case ASCII) in s[0..n): the
+ * first match in s (borrowed), or NULL. The page scanners share it.
+ */
+const char *html_find_ci(const char *s, size_t n, const char *needle);
 void html_facts_release(struct html_facts *f);
 
 /*

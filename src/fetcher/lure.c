@@ -12,23 +12,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static const char *find_ci(const char *s, size_t n, const char *needle)
-{
-	size_t k = strlen(needle), i, j;
-
-	for (i = 0; k <= n && i <= n - k; i++) {
-		for (j = 0; j < k && lower(s[i + j]) == needle[j]; j++)
-			;
-		if (j == k)
-			return s + i;
-	}
-	return NULL;
-}
 
 /* The first marker of list found in s[0..n), or NULL. */
 static const char *first_of(const char *const *list, size_t nl, const char *s, size_t n)
@@ -36,7 +19,7 @@ static const char *first_of(const char *const *list, size_t nl, const char *s, s
 	size_t i;
 
 	for (i = 0; i < nl; i++)
-		if (find_ci(s, n, list[i]))
+		if (html_find_ci(s, n, list[i]))
 			return list[i];
 	return NULL;
 }
@@ -141,13 +124,13 @@ int lure_smuggling(const struct html_facts *f, char *d, size_t n)
 {
 	const char *s = f->script_text.data;
 	size_t len = f->script_text.len, run;
-	int blob = find_ci(s, len, "new blob(") != NULL || find_ci(s, len, "mssaveoropenblob") ||
-		   find_ci(s, len, "mssaveblob");
-	int url = find_ci(s, len, "createobjecturl(") != NULL;
-	int dl = find_ci(s, len, ".download=") || find_ci(s, len, ".download =") ||
-		 find_ci(s, len, "'download'") || find_ci(s, len, "\"download\"");
-	int typed = find_ci(s, len, "uint8array") || find_ci(s, len, "arraybuffer");
-	int decode = find_ci(s, len, "atob(") || find_ci(s, len, "charcodeat(");
+	int blob = html_find_ci(s, len, "new blob(") != NULL || html_find_ci(s, len, "mssaveoropenblob") ||
+		   html_find_ci(s, len, "mssaveblob");
+	int url = html_find_ci(s, len, "createobjecturl(") != NULL;
+	int dl = html_find_ci(s, len, ".download=") || html_find_ci(s, len, ".download =") ||
+		 html_find_ci(s, len, "'download'") || html_find_ci(s, len, "\"download\"");
+	int typed = html_find_ci(s, len, "uint8array") || html_find_ci(s, len, "arraybuffer");
+	int decode = html_find_ci(s, len, "atob(") || html_find_ci(s, len, "charcodeat(");
 
 	if (blob + url + dl >= 3 || (blob && url && typed)) {
 		snprintf(d, n, "Blob, object URL and download in a script");
@@ -157,7 +140,7 @@ int lure_smuggling(const struct html_facts *f, char *d, size_t n)
 		snprintf(d, n, "typed array from a %zu-character encoded string", run);
 		return 1;
 	}
-	if (typed && decode && (blob || url || dl || find_ci(f->text.data, f->text.len, "download"))) {
+	if (typed && decode && (blob || url || dl || html_find_ci(f->text.data, f->text.len, "download"))) {
 		snprintf(d, n, "typed array from decoded data, offered as a download");
 		return 1;
 	}
