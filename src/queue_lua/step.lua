@@ -153,6 +153,27 @@ local function splitJobKey(key)
   return id, string.sub(key, 1, #key - #id - 1)
 end
 
+-- A job just added (its hash written): delayed, prioritized or waiting,
+-- with the event BullMQ emits for it.
+local function placeNew(id, delay, priority, lifo, maxEvents)
+  if delay ~= 0 then
+    rcall("ZADD", kDelayed, delayedScore(now + delay), id)
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", id,
+          "delay", now + delay)
+    markDelayed()
+  else
+    if priority > 0 then
+      rcall("ZADD", kPrio, priorityScore(priority), id)
+    elseif lifo then
+      rcall("RPUSH", kWait, id)
+    else
+      rcall("LPUSH", kWait, id)
+    end
+    if not isPaused() then rcall("ZADD", kMarker, 0, "0") end
+    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", id)
+  end
+end
+
 -- keepLastIfActive: an add made while the deduplicated job ran was kept in
 -- "dn:<id>"; when the job ends it becomes a new job (BullMQ's requeue).
 local function requeueDedupNext(dedupId)
@@ -185,22 +206,7 @@ local function requeueDedupNext(dedupId)
   rcall("HMSET", newKey, "name", d[1], "data", d[2], "opts", cjson.encode(opts),
         "timestamp", now, "delay", delay, "priority", priority, unpack(extra))
   rcall("XADD", kEvents, "*", "event", "added", "jobId", newId, "name", d[1])
-  if delay ~= 0 then
-    rcall("ZADD", kDelayed, delayedScore(now + delay), newId)
-    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", newId,
-          "delay", now + delay)
-    markDelayed()
-  else
-    if priority > 0 then
-      rcall("ZADD", kPrio, priorityScore(priority), newId)
-    elseif opts["lifo"] then
-      rcall("RPUSH", kWait, newId)
-    else
-      rcall("LPUSH", kWait, newId)
-    end
-    if not isPaused() then rcall("ZADD", kMarker, 0, "0") end
-    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", newId)
-  end
+  placeNew(newId, delay, priority, opts["lifo"], maxEvents)
   if d[6] then rcall("SADD", d[6], newKey) end
   rcall("DEL", dnKey)
 end
@@ -286,22 +292,7 @@ local function scheduleNext(id, rjk, optsRaw)
   rcall("HMSET", nextKey, "name", name, "data", a[2] or "{}", "opts", cjson.encode(opts),
         "timestamp", now, "delay", delay, "priority", priority, "rjk", rjk, unpack(extra))
   rcall("XADD", kEvents, "*", "event", "added", "jobId", nextId, "name", name)
-  if delay ~= 0 then
-    rcall("ZADD", kDelayed, delayedScore(now + delay), nextId)
-    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", nextId,
-          "delay", now + delay)
-    markDelayed()
-  else
-    if priority > 0 then
-      rcall("ZADD", kPrio, priorityScore(priority), nextId)
-    elseif opts["lifo"] then
-      rcall("RPUSH", kWait, nextId)
-    else
-      rcall("LPUSH", kWait, nextId)
-    end
-    if not isPaused() then rcall("ZADD", kMarker, 0, "0") end
-    rcall("XADD", kEvents, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", nextId)
-  end
+  placeNew(nextId, delay, priority, opts["lifo"], maxEvents)
 end
 
 -- ---- flows: a finished child updates its parent, in the parent's queue
