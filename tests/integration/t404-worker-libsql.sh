@@ -29,7 +29,9 @@ read -r -a ids <<<"$($CLI submit "$SITE/delay/4000?r1" "$SITE/delay/4000?r2" "$S
 fetching() { [ "$(sql "SELECT count(*) FROM scan_jobs WHERE state='FETCHING'")" -ge 1 ]; }
 wait_for "a claim" 60 fetching
 stop_tursodb
-sleep 2
+# Down for longer than a page takes: the scans' next transitions meet the
+# stopped server and are retried until it is back.
+sleep 6
 start_tursodb "$TURSO_PORT"
 wait_terminal 90 "${ids[@]}" || die "scans did not finish after the restart"
 for id in "${ids[@]}"; do
