@@ -48,6 +48,13 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "status ID [--format text|json]", "print a scan's state, version, attempts, owner, lease, times and\n      error (text), or the same as one JSON object (json)" },
 	{ "result", cmd_result, "result ID [--format text|json]", "print a scan's report (text, the default on a terminal) or its\n      stored result JSON (json, the default otherwise)" },
 	{ "submit", cli_submit, "submit [--wait [--timeout S] [--fail-on LEVEL] [--summary]] URL...", "create scans and enqueue them; prints one id per URL. --wait:\n      show each scan's state as it changes, then its report (--summary:\n      one table row per scan instead); --timeout: stop waiting after S\n      seconds; --fail-on suspicious|malicious: exit 4 for such a verdict" },
+	{ "list", cli_list, "list [--state S] [--code C] [--since T] [--limit N] [--format table|json|csv]", "list scans, most recently changed first (default 100); --since\n      30m, 2h, 7d or a UTC date such as 2026-12-01T08:00:00Z" },
+	{ "stats", cli_stats, "stats [--format text|json]", "count scans by state and error code, and the queue's jobs by state" },
+	{ "history", cli_history, "history ID [--format text|json]", "a scan's audit trail (moves, actors, details) and its queue job's\n      state, attempts and failed reason" },
+	{ "retry", cli_retry, "retry ID...|--state FAILED|TIMED_OUT [--code C] [--since T] [--limit N] [--dry-run] [--format text|json]", "start a new attempt of FAILED or TIMED_OUT scans: back to QUEUED\n      (audited, actor cli) and their queue job back to wait" },
+	{ "cancel", cli_cancel, "cancel ID... [--format text|json]", "cancel QUEUED scans: FAILED with error CANCELLED (audited), their\n      waiting queue job removed" },
+	{ "pause", cli_pause, "pause", "pause the queue (BullMQ's Queue.pause): workers finish what they\n      hold, take nothing new, and report not ready on /healthz" },
+	{ "resume", cli_resume, "resume", "resume the queue (Queue.resume)" },
 	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than\n      SECONDS, default 60)" },
 };
 

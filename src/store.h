@@ -40,6 +40,8 @@ enum store_sql {
 	STORE_SQL_JOB_SWEEP,    /* leased rows whose lease lapsed long ago */
 	STORE_SQL_JOB_QUEUED,   /* QUEUED rows untouched since a cut-off */
 	STORE_SQL_SCHEMA_VERSION, /* highest applied migration */
+	STORE_SQL_JOB_LIST,     /* rows by state, error code, age (safeurl list) */
+	STORE_SQL_JOB_COUNTS,   /* row counts by state and error code */
 	STORE_SQL_COUNT
 };
 

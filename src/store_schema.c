@@ -159,6 +159,20 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		" ORDER BY id LIMIT ?3",
 	[STORE_SQL_SCHEMA_VERSION] =
 		"SELECT coalesce(max(version), 0) FROM schema_migrations",
+	/*
+	 * ?1 state or NULL for any, ?2 error code or NULL for any, ?3 rows
+	 * changed at or after this time (epoch ms), ?4 row limit; newest
+	 * change first
+	 */
+	[STORE_SQL_JOB_LIST] =
+		"SELECT " JOB_COLS " FROM scan_jobs"
+		" WHERE (?1 IS NULL OR state = ?1)"
+		" AND (?2 IS NULL OR error_code = ?2)"
+		" AND updated_at >= ?3"
+		" ORDER BY updated_at DESC, id LIMIT ?4",
+	[STORE_SQL_JOB_COUNTS] =
+		"SELECT state, error_code, count(*) FROM scan_jobs"
+		" GROUP BY state, error_code ORDER BY state, error_code",
 };
 
 const char *store_sql_text(enum store_sql sql)
