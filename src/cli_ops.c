@@ -607,7 +607,7 @@ int cli_history(const struct config *cfg, int argc, char **argv)
 	if (!(st = ops_store(cfg, &rc)))
 		return rc;
 	state_job_init(&job);
-	queue_admin_job_release(&qj);
+	memset(&qj, 0, sizeof(qj));
 	if (state_get_job(st, id, &job, &e) ||
 	    state_get_audit(st, id, &list, &e)) {
 		rc = ops_report(&e);
