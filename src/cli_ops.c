@@ -79,7 +79,7 @@ static struct store *ops_store(const struct config *cfg, int *rc)
 	struct store *st;
 
 	log_init(cfg->log_level, cfg->log_format, "cli");
-	st = store_open(cfg, &e);
+	st = store_open_existing(cfg, &e);
 	if (!st)
 		*rc = ops_report(&e);
 	return st;
