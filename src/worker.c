@@ -38,6 +38,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "queue_admin.h"
 #include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -675,10 +676,33 @@ static void worker_release(struct worker *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
+/*
+ * A refused Redis password (WRONGPASS, NOAUTH) is configuration, not an
+ * outage (SPEC §8): one blocking probe at start says which, and stops the
+ * worker with ERR_INVALID (exit 78). Redis not answering is left to the
+ * queue's reconnecting loop.
+ */
+static int refused_password(const struct config *cfg, struct err *e)
+{
+	struct queue_params p;
+	struct queue_admin *qa = NULL;
+	struct err probe = ERR_INIT;
+
+	queue_params_from_config(&p, cfg);
+	if (!queue_admin_open(&qa, &p, &probe)) {
+		queue_admin_close(qa);
+		return 0;
+	}
+	if (probe.kind != ERR_NOT_ALLOWED)
+		return 0;
+	return err_set(e, ERR_INVALID, "%s", probe.msg);
+}
+
 int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e)
 {
 	struct worker w;
+	int announced = 0;
 
 	worker_init(&w, cfg, proc);
 	w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -691,13 +715,28 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 		worker_release(&w);
 		return -1;
 	}
+	if (refused_password(cfg, e)) {
+		if (proc->close)
+			proc->close(w.ctx);
+		close(w.wake_fd);
+		worker_release(&w);
+		return -1;
+	}
 	stop_fd = w.wake_fd;
-	log_event(LOG_INFO, NULL, "start",
-		  "consuming queue '%s' (prefix '%s') with processor '%s', "
-		  "concurrency %d", cfg->queue_name, cfg->bullmq_prefix,
-		  proc->name, w.cap);
-	while (!finished(&w, mono_ms()))
+	log_event(LOG_INFO, NULL, "starting", "connecting to redis '%s:%d'",
+		  cfg->redis_host, cfg->redis_port);
+	while (!finished(&w, mono_ms())) {
 		loop_once(&w);
+		/* "consuming" only once the queue really answers */
+		if (!announced && queue_ready(w.q)) {
+			announced = 1;
+			log_event(LOG_INFO, NULL, "start",
+				  "consuming queue '%s' (prefix '%s') with "
+				  "processor '%s', concurrency %d",
+				  cfg->queue_name, cfg->bullmq_prefix,
+				  proc->name, w.cap);
+		}
+	}
 	stop_fd = -1;
 	if (proc->close)
 		proc->close(w.ctx);
