@@ -354,6 +354,32 @@ static void finish_batch(struct worker *w, int ok)
 	w->nbatch = 0;
 }
 
+/*
+ * What the health server reads from its own thread: when the loop last
+ * turned (monotonic ms) and why the worker is draining (enum drain).
+ */
+enum drain { DRAIN_NONE, DRAIN_PAUSED, DRAIN_STOPPING };
+static _Atomic long long last_turn_ms;
+static _Atomic int drain_state;
+
+static const char *const drain_reasons[] = {
+	[DRAIN_NONE] = NULL,
+	[DRAIN_PAUSED] = "draining: the queue is paused (safeurl resume "
+			 "or Queue.resume() ends it)",
+	[DRAIN_STOPPING] = "draining: shutting down (SIGTERM or SIGINT "
+			   "received)",
+};
+
+long long worker_last_turn_ms(void)
+{
+	return atomic_load(&last_turn_ms);
+}
+
+const char *worker_draining(void)
+{
+	return drain_reasons[atomic_load(&drain_state)];
+}
+
 static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		    struct queue_job *jobs, size_t njobs, long long next,
 		    int paused, int ok)
@@ -369,6 +395,8 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		return;
 	}
 	w->next_delayed = next;
+	if (!w->stopping)
+		atomic_store(&drain_state, paused ? DRAIN_PAUSED : DRAIN_NONE);
 	if (paused || (int)njobs < w->asked)
 		w->want_take = 0; /* drained: wait for the marker */
 	adopt_jobs(w, jobs, njobs);
@@ -495,6 +523,7 @@ static void run_timers(struct worker *w, long long now)
 static void begin_stop(struct worker *w, long long now)
 {
 	w->stopping = 1;
+	atomic_store(&drain_state, DRAIN_STOPPING);
 	w->deadline = now + w->cfg->shutdown_grace_ms;
 	log_event(LOG_INFO, NULL, "stop",
 		  "stopping: no new jobs; %d in flight get %d ms to finish",
@@ -595,6 +624,7 @@ static void loop_once(struct worker *w)
 	long tick = queue_tick(w->q, now);
 	int n;
 
+	atomic_store(&last_turn_ms, now);
 	if (queue_generation(w->q) != w->generation) {
 		w->generation = queue_generation(w->q);
 		w->want_take = 1;
