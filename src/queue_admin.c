@@ -8,6 +8,10 @@
  * commands). They live here rather than in src/queue_lua because they are
  * run once per CLI command, never by the worker, so they are sent with
  * EVAL and never loaded or cached.
+ *
+ * One difference from Queue.pause(): the marker is left set (BullMQ
+ * deletes it), so that idle workers wake, find the queue paused, take
+ * nothing and report the pause on their readiness probe at once.
  */
 #include "fmacros.h"
 
@@ -88,6 +92,7 @@ static const char pause_lua[] =
 	"if ARGV[1] == 'paused' then\n"
 	"  redis.call('HSET', KEYS[3], 'paused', 1)\n"
 	"  redis.call('DEL', KEYS[7])\n"
+	"  redis.call('ZADD', KEYS[7], 0, '0')\n"
 	"else\n"
 	"  redis.call('HDEL', KEYS[3], 'paused')\n"
 	"  if redis.call('EXISTS', KEYS[1]) == 1 then\n"
