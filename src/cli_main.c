@@ -45,7 +45,7 @@ static int cmd_status(const struct config *cfg, int argc, char **argv);
 static int cmd_result(const struct config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "config", cmd_config, "config", "print the effective configuration, secrets masked" },
+	{ "config", cmd_config, "config", "print the effective configuration, secrets masked, each value\n      with its source (environment, .env, default)" },
 	{ "migrate", cmd_migrate, "migrate", "create or upgrade the database schema" },
 	{ "status", cmd_status, "status ID [--format text|json]", "print a scan's state, version, attempts, owner, lease, times and\n      error (text), or the same as one JSON object (json)" },
 	{ "result", cmd_result, "result ID [--format text|json]", "print a scan's report (text, the default on a terminal) or its\n      stored result JSON (json, the default otherwise)" },
@@ -380,7 +380,7 @@ static int cmd_config(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: safeurl config\n");
 		return EX_USAGE;
 	}
-	config_dump(cfg, &dump);
+	config_dump_origins(cfg, &dump);
 	fputs(dump.data, stdout);
 	buf_release(&dump);
 	return 0;
