@@ -77,17 +77,47 @@ static void add_timestamp(struct buf *out, long long ts_ms)
 		 tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
 }
 
-/* Text values: control bytes, backslashes and quotes become \xNN. */
+/* Escapes inside a quoted logfmt value; other control bytes are \xNN. */
+static const struct {
+	char c;
+	const char *esc;
+} text_escapes[] = {
+	{ '"', "\\\"" }, { '\\', "\\\\" }, { '\n', "\\n" },
+	{ '\r', "\\r" }, { '\t', "\\t" },
+};
+
+/*
+ * A logfmt value: bare when it is a plain word, else double-quoted with
+ * the escapes above, so that a hostile URL cannot forge a field or a line.
+ */
 static void add_text_value(struct buf *out, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const char *p;
+	size_t i;
+	int quote = !*s;
 
-		if (c < 0x20 || c == 0x7F || c == '\\' || c == '"')
+	for (p = s; *p && !quote; p++)
+		quote = (unsigned char)*p <= ' ' || *p == '=' || *p == '"' ||
+			*p == '\\' || *p == 0x7F;
+	if (!quote) {
+		buf_addstr(out, s, NULL);
+		return;
+	}
+	buf_addch(out, '"', NULL);
+	for (p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		for (i = 0; i < sizeof(text_escapes) / sizeof(text_escapes[0]); i++)
+			if (text_escapes[i].c == *p)
+				break;
+		if (i < sizeof(text_escapes) / sizeof(text_escapes[0]))
+			buf_addstr(out, text_escapes[i].esc, NULL);
+		else if (c < 0x20 || c == 0x7F)
 			buf_addf(out, NULL, "\\x%02x", c);
 		else
 			buf_addch(out, (char)c, NULL);
 	}
+	buf_addch(out, '"', NULL);
 }
 
 static void add_json_field(struct buf *out, const char *key, const char *val)
@@ -112,13 +142,14 @@ void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		     const char *job_id, const char *event, const char *msg)
 {
 	if (format == LOG_FORMAT_TEXT) {
+		/* logfmt: key=value pairs, the same keys as JSON */
+		buf_addstr(out, "ts=", NULL);
 		add_timestamp(out, ts_ms);
-		buf_addf(out, NULL, " %s", log_level_name(level));
+		buf_addf(out, NULL, " level=%s", log_level_name(level));
 		add_text_field(out, "worker", worker_id);
 		add_text_field(out, "job", job_id);
 		add_text_field(out, "event", event);
-		buf_addch(out, ' ', NULL);
-		add_text_value(out, msg);
+		add_text_field(out, "msg", msg);
 	} else {
 		buf_addstr(out, "{\"ts\":\"", NULL);
 		add_timestamp(out, ts_ms);

@@ -111,6 +111,29 @@ static void report_skip(struct scan_task *t, const char *reason)
 		    METRICS_SKIPPED);
 }
 
+/*
+ * Codes that describe the target site, not this service: logged at info,
+ * because nobody running the worker can act on a dead URL. Every other
+ * code (the container, the engine, the database, invalid output, an
+ * internal error) is an infrastructure fault: warn.
+ */
+static const char *const target_codes[] = {
+	"INVALID_URL", "BAD_REDIRECT", "DNS_NXDOMAIN", "DNS_FAILURE",
+	"CONNECT_FAILED", "TLS_ERROR", "TIMEOUT", "CONNECTION_LOST",
+	"PROTOCOL_ERROR", "TOO_MANY_REDIRECTS", "BODY_TOO_LARGE",
+	"HEADERS_TOO_LARGE", "FETCH_FAILED",
+};
+
+static enum log_level fail_level(const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(target_codes) / sizeof(target_codes[0]); i++)
+		if (!strcmp(code, target_codes[i]))
+			return LOG_INFO;
+	return LOG_WARN;
+}
+
 static void report_fail(struct scan_task *t, const char *code,
 			const char *msg, enum worker_fail_mode mode,
 			enum metrics_outcome outcome)
@@ -118,7 +141,7 @@ static void report_fail(struct scan_task *t, const char *code,
 	struct buf reason = BUF_INIT;
 
 	buf_addf(&reason, NULL, "%s: %s", code, msg);
-	log_event(LOG_WARN, job_id(t), "fail", "%s%s", reason.data,
+	log_event(fail_level(code), job_id(t), "fail", "%s%s", reason.data,
 		  mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
 	finish(t, outcome);
 	worker_job_fail(t->job, mode == WORKER_FAIL_RETRY ? ERR_UNAVAILABLE :

@@ -111,8 +111,9 @@ static void test_text_format(void **state)
 	log_format_line(&line, LOG_FORMAT_TEXT, TS, LOG_INFO, "h:1", "j 1",
 			"complete", "done\nfake line \"q\" \\");
 	assert_string_equal(line.data,
-			    "2025-11-28T23:07:14.567Z info worker=h:1 job=j 1 "
-			    "event=complete done\\x0afake line \\x22q\\x22 \\x5c\n");
+			    "ts=2025-11-28T23:07:14.567Z level=info worker=h:1 "
+			    "job=\"j 1\" event=complete msg=\"done\\nfake line "
+			    "\\\"q\\\" \\\\\"\n");
 	buf_release(&line);
 }
 
@@ -152,9 +153,9 @@ static void test_levels_filter(void **state)
 	out = capture(emit_levels);
 	assert_null(strstr(out, "d-line"));
 	assert_null(strstr(out, "i-line"));
-	assert_non_null(strstr(out, " warn worker=w-levels w-line 1\n"));
-	assert_non_null(strstr(out, " error worker=w-levels e-line\n"));
-	assert_non_null(strstr(out, "job=job-9 event=fail with job\n"));
+	assert_non_null(strstr(out, " level=warn worker=w-levels msg=\"w-line 1\"\n"));
+	assert_non_null(strstr(out, " level=error worker=w-levels msg=e-line\n"));
+	assert_non_null(strstr(out, "job=job-9 event=fail msg=\"with job\"\n"));
 	assert_false(log_enabled(LOG_INFO));
 	assert_true(log_enabled(LOG_ERROR));
 	log_shutdown();
