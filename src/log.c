@@ -141,6 +141,18 @@ void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		     enum log_level level, const char *worker_id,
 		     const char *job_id, const char *event, const char *msg)
 {
+	log_format_fields(out, format, ts_ms, level, worker_id, job_id, event,
+			  NULL, 0, msg);
+}
+
+void log_format_fields(struct buf *out, enum log_format format,
+		       long long ts_ms, enum log_level level,
+		       const char *worker_id, const char *job_id,
+		       const char *event, const struct log_field *fields,
+		       size_t nfields, const char *msg)
+{
+	size_t i;
+
 	if (format == LOG_FORMAT_TEXT) {
 		/* logfmt: key=value pairs, the same keys as JSON */
 		buf_addstr(out, "ts=", NULL);
@@ -149,6 +161,8 @@ void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		add_text_field(out, "worker", worker_id);
 		add_text_field(out, "job", job_id);
 		add_text_field(out, "event", event);
+		for (i = 0; i < nfields; i++)
+			add_text_field(out, fields[i].key, fields[i].val);
 		add_text_field(out, "msg", msg);
 	} else {
 		buf_addstr(out, "{\"ts\":\"", NULL);
@@ -157,6 +171,8 @@ void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		add_json_field(out, "worker", worker_id);
 		add_json_field(out, "job", job_id);
 		add_json_field(out, "event", event);
+		for (i = 0; i < nfields; i++)
+			add_json_field(out, fields[i].key, fields[i].val);
 		add_json_field(out, "msg", msg);
 		buf_addch(out, '}', NULL);
 	}
@@ -185,17 +201,80 @@ static void write_all(int fd, const char *p, size_t len)
 	}
 }
 
-static void emit(enum log_level level, const char *job_id, const char *event,
-		 const char *msg)
+static void emit_fields(enum log_level level, const char *job_id,
+			const char *event, const struct log_field *fields,
+			size_t n, const char *msg)
 {
 	struct buf line = BUF_INIT;
 
-	log_format_line(&line, logger.format, now_ms(), level,
-			logger.worker_id, job_id, event, msg);
+	log_format_fields(&line, logger.format, now_ms(), level,
+			  logger.worker_id, job_id, event, fields, n, msg);
 	pthread_mutex_lock(&logger.lock);
 	write_all(logger.fd, line.data, line.len);
 	pthread_mutex_unlock(&logger.lock);
 	buf_release(&line);
+}
+
+static void emit(enum log_level level, const char *job_id, const char *event,
+		 const char *msg)
+{
+	emit_fields(level, job_id, event, NULL, 0, msg);
+}
+
+void log_fields(enum log_level level, const char *job_id, const char *event,
+		const struct log_field *fields, size_t n, const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	va_list ap;
+	int saved = errno;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit_fields(level, job_id, event, fields, n, msg);
+	errno = saved;
+}
+
+void log_redact_url(const char *url, struct buf *out)
+{
+	const char *scheme = strstr(url, "://");
+	const char *auth = scheme ? scheme + 3 : url;
+	const char *end_auth = auth + strcspn(auth, "/?#");
+	const char *at = NULL, *p, *q;
+
+	for (p = auth; p < end_auth; p++)
+		if (*p == '@')
+			at = p;
+	if (at) {
+		buf_add(out, url, (size_t)(auth - url), NULL);
+		buf_addstr(out, "<redacted>", NULL);
+		p = at;
+	} else {
+		p = url;
+	}
+	q = strchr(p, '?');
+	if (!q) {
+		buf_addstr(out, p, NULL);
+		return;
+	}
+	buf_add(out, p, (size_t)(q - p) + 1, NULL);
+	for (p = q + 1; *p && *p != '#';) {
+		size_t n = strcspn(p, "&#");
+		const char *eq = memchr(p, '=', n);
+
+		if (eq) {
+			buf_add(out, p, (size_t)(eq - p) + 1, NULL);
+			buf_addstr(out, "<redacted>", NULL);
+		} else {
+			buf_add(out, p, n, NULL);
+		}
+		p += n;
+		if (*p == '&')
+			buf_addch(out, *p++, NULL);
+	}
+	buf_addstr(out, p, NULL);
 }
 
 void log_event(enum log_level level, const char *job_id, const char *event,

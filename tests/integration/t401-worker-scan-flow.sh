@@ -80,6 +80,9 @@ expect_match "metrics count the skip" 'safeurl_jobs_total\{outcome="skipped"\} 1
 expect_match "spawn histogram observed" 'safeurl_container_spawn_seconds_count 4' "$metrics"
 check "log has claim, container and complete events" bash -c \
   "grep -q '\"event\":\"claim\"' $T/w1.log && grep -q '\"event\":\"container\"' $T/w1.log && grep -q '\"event\":\"complete\"' $T/w1.log"
+expect_match "complete lines carry the fields collectors filter on" \
+  '"event":"complete","scan":"[^"]+","queue":"bull:[^"]+","url":"http[^"]+","state":"COMPLETED","verdict":"[a-z]+","duration_ms":"[0-9]+","msg"' \
+  "$(grep '"event":"complete"' "$T/w1.log" | head -1)"
 
 stop_worker w1
 expect_eq "SIGTERM exits 0" 0 "$WRC"

@@ -117,6 +117,60 @@ static void test_text_format(void **state)
 	buf_release(&line);
 }
 
+/* Fields sit between event and msg, in both formats; NULL ones vanish. */
+static void test_fields(void **state)
+{
+	const struct log_field f[] = {
+		{ "scan", "s1" }, { "verdict", NULL }, { "url", "http://a/ b" },
+		{ "duration_ms", "12" },
+	};
+	struct buf line = BUF_INIT;
+
+	(void)state;
+	log_format_fields(&line, LOG_FORMAT_JSON, TS, LOG_INFO, "h:1", "s1",
+			  "complete", f, 4, "done");
+	assert_string_equal(line.data,
+			    "{\"ts\":\"2025-11-28T23:07:14.567Z\",\"level\":"
+			    "\"info\",\"worker\":\"h:1\",\"job\":\"s1\","
+			    "\"event\":\"complete\",\"scan\":\"s1\",\"url\":"
+			    "\"http://a/ b\",\"duration_ms\":\"12\",\"msg\":"
+			    "\"done\"}\n");
+	buf_reset(&line);
+	log_format_fields(&line, LOG_FORMAT_TEXT, TS, LOG_INFO, "h:1", "s1",
+			  "complete", f, 4, "done");
+	assert_string_equal(line.data,
+			    "ts=2025-11-28T23:07:14.567Z level=info worker=h:1 "
+			    "job=s1 event=complete scan=s1 url=\"http://a/ b\" "
+			    "duration_ms=12 msg=done\n");
+	buf_release(&line);
+}
+
+/* Credentials and query values never reach a log line. */
+static void test_redact_url(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "https://example.com/a", "https://example.com/a" },
+		{ "https://user:pw@example.com/a?x=1",
+		  "https://<redacted>@example.com/a?x=<redacted>" },
+		{ "http://h/p?token=abc&flag&b=2#frag",
+		  "http://h/p?token=<redacted>&flag&b=<redacted>#frag" },
+		{ "http://h/p@q", "http://h/p@q" },
+		{ "http://a@b@h:8080/", "http://<redacted>@h:8080/" },
+	};
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&out);
+		log_redact_url(cases[i].in, &out);
+		assert_string_equal(out.data, cases[i].out);
+	}
+	buf_release(&out);
+}
+
 /* Capture what log_event writes, through an unlinked temporary file. */
 static char *capture(void (*fn)(void))
 {
@@ -240,6 +294,8 @@ int main(void)
 		cmocka_unit_test(test_json_optional_fields_absent),
 		cmocka_unit_test(test_json_escapes_hostile_strings),
 		cmocka_unit_test(test_text_format),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test(test_levels_filter),
 		cmocka_unit_test(test_long_message_truncated_but_valid),
 		cmocka_unit_test(test_threads_whole_lines),
