@@ -31,6 +31,28 @@ int cli_requeue(const struct config *cfg, int argc, char **argv);
  */
 int cli_rules(const struct config *cfg, int argc, char **argv);
 
+/*
+ * Enqueue scan id for url (borrowed) as BullMQ job bull_id, with submit's
+ * attempts and backoff; a no-op when the queue has that job id already
+ * (*added 0).
+ */
+struct queue_producer;
+int cli_enqueue(struct queue_producer *qp, const char *bull_id,
+		const char *id, const char *url, int *added, struct err *e);
+
+/*
+ * The operator's commands (cli_ops.c): list, stats, history, retry,
+ * cancel, pause, resume. Arguments and output in `safeurl --help` and
+ * docs/operations.md.
+ */
+int cli_list(const struct config *cfg, int argc, char **argv);
+int cli_stats(const struct config *cfg, int argc, char **argv);
+int cli_history(const struct config *cfg, int argc, char **argv);
+int cli_retry(const struct config *cfg, int argc, char **argv);
+int cli_cancel(const struct config *cfg, int argc, char **argv);
+int cli_pause(const struct config *cfg, int argc, char **argv);
+int cli_resume(const struct config *cfg, int argc, char **argv);
+
 /* The sysexits code for an error of this kind (cli_main.c's table). */
 int cli_exit_code(enum err_kind kind);
 

@@ -2,12 +2,14 @@
  * cli_main.c - safeurl, the operator's command line.
  *
  * One row per command in a table {name, fn, usage}; each command returns a
- * sysexits code. Exit codes: 0 ok, 64 usage, 65 bad input (an unknown scan
- * id, a scan without a result), 69 a service unavailable (the database
- * stayed busy, locked or unreachable past the retry bounds), 70 internal
- * error, 74 the database cannot be used (unreadable, corrupt, not a
- * database, or a remote one refusing the token or the request), 78 bad
- * configuration.
+ * sysexits code, from the one table all three programs share
+ * (docs/operations.md, "Exit codes"): 0 ok, 64 usage, 65 bad input (an
+ * unknown scan id, a scan without a result, a scan in a state the command
+ * does not apply to), 69 a service unavailable (database or Redis
+ * unreachable, busy or locked past the retry bounds), 70 internal error,
+ * 78 configuration: a bad variable, or what a variable points at cannot
+ * be used (a missing or non-database file, a refused token or password,
+ * a schema this program does not know).
  */
 #include "fmacros.h"
 
@@ -43,12 +45,19 @@ static int cmd_status(const struct config *cfg, int argc, char **argv);
 static int cmd_result(const struct config *cfg, int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "config", cmd_config, "config", "print the effective configuration, secrets masked" },
+	{ "config", cmd_config, "config", "print the effective configuration, secrets masked, each value\n      with its source (environment, .env, default)" },
 	{ "migrate", cmd_migrate, "migrate", "create or upgrade the database schema" },
 	{ "status", cmd_status, "status ID [--format text|json]", "print a scan's state, version, attempts, owner, lease, times and\n      error (text), or the same as one JSON object (json)" },
 	{ "result", cmd_result, "result ID [--format text|json]", "print a scan's report (text, the default on a terminal) or its\n      stored result JSON (json, the default otherwise)" },
 	{ "submit", cli_submit, "submit [--wait [--timeout S] [--fail-on LEVEL] [--summary]] URL...", "create scans and enqueue them; prints one id per URL. --wait:\n      show each scan's state as it changes, then its report (--summary:\n      one table row per scan instead); --timeout: stop waiting after S\n      seconds; --fail-on suspicious|malicious: exit 4 for such a verdict" },
 	{ "rules", cli_rules, "rules compile SOURCE.yar OUTPUT.yarc", "compile YARA rules for the fetcher's --yara-rules (as yarac does)" },
+	{ "list", cli_list, "list [--state S] [--code C] [--since T] [--limit N] [--format table|json|csv]", "list scans, most recently changed first (default 100); --since\n      30m, 2h, 7d or a UTC date such as 2026-12-01T08:00:00Z" },
+	{ "stats", cli_stats, "stats [--format text|json]", "count scans by state and error code, and the queue's jobs by state" },
+	{ "history", cli_history, "history ID [--format text|json]", "a scan's audit trail (moves, actors, details) and its queue job's\n      state, attempts and failed reason" },
+	{ "retry", cli_retry, "retry ID...|--state FAILED|TIMED_OUT [--code C] [--since T] [--limit N] [--dry-run] [--format text|json]", "start a new attempt of FAILED or TIMED_OUT scans: back to QUEUED\n      (audited, actor cli) and their queue job back to wait" },
+	{ "cancel", cli_cancel, "cancel ID... [--format text|json]", "cancel QUEUED scans: FAILED with error CANCELLED (audited), their\n      waiting queue job removed" },
+	{ "pause", cli_pause, "pause", "pause the queue (BullMQ's Queue.pause): workers finish what they\n      hold, take nothing new, and report not ready on /healthz" },
+	{ "resume", cli_resume, "resume", "resume the queue (Queue.resume)" },
 	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than\n      SECONDS, default 60)" },
 };
 
@@ -59,7 +68,7 @@ static const struct {
 } exit_codes[] = {
 	{ ERR_NOT_FOUND, EX_DATAERR },
 	{ ERR_UNAVAILABLE, EX_UNAVAILABLE },
-	{ ERR_INVALID, EX_IOERR },
+	{ ERR_INVALID, EX_CONFIG },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -85,15 +94,20 @@ static void usage(FILE *out)
 		     "(blocked counts\n      as malicious); 4 wins over 2, 2 over "
 		     "3\n"
 		     "  64  usage error\n"
-		     "  65  bad input: unknown scan id, or no result stored yet\n"
-		     "  69  database unavailable: busy, locked or unreachable "
-		     "past\n      DB_RETRY_ATTEMPTS/DB_RETRY_MAX_MS\n"
+		     "  65  bad input: unknown scan id, no result stored yet, or "
+		     "a scan\n      in a state the command does not apply to\n"
+		     "  69  service unavailable: the database or Redis busy, "
+		     "locked or\n      unreachable past "
+		     "DB_RETRY_ATTEMPTS/DB_RETRY_MAX_MS (retrying later\n"
+		     "      can help)\n"
 		     "  70  internal error\n"
-		     "  74  database unusable: cannot be opened, not a database, "
-		     "corrupt,\n"
-		     "      or a remote database refusing the token or the "
-		     "request\n      (HTTP 4xx; retrying cannot help)\n"
-		     "  78  bad configuration\n");
+		     "  78  configuration: a bad variable, or what it names "
+		     "cannot be used:\n      a missing, corrupt or non-database "
+		     "file, a schema missing or\n      newer than this program, "
+		     "a refused TURSO_AUTH_TOKEN or\n      REDIS_PASSWORD "
+		     "(retrying cannot help)\n"
+		     "the same causes give the same codes in safeurl-worker "
+		     "(docs/operations.md)\n");
 }
 
 int cli_exit_code(enum err_kind kind)
@@ -117,14 +131,15 @@ static int report(const struct err *e)
 	return exit_code(e);
 }
 
-/* Open the store (migrating it) or report; NULL with *rc set. */
+/* Open the existing store (never created or migrated here: migrate does
+ * that) or report; NULL with *rc set. */
 static struct store *open_store(const struct config *cfg, int *rc)
 {
 	struct err e = ERR_INIT;
 	struct store *st;
 
 	log_init(cfg->log_level, cfg->log_format, "cli");
-	st = store_open(cfg, &e);
+	st = store_open_existing(cfg, &e);
 	if (!st)
 		*rc = report(&e);
 	return st;
@@ -177,11 +192,15 @@ static int with_store(const struct config *cfg, int argc, char **argv,
 		      int nargs, const char *usage_line,
 		      int (*fn)(struct store *st, char **argv))
 {
+	struct err e = ERR_INIT;
 	struct store *st;
 	int rc = want_args(argc, nargs, usage_line);
 
-	if (rc || !(st = open_store(cfg, &rc)))
+	if (rc)
 		return rc;
+	log_init(cfg->log_level, cfg->log_format, "cli");
+	if (!(st = store_open(cfg, &e)))
+		return report(&e);
 	rc = fn(st, argv);
 	store_close(st);
 	return rc;
@@ -362,7 +381,7 @@ static int cmd_config(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: safeurl config\n");
 		return EX_USAGE;
 	}
-	config_dump(cfg, &dump);
+	config_dump_origins(cfg, &dump);
 	fputs(dump.data, stdout);
 	buf_release(&dump);
 	return 0;

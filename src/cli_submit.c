@@ -59,11 +59,7 @@ static int new_scan_id(char out[37], struct err *e)
 	return 0;
 }
 
-/*
- * Enqueue scan id for url as BullMQ job bull_id; a no-op when the queue
- * has that job id already (*added 0).
- */
-static int enqueue(struct queue_producer *qp, const char *bull_id,
+int cli_enqueue(struct queue_producer *qp, const char *bull_id,
 		   const char *id, const char *url, int *added, struct err *e)
 {
 	struct buf data = BUF_INIT;
@@ -480,7 +476,7 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		if (new_scan_id(w->id, &e) ||
 		    state_create(st, &who, w->id, argv[i], NULL, &e)) {
 			rc = -1;
-		} else if (enqueue(qp, w->id, w->id, argv[i], &added, &e)) {
+		} else if (cli_enqueue(qp, w->id, w->id, argv[i], &added, &e)) {
 			err_prefix(&e, "scan created but not enqueued (run "
 				       "'safeurl requeue --stale' later)");
 			rc = -1;
@@ -540,7 +536,7 @@ static int requeue_one(struct queue_producer *qp, const struct state_job *row,
 	if (rc || where[0] == QUEUE_JOB_PENDING || where[1] == QUEUE_JOB_PENDING)
 		;
 	else if (where[0] == QUEUE_JOB_GONE || where[1] == QUEUE_JOB_GONE)
-		rc = enqueue(qp, ids[where[0] == QUEUE_JOB_GONE ? 0 : 1], row->id,
+		rc = cli_enqueue(qp, ids[where[0] == QUEUE_JOB_GONE ? 0 : 1], row->id,
 			     row->url, done, e);
 	else
 		fprintf(stderr, "safeurl: requeue: '%s': jobs '%s' and '%s' both "

@@ -368,7 +368,14 @@ int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 		const char *origin = "environment";
 		const char *s = lookup(envp, v->name);
 
-		if (!s) {
+		/*
+		 * An empty environment value counts as unset: it does not
+		 * blank a value .env gives (an empty `VAR=` left in a
+		 * container's or unit's environment is a common accident;
+		 * to use the default, remove the line from .env).
+		 */
+		if (!s || !*s) {
+			s = NULL;
 			/* later assignments in .env win, as in a shell */
 			size_t j = dotenv.nr, n = strlen(v->name);
 
@@ -382,6 +389,7 @@ int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 			s = v->def;
 			origin = "default";
 		}
+		cfg->origin[i] = origin;
 		if (set_value(v, s, cfg)) {
 			report(errors, v, s, origin);
 			set_value(v, v->def, cfg);
@@ -412,13 +420,28 @@ void config_release(struct config *cfg)
 	}
 }
 
-void config_dump(const struct config *cfg, struct buf *out)
+_Static_assert(sizeof(vars) / sizeof(vars[0]) <=
+	       sizeof(((struct config *)0)->origin) /
+	       sizeof(((struct config *)0)->origin[0]),
+	       "struct config's origin[] must have a slot per variable");
+
+/* Values that differ per process when left at their default. */
+static int per_process(const struct cfg_var *v)
+{
+	return !strcmp(v->name, "WORKER_ID");
+}
+
+static void dump(const struct config *cfg, struct buf *out, int origins)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		const struct cfg_var *v = &vars[i];
 		const void *src = (const char *)cfg + v->offset;
+		const char *origin = cfg->origin[i] ? cfg->origin[i] : "default";
+
+		if (origins && per_process(v) && !strcmp(origin, "default"))
+			continue;
 
 		buf_addf(out, NULL, "%s=", v->name);
 		switch (v->type) {
@@ -439,8 +462,20 @@ void config_dump(const struct config *cfg, struct buf *out)
 				buf_addstr(out, *(char *const *)src, NULL);
 			break;
 		}
+		if (origins)
+			buf_addf(out, NULL, "  # %s", origin);
 		buf_addch(out, '\n', NULL);
 	}
+}
+
+void config_dump(const struct config *cfg, struct buf *out)
+{
+	dump(cfg, out, 0);
+}
+
+void config_dump_origins(const struct config *cfg, struct buf *out)
+{
+	dump(cfg, out, 1);
 }
 
 /* ---- .env parsing ---- */

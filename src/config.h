@@ -51,6 +51,9 @@ struct config {
 	int db_retry_max_ms;
 	int worker_limiter_max;         /* 0 = no worker limiter */
 	int worker_limiter_duration_ms; /* set with worker_limiter_max */
+	/* Where each variable's value came from, by its row in the table:
+	 * "environment", ".env" or "default" (static strings). */
+	const char *origin[64];
 };
 
 /*
@@ -66,6 +69,12 @@ void config_release(struct config *cfg);
 
 /* Append "NAME=value" lines of the effective settings, secrets masked. */
 void config_dump(const struct config *cfg, struct buf *out);
+/*
+ * The same for `safeurl config`: each line followed by "  # " and where
+ * the value came from (environment, .env, default); values that differ
+ * per process (WORKER_ID when not set) are left out.
+ */
+void config_dump_origins(const struct config *cfg, struct buf *out);
 
 /*
  * Pure .env parser: pushes each "NAME=value" assignment of text onto out,

@@ -1,4 +1,5 @@
-/* http.c - libmicrohttpd server with a route table: /healthz, /metrics. */
+/* http.c - libmicrohttpd server with a route table: /livez, /healthz,
+ * /metrics. */
 #include "fmacros.h"
 
 #include <arpa/inet.h>
@@ -34,20 +35,25 @@ struct route {
 	void (*handle)(struct http_server *srv, struct reply *r);
 };
 
-static void handle_healthz(struct http_server *srv, struct reply *r)
+/* Run the probes (only the live ones when live_only) into r. */
+static void run_probes(struct http_server *srv, struct reply *r,
+		       int live_only)
 {
-	size_t i;
+	size_t i, n = 0;
 	int healthy = 1;
 
 	buf_addstr(&r->body, "{\"checks\":{", NULL);
 	for (i = 0; i < srv->nprobes; i++) {
 		const struct http_probe *p = &srv->probes[i];
 		struct err e = ERR_INIT;
-		int ok = p->check(p->ctx, &e) == 0;
+		int ok;
 
+		if (live_only && !p->live)
+			continue;
+		ok = p->check(p->ctx, &e) == 0;
 		healthy &= ok;
 		buf_addf(&r->body, NULL, "%s\"%s\":{\"status\":\"%s\"",
-			 i ? "," : "", p->name, ok ? "up" : "down");
+			 n++ ? "," : "", p->name, ok ? "up" : "down");
 		if (!ok) {
 			buf_addstr(&r->body, ",\"error\":\"", NULL);
 			buf_add_json_str(&r->body, e.msg, strlen(e.msg), NULL);
@@ -61,6 +67,16 @@ static void handle_healthz(struct http_server *srv, struct reply *r)
 	r->content_type = "application/json";
 }
 
+static void handle_healthz(struct http_server *srv, struct reply *r)
+{
+	run_probes(srv, r, 0);
+}
+
+static void handle_livez(struct http_server *srv, struct reply *r)
+{
+	run_probes(srv, r, 1);
+}
+
 static void handle_metrics(struct http_server *srv, struct reply *r)
 {
 	metrics_render(srv->metrics, &r->body);
@@ -69,6 +85,7 @@ static void handle_metrics(struct http_server *srv, struct reply *r)
 }
 
 static const struct route routes[] = {
+	{ "/livez", handle_livez },
 	{ "/healthz", handle_healthz },
 	{ "/metrics", handle_metrics },
 };

@@ -1,9 +1,12 @@
 /*
  * http - the worker's small HTTP server (libmicrohttpd, its own thread):
- * GET /healthz and GET /metrics, from a route table.
+ * GET /livez, /healthz and /metrics, from a route table.
  *
- * /healthz runs every probe and answers 200 when all pass, else 503, with a
- * JSON body naming each dependency's state. Probes are the caller's: they
+ * /healthz (readiness) runs every probe and answers 200 when all pass,
+ * else 503, with a JSON body naming each check's state. /livez (liveness)
+ * does the same with only the probes marked live: the process and its
+ * loop, never a dependency, so that an orchestrator restarts a stuck
+ * worker but not every worker when Redis is away. Probes are the caller's: they
  * must be thread-safe and bounded in time. Knows nothing of Redis, the
  * database or the engine itself.
  */
@@ -20,6 +23,7 @@ struct http_probe {
 	/* 0 when the dependency answers; -1 with the reason in e. */
 	int (*check)(void *ctx, struct err *e);
 	void *ctx;
+	int live; /* 1: also answers /livez */
 };
 
 struct http_server;

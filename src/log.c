@@ -77,17 +77,47 @@ static void add_timestamp(struct buf *out, long long ts_ms)
 		 tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
 }
 
-/* Text values: control bytes, backslashes and quotes become \xNN. */
+/* Escapes inside a quoted logfmt value; other control bytes are \xNN. */
+static const struct {
+	char c;
+	const char *esc;
+} text_escapes[] = {
+	{ '"', "\\\"" }, { '\\', "\\\\" }, { '\n', "\\n" },
+	{ '\r', "\\r" }, { '\t', "\\t" },
+};
+
+/*
+ * A logfmt value: bare when it is a plain word, else double-quoted with
+ * the escapes above, so that a hostile URL cannot forge a field or a line.
+ */
 static void add_text_value(struct buf *out, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const char *p;
+	size_t i;
+	int quote = !*s;
 
-		if (c < 0x20 || c == 0x7F || c == '\\' || c == '"')
+	for (p = s; *p && !quote; p++)
+		quote = (unsigned char)*p <= ' ' || *p == '=' || *p == '"' ||
+			*p == '\\' || *p == 0x7F;
+	if (!quote) {
+		buf_addstr(out, s, NULL);
+		return;
+	}
+	buf_addch(out, '"', NULL);
+	for (p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		for (i = 0; i < sizeof(text_escapes) / sizeof(text_escapes[0]); i++)
+			if (text_escapes[i].c == *p)
+				break;
+		if (i < sizeof(text_escapes) / sizeof(text_escapes[0]))
+			buf_addstr(out, text_escapes[i].esc, NULL);
+		else if (c < 0x20 || c == 0x7F)
 			buf_addf(out, NULL, "\\x%02x", c);
 		else
 			buf_addch(out, (char)c, NULL);
 	}
+	buf_addch(out, '"', NULL);
 }
 
 static void add_json_field(struct buf *out, const char *key, const char *val)
@@ -111,14 +141,29 @@ void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		     enum log_level level, const char *worker_id,
 		     const char *job_id, const char *event, const char *msg)
 {
+	log_format_fields(out, format, ts_ms, level, worker_id, job_id, event,
+			  NULL, 0, msg);
+}
+
+void log_format_fields(struct buf *out, enum log_format format,
+		       long long ts_ms, enum log_level level,
+		       const char *worker_id, const char *job_id,
+		       const char *event, const struct log_field *fields,
+		       size_t nfields, const char *msg)
+{
+	size_t i;
+
 	if (format == LOG_FORMAT_TEXT) {
+		/* logfmt: key=value pairs, the same keys as JSON */
+		buf_addstr(out, "ts=", NULL);
 		add_timestamp(out, ts_ms);
-		buf_addf(out, NULL, " %s", log_level_name(level));
+		buf_addf(out, NULL, " level=%s", log_level_name(level));
 		add_text_field(out, "worker", worker_id);
 		add_text_field(out, "job", job_id);
 		add_text_field(out, "event", event);
-		buf_addch(out, ' ', NULL);
-		add_text_value(out, msg);
+		for (i = 0; i < nfields; i++)
+			add_text_field(out, fields[i].key, fields[i].val);
+		add_text_field(out, "msg", msg);
 	} else {
 		buf_addstr(out, "{\"ts\":\"", NULL);
 		add_timestamp(out, ts_ms);
@@ -126,6 +171,8 @@ void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		add_json_field(out, "worker", worker_id);
 		add_json_field(out, "job", job_id);
 		add_json_field(out, "event", event);
+		for (i = 0; i < nfields; i++)
+			add_json_field(out, fields[i].key, fields[i].val);
 		add_json_field(out, "msg", msg);
 		buf_addch(out, '}', NULL);
 	}
@@ -154,17 +201,40 @@ static void write_all(int fd, const char *p, size_t len)
 	}
 }
 
-static void emit(enum log_level level, const char *job_id, const char *event,
-		 const char *msg)
+static void emit_fields(enum log_level level, const char *job_id,
+			const char *event, const struct log_field *fields,
+			size_t n, const char *msg)
 {
 	struct buf line = BUF_INIT;
 
-	log_format_line(&line, logger.format, now_ms(), level,
-			logger.worker_id, job_id, event, msg);
+	log_format_fields(&line, logger.format, now_ms(), level,
+			  logger.worker_id, job_id, event, fields, n, msg);
 	pthread_mutex_lock(&logger.lock);
 	write_all(logger.fd, line.data, line.len);
 	pthread_mutex_unlock(&logger.lock);
 	buf_release(&line);
+}
+
+static void emit(enum log_level level, const char *job_id, const char *event,
+		 const char *msg)
+{
+	emit_fields(level, job_id, event, NULL, 0, msg);
+}
+
+void log_fields(enum log_level level, const char *job_id, const char *event,
+		const struct log_field *fields, size_t n, const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	va_list ap;
+	int saved = errno;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit_fields(level, job_id, event, fields, n, msg);
+	errno = saved;
 }
 
 void log_event(enum log_level level, const char *job_id, const char *event,

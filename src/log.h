@@ -40,6 +40,23 @@ void log_event(enum log_level level, const char *job_id, const char *event,
 #define log_warn(...) log_event(LOG_WARN, NULL, NULL, __VA_ARGS__)
 #define log_error(...) log_event(LOG_ERROR, NULL, NULL, __VA_ARGS__)
 
+/* A named value of an event line; a NULL val leaves the field out.
+ * Both strings borrowed for the call. */
+struct log_field {
+	const char *key;
+	const char *val;
+};
+
+/*
+ * log_event with fields between "event" and "msg" (JSON keys, or logfmt
+ * pairs), so that collectors filter on them: scan, job, queue, url,
+ * state, verdict, error_code, duration_ms. Never a secret; URLs go
+ * through redact_urls (redact.h) first.
+ */
+void log_fields(enum log_level level, const char *job_id, const char *event,
+		const struct log_field *fields, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 /* Like log_warn, with ": strerror(errno)" appended. */
 void log_warn_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -50,5 +67,11 @@ void log_warn_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_format_line(struct buf *out, enum log_format format, long long ts_ms,
 		     enum log_level level, const char *worker_id,
 		     const char *job_id, const char *event, const char *msg);
+/* The same with fields (n of them, borrowed) before msg. */
+void log_format_fields(struct buf *out, enum log_format format,
+		       long long ts_ms, enum log_level level,
+		       const char *worker_id, const char *job_id,
+		       const char *event, const struct log_field *fields,
+		       size_t nfields, const char *msg);
 
 #endif

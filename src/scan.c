@@ -113,6 +113,62 @@ static void report_skip(struct scan_task *t, const char *reason)
 		    METRICS_SKIPPED);
 }
 
+/*
+ * Codes that describe the target site, not this service: logged at info,
+ * because nobody running the worker can act on a dead URL. Every other
+ * code (the container, the engine, the database, invalid output, an
+ * internal error) is an infrastructure fault: warn.
+ */
+static const char *const target_codes[] = {
+	"INVALID_URL", "BAD_REDIRECT", "DNS_NXDOMAIN", "DNS_FAILURE",
+	"CONNECT_FAILED", "TLS_ERROR", "TIMEOUT", "CONNECTION_LOST",
+	"PROTOCOL_ERROR", "TOO_MANY_REDIRECTS", "BODY_TOO_LARGE",
+	"HEADERS_TOO_LARGE", "FETCH_FAILED",
+};
+
+static enum log_level fail_level(const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(target_codes) / sizeof(target_codes[0]); i++)
+		if (!strcmp(code, target_codes[i]))
+			return LOG_INFO;
+	return LOG_WARN;
+}
+
+/*
+ * An outcome line with the fields collectors filter on: the scan, the
+ * queue, the URL (redacted), the state, the verdict or error code, and
+ * how long the scan has run. NULL values are left out.
+ */
+static void log_outcome(enum log_level level, struct scan_task *t,
+			const char *event, const char *state,
+			const char *verdict, const char *code,
+			const char *msg)
+{
+	struct buf url = BUF_INIT, queue = BUF_INIT;
+	char dur[24];
+	struct log_field f[7];
+
+	if (!log_enabled(level))
+		return;
+	if (t->row.url)
+		redact_urls(t->row.url, &url);
+	buf_addf(&queue, NULL, "%s:%s", t->ctx->cfg->bullmq_prefix,
+		 t->ctx->cfg->queue_name);
+	snprintf(dur, sizeof(dur), "%lld", scan_now_ms() - t->started_ms);
+	f[0] = (struct log_field){ "scan", job_id(t) };
+	f[1] = (struct log_field){ "queue", queue.data };
+	f[2] = (struct log_field){ "url", t->row.url ? url.data : NULL };
+	f[3] = (struct log_field){ "state", state };
+	f[4] = (struct log_field){ "verdict", verdict };
+	f[5] = (struct log_field){ "error_code", code };
+	f[6] = (struct log_field){ "duration_ms", dur };
+	log_fields(level, job_id(t), event, f, 7, "%s", msg);
+	buf_release(&url);
+	buf_release(&queue);
+}
+
 static void report_fail(struct scan_task *t, const char *code,
 			const char *msg, enum worker_fail_mode mode,
 			enum metrics_outcome outcome)
@@ -121,8 +177,17 @@ static void report_fail(struct scan_task *t, const char *code,
 
 	buf_addf(&reason, NULL, "%s: ", code);
 	redact_urls(msg, &reason); /* no credentials or query values in logs or failedReason */
-	log_event(LOG_WARN, job_id(t), "fail", "%s%s", reason.data,
-		  mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
+	{
+		struct buf m = BUF_INIT;
+
+		buf_addf(&m, NULL, "%s%s", reason.data,
+			 mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
+		log_outcome(fail_level(code), t, "fail",
+			    mode == WORKER_FAIL_RETRY ? "QUEUED" :
+			    !strcmp(code, "TIMEOUT") ? "TIMED_OUT" : "FAILED",
+			    NULL, code, m.data);
+		buf_release(&m);
+	}
 	finish(t, outcome);
 	worker_job_fail(t->job, mode == WORKER_FAIL_RETRY ? ERR_UNAVAILABLE :
 							    ERR_INVALID,
@@ -186,8 +251,14 @@ static void report_completed(struct scan_task *t,
 				"COMPLETED");
 
 	add_result_fields(ret, res);
-	log_event(LOG_INFO, job_id(t), "complete", "scan completed: %s (%d)",
-		  res->verdict, res->risk_score);
+	{
+		char m[64];
+
+		snprintf(m, sizeof(m), "scan completed: %s (%d)", res->verdict,
+			 res->risk_score);
+		log_outcome(LOG_INFO, t, "complete", "COMPLETED", res->verdict,
+			    NULL, m);
+	}
 	report_json(t, ret, METRICS_COMPLETED);
 }
 

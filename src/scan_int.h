@@ -58,7 +58,7 @@ struct scan_ctx {
 	int keeper_stop;             /* under lock */
 	pthread_cond_t keeper_wake;
 
-	struct http_probe probes[3];
+	struct http_probe probes[5];
 
 	/* the keeper's and the health probes' own connections */
 	pthread_mutex_t aux_lock;

@@ -27,6 +27,7 @@
 #include "scan_int.h"
 #include "state.h"
 #include "store.h"
+#include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -336,10 +337,38 @@ static int probe_engine(void *arg, struct err *e)
 	return runtime_ping(ctx->rt, e);
 }
 
+/* The loop has turned within this long (it wakes at least every 10 s). */
+#define LOOP_STUCK_MS 60000
+
+static int probe_loop(void *arg, struct err *e)
+{
+	struct timespec ts;
+	long long now, last = worker_last_turn_ms();
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (last && now - last > LOOP_STUCK_MS)
+		return err_set(e, ERR_UNAVAILABLE, "the worker loop has not "
+			       "turned for %lld ms: restart the worker and "
+			       "report its log", now - last);
+	return 0;
+}
+
+static int probe_draining(void *arg, struct err *e)
+{
+	const char *why = worker_draining();
+
+	(void)arg;
+	return why ? err_set(e, ERR_UNAVAILABLE, "%s", why) : 0;
+}
+
 static const struct http_probe probes[] = {
-	{ "redis", probe_redis, NULL },
-	{ "database", probe_database, NULL },
-	{ "engine", probe_engine, NULL },
+	{ "loop", probe_loop, NULL, 1 },
+	{ "accepting", probe_draining, NULL, 0 },
+	{ "redis", probe_redis, NULL, 0 },
+	{ "database", probe_database, NULL, 0 },
+	{ "engine", probe_engine, NULL, 0 },
 };
 
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
@@ -358,7 +387,7 @@ int scan_health_start(struct scan_ctx *ctx, struct err *e)
 			       ctx->probes, NPROBES, ctx->metrics, e);
 	if (!ctx->http)
 		return -1;
-	log_event(LOG_INFO, NULL, "http", "serving /healthz and /metrics on %s port %d",
+	log_event(LOG_INFO, NULL, "http", "serving /livez, /healthz and /metrics on %s port %d",
 		  ctx->cfg->health_addr, ctx->cfg->health_port);
 	return 0;
 }

@@ -29,6 +29,13 @@
  *   FETCHING  -> FAILED     [state_fail]      by anyone
  *   ANALYZING -> FAILED     [state_fail]      by anyone
  *   FETCHING  -> QUEUED     [state_release]   by the owner, for a retry
+ *   FAILED    -> QUEUED     [state_retry]     by the operator (safeurl retry)
+ *   TIMED_OUT -> QUEUED     [state_retry]     by the operator: error cleared
+ *
+ * The worker never moves a scan out of FAILED or TIMED_OUT: for it they are
+ * terminal. Only an operator's `safeurl retry` starts a new attempt, through
+ * the same guarded, audited move as every other (detail: the error it
+ * clears), so the audit trail shows who retried what and why it had failed.
  *
  * state_renew extends the owner's lease of a FETCHING or ANALYZING row; it
  * is not a move (same state, same version, no audit row).
@@ -81,7 +88,8 @@ struct move {
 	unsigned char owner;    /* enum column_mode for worker_id */
 	unsigned char lease;    /* enum column_mode for lease_expires_at */
 	unsigned char attempt;  /* attempts increment */
-	unsigned char error;    /* sets error_code and error_message */
+	unsigned char error;    /* SET: error_code and error_message from the
+				 * change; CLEAR: both NULL; 0 keeps them */
 	unsigned char by_owner; /* only the owner may */
 	unsigned char expired;  /* only once the lease expired */
 	unsigned char result;   /* inserts the scan_results row */
@@ -100,6 +108,8 @@ static const struct move moves[] = {
 	{ STATE_FETCHING, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
 	{ STATE_ANALYZING, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
 	{ STATE_FETCHING, STATE_QUEUED, CLEAR, CLEAR, 0, 0, 1, 0, 0 },
+	{ STATE_FAILED, STATE_QUEUED, CLEAR, CLEAR, 0, CLEAR, 0, 0, 0 },
+	{ STATE_TIMED_OUT, STATE_QUEUED, CLEAR, CLEAR, 0, CLEAR, 0, 0, 0 },
 };
 
 #define NMOVES (sizeof(moves) / sizeof(moves[0]))
@@ -240,6 +250,10 @@ static void build_detail(struct buf *b, const struct move *m,
 		if (who->queue_job)
 			detail_str(b, "queue_job", who->queue_job);
 	}
+	if (m->error == CLEAR) {
+		detail_str(b, "cleared_error_code", job->error_code);
+		detail_str(b, "cleared_error_message", job->error_message);
+	}
 	if (chg->error_code) {
 		detail_str(b, "error_code", chg->error_code);
 		detail_str(b, "error_message", chg->error_message);
@@ -293,7 +307,7 @@ static int check_change(const struct move *m, const struct state_job *job,
 {
 	const struct state_result *r = chg->result;
 
-	if (m->error && !chg->error_code)
+	if (m->error == SET && !chg->error_code)
 		return err_set(e, ERR_INVALID,
 			       "state: scan '%s': %s needs an error code",
 			       job->id, state_name(m->to));
@@ -389,9 +403,11 @@ static void move_args(struct store_val *a, const struct move *m,
 	a[4] = STORE_VAL_INT(m->lease);
 	a[5] = STORE_VAL_INT(who->now + who->lease_ms);
 	a[6] = STORE_VAL_INT(m->attempt);
-	a[7] = STORE_VAL_INT(m->error);
-	a[8] = STORE_VAL_TEXT(chg->error_code);
-	a[9] = STORE_VAL_TEXT(chg->error_message);
+	a[7] = STORE_VAL_INT(m->error != 0);
+	a[8] = m->error == CLEAR ? STORE_VAL_NULL :
+				   STORE_VAL_TEXT(chg->error_code);
+	a[9] = m->error == CLEAR ? STORE_VAL_NULL :
+				   STORE_VAL_TEXT(chg->error_message);
 	a[10] = STORE_VAL_TEXT(job->id);
 	a[11] = STORE_VAL_INT(job->version);
 	a[12] = STORE_VAL_TEXT(state_name(job->state));
@@ -499,7 +515,17 @@ int state_release(struct store *st, const struct state_actor *who,
 		  struct state_job *job, const char *code, const char *message,
 		  struct err *e)
 {
+	if (job->state != STATE_FETCHING)
+		return wrong_from(job, "release", e);
 	return move_error(st, who, job, STATE_QUEUED, code, message, e);
+}
+
+int state_retry(struct store *st, const struct state_actor *who,
+		struct state_job *job, struct err *e)
+{
+	if (job->state != STATE_FAILED && job->state != STATE_TIMED_OUT)
+		return wrong_from(job, "retry", e);
+	return state_move(st, who, job, STATE_QUEUED, NULL, e);
 }
 
 int state_renew(struct store *st, const struct state_actor *who,

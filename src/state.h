@@ -173,6 +173,14 @@ int state_release(struct store *st, const struct state_actor *who,
 		  struct state_job *job, const char *code, const char *message,
 		  struct err *e);
 
+/*
+ * FAILED/TIMED_OUT -> QUEUED, by the operator (who->id "cli"): a new
+ * attempt; error_code and error_message cleared (kept in the audit
+ * detail), attempts kept. ERR_NOT_ALLOWED from any other state.
+ */
+int state_retry(struct store *st, const struct state_actor *who,
+		struct state_job *job, struct err *e);
+
 /* The change a generic move carries; unused fields NULL. */
 struct state_change {
 	const char *error_code;
@@ -220,5 +228,36 @@ int state_sweep(struct store *st, long long now, long long lease_ms,
  */
 int state_list_queued(struct store *st, long long before, const char *after,
 		      size_t limit, struct state_job_list *list, struct err *e);
+
+/* What `safeurl list` selects; strings borrowed. */
+struct state_filter {
+	enum state state;       /* STATE_NONE = any */
+	const char *error_code; /* NULL = any */
+	long long since;        /* changed at or after (epoch ms); 0 = ever */
+};
+
+/*
+ * Rows matching f, most recently changed first, at most limit, into *list
+ * (initialised here; release with state_job_list_release()).
+ */
+int state_list(struct store *st, const struct state_filter *f,
+	       size_t limit, struct state_job_list *list, struct err *e);
+
+/* How many rows are in one state with one error code (NULL = none). */
+struct state_count {
+	enum state state;
+	char *error_code; /* owned */
+	long long count;
+};
+
+struct state_count_list {
+	struct state_count *items;
+	size_t nr;
+};
+
+void state_count_list_release(struct state_count_list *list);
+/* Counts by state and error code into *list (initialised here). */
+int state_counts(struct store *st, struct state_count_list *list,
+		 struct err *e);
 
 #endif

@@ -251,3 +251,65 @@ int state_list_queued(struct store *st, long long before, const char *after,
 
 	return job_list(st, &q, list, e);
 }
+
+int state_list(struct store *st, const struct state_filter *f,
+	       size_t limit, struct state_job_list *list, struct err *e)
+{
+	struct store_val a[4] = {
+		f->state == STATE_NONE ? STORE_VAL_NULL :
+					 STORE_VAL_TEXT(state_name(f->state)),
+		STORE_VAL_TEXT(f->error_code),
+		STORE_VAL_INT(f->since),
+		STORE_VAL_INT((long long)limit),
+	};
+	struct store_stmt q = { STORE_SQL_JOB_LIST, a, 4, 0 };
+
+	return job_list(st, &q, list, e);
+}
+
+void state_count_list_release(struct state_count_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr; i++)
+		free(list->items[i].error_code);
+	free(list->items);
+	list->items = NULL;
+	list->nr = 0;
+}
+
+static int count_row(void *arg, const struct store_row *row, struct err *e)
+{
+	struct state_count_list *list = arg;
+	struct state_count *c;
+	char *name;
+
+	if (row->seq == 0)
+		state_count_list_release(list);
+	if (row->ncols != 3)
+		return err_set(e, ERR_INTERNAL, "state: count row has %zu "
+			       "columns, expected 3", row->ncols);
+	list->items = xrealloc(list->items,
+			       (list->nr + 1) * sizeof(*list->items));
+	c = &list->items[list->nr++];
+	name = store_col_strdup(row, 0);
+	c->state = state_parse(name);
+	free(name);
+	c->error_code = store_col_strdup(row, 1);
+	c->count = store_col_int(row, 2, 0);
+	return 0;
+}
+
+int state_counts(struct store *st, struct state_count_list *list,
+		 struct err *e)
+{
+	struct store_stmt q = { STORE_SQL_JOB_COUNTS, NULL, 0, 0 };
+
+	list->items = NULL;
+	list->nr = 0;
+	if (store_query(st, NULL, &q, count_row, list, e)) {
+		state_count_list_release(list);
+		return -1;
+	}
+	return 0;
+}

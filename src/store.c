@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,7 +193,58 @@ static const struct store_ops *pick_backend(const char *url, struct err *e)
 	return NULL;
 }
 
+/*
+ * The path of a file: URL ("file:./x.db", "file:///abs/x.db?mode=rw"),
+ * into out; 0, or -1 when it does not fit.
+ */
+static int file_path(const char *url, char *out, size_t size)
+{
+	const char *p = url + strlen("file:");
+	size_t n;
+
+	if (!strncmp(p, "//", 2))
+		p += 2;
+	n = strcspn(p, "?#");
+	if (n >= size)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* A file: database must exist already: reading never creates one. */
+static int check_exists(const char *url, struct err *e)
+{
+	char path[4096];
+	struct stat sb;
+
+	if (strncmp(url, "file:", 5) || file_path(url, path, sizeof(path)) ||
+	    !strcmp(path, ":memory:") || !stat(path, &sb))
+		return 0;
+	return err_set(e, ERR_INVALID, "store: database '%s' does not exist "
+		       "(TURSO_CONNECTION_URL='%s'): check the URL and the "
+		       "working directory, or create it with `safeurl "
+		       "migrate`", path, url);
+}
+
+static struct store *open_store(const struct config *cfg, int migrate,
+				struct err *e);
+
 struct store *store_open(const struct config *cfg, struct err *e)
+{
+	return open_store(cfg, 1, e);
+}
+
+struct store *store_open_existing(const struct config *cfg, struct err *e)
+{
+	if (pick_backend(cfg->turso_url, e) == NULL ||
+	    check_exists(cfg->turso_url, e))
+		return NULL;
+	return open_store(cfg, 0, e);
+}
+
+static struct store *open_store(const struct config *cfg, int migrate,
+				struct err *e)
 {
 	const struct store_ops *ops = pick_backend(cfg->turso_url, e);
 	struct call c = { .run = run_open, .url = cfg->turso_url };
@@ -211,7 +263,8 @@ struct store *store_open(const struct config *cfg, struct err *e)
 	hook_init(st);
 	st->auth_token = cfg->turso_auth_token;
 	if (with_retry(st, NULL, &c, e) < 0 ||
-	    store_migrate(st, NULL, NULL, e)) {
+	    (migrate ? store_migrate(st, NULL, NULL, e) :
+		       store_schema_check(st, cfg->turso_url, e))) {
 		store_close(st);
 		return NULL;
 	}

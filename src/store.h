@@ -40,6 +40,8 @@ enum store_sql {
 	STORE_SQL_JOB_SWEEP,    /* leased rows whose lease lapsed long ago */
 	STORE_SQL_JOB_QUEUED,   /* QUEUED rows untouched since a cut-off */
 	STORE_SQL_SCHEMA_VERSION, /* highest applied migration */
+	STORE_SQL_JOB_LIST,     /* rows by state, error code, age (safeurl list) */
+	STORE_SQL_JOB_COUNTS,   /* row counts by state and error code */
 	STORE_SQL_COUNT
 };
 
@@ -97,7 +99,22 @@ typedef int (*store_row_fn)(void *arg, const struct store_row *row,
  * unreachable (no answer, 5xx) past the retry bounds. cfg is copied from.
  */
 struct store *store_open(const struct config *cfg, struct err *e);
+/*
+ * The same for programs that only read or change existing scans: never
+ * creates a file (a missing one is ERR_INVALID naming the path) and never
+ * migrates (a database without the schema, or with an older or newer one,
+ * is ERR_INVALID saying what to run).
+ */
+struct store *store_open_existing(const struct config *cfg, struct err *e);
 void store_close(struct store *st);
+
+/*
+ * The schema is the one this build knows: ERR_INVALID when it is missing
+ * or older (run `safeurl migrate`) or newer (a newer program migrated it:
+ * upgrade this one, or restore the backup taken before the upgrade).
+ * url (borrowed) names the database in the message.
+ */
+int store_schema_check(struct store *st, const char *url, struct err *e);
 
 /*
  * Apply pending migrations, each once and atomically, safe against other

@@ -159,6 +159,20 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		" ORDER BY id LIMIT ?3",
 	[STORE_SQL_SCHEMA_VERSION] =
 		"SELECT coalesce(max(version), 0) FROM schema_migrations",
+	/*
+	 * ?1 state or NULL for any, ?2 error code or NULL for any, ?3 rows
+	 * changed at or after this time (epoch ms), ?4 row limit; newest
+	 * change first
+	 */
+	[STORE_SQL_JOB_LIST] =
+		"SELECT " JOB_COLS " FROM scan_jobs"
+		" WHERE (?1 IS NULL OR state = ?1)"
+		" AND (?2 IS NULL OR error_code = ?2)"
+		" AND updated_at >= ?3"
+		" ORDER BY updated_at DESC, id LIMIT ?4",
+	[STORE_SQL_JOB_COUNTS] =
+		"SELECT state, error_code, count(*) FROM scan_jobs"
+		" GROUP BY state, error_code ORDER BY state, error_code",
 };
 
 const char *store_sql_text(enum store_sql sql)
@@ -223,6 +237,34 @@ static int apply_once(struct store *st, const struct migration *m, int *cur,
 	return 0;
 }
 
+/* A newer schema than this build knows is refused, never written to. */
+static int refuse_newer(int cur, struct err *e)
+{
+	return err_set(e, ERR_INVALID, "store: schema version %d is newer than "
+		       "this program's %d: a newer safeurl migrated it; run "
+		       "that version, or restore the backup taken before the "
+		       "upgrade", cur, store_schema_latest());
+}
+
+int store_schema_check(struct store *st, const char *url, struct err *e)
+{
+	int cur;
+
+	if (read_version(st, &cur, e))
+		/* unreachable or unusable (corrupt, refused): as reported;
+		 * a statement error: the table is missing */
+		return e->kind != ERR_INTERNAL ? -1 :
+		       err_set(e, ERR_INVALID, "store: '%s' has no safeurl "
+			       "schema: create it with `safeurl migrate`", url);
+	if (cur > store_schema_latest())
+		return refuse_newer(cur, e);
+	if (cur < store_schema_latest())
+		return err_set(e, ERR_INVALID, "store: '%s' is at schema version "
+			       "%d, this program needs %d: run `safeurl "
+			       "migrate`", url, cur, store_schema_latest());
+	return 0;
+}
+
 int store_migrate(struct store *st, int *applied, int *version,
 		  struct err *e)
 {
@@ -233,8 +275,7 @@ int store_migrate(struct store *st, int *applied, int *version,
 	    read_version(st, &cur, e))
 		return -1;
 	if (cur > store_schema_latest())
-		log_warn("store: schema version %d is newer than this "
-			 "program's %d", cur, store_schema_latest());
+		return refuse_newer(cur, e);
 	for (i = 0; i < NMIGRATIONS; i++) {
 		if (migrations[i].version <= cur)
 			continue;

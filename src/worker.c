@@ -39,6 +39,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "queue_admin.h"
 #include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -462,6 +463,32 @@ static void finish_batch(struct worker *w, int ok)
 	w->nbatch = 0;
 }
 
+/*
+ * What the health server reads from its own thread: when the loop last
+ * turned (monotonic ms) and why the worker is draining (enum drain).
+ */
+enum drain { DRAIN_NONE, DRAIN_PAUSED, DRAIN_STOPPING };
+static _Atomic long long last_turn_ms;
+static _Atomic int drain_state;
+
+static const char *const drain_reasons[] = {
+	[DRAIN_NONE] = NULL,
+	[DRAIN_PAUSED] = "draining: the queue is paused (safeurl resume "
+			 "or Queue.resume() ends it)",
+	[DRAIN_STOPPING] = "draining: shutting down (SIGTERM or SIGINT "
+			   "received)",
+};
+
+long long worker_last_turn_ms(void)
+{
+	return atomic_load(&last_turn_ms);
+}
+
+const char *worker_draining(void)
+{
+	return drain_reasons[atomic_load(&drain_state)];
+}
+
 static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		    struct queue_job *jobs, size_t njobs, long long next,
 		    int paused, long long limit, int ok)
@@ -477,6 +504,8 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		return;
 	}
 	w->next_delayed = next;
+	if (!w->stopping)
+		atomic_store(&drain_state, paused ? DRAIN_PAUSED : DRAIN_NONE);
 	if (paused || (int)njobs < w->asked)
 		w->want_take = 0; /* drained: wait for the marker */
 	if (limit > 0) {
@@ -621,6 +650,7 @@ static void run_timers(struct worker *w, long long now)
 static void begin_stop(struct worker *w, long long now)
 {
 	w->stopping = 1;
+	atomic_store(&drain_state, DRAIN_STOPPING);
 	w->deadline = now + w->cfg->shutdown_grace_ms;
 	log_event(LOG_INFO, NULL, "stop",
 		  "stopping: no new jobs; %d in flight get %d ms to finish",
@@ -724,6 +754,7 @@ static void loop_once(struct worker *w)
 	long tick = queue_tick(w->q, now);
 	int n;
 
+	atomic_store(&last_turn_ms, now);
 	if (queue_generation(w->q) != w->generation) {
 		w->generation = queue_generation(w->q);
 		w->want_take = 1;
@@ -806,10 +837,33 @@ static void worker_release(struct worker *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
+/*
+ * A refused Redis password (WRONGPASS, NOAUTH) is configuration, not an
+ * outage (SPEC §8): one blocking probe at start says which, and stops the
+ * worker with ERR_INVALID (exit 78). Redis not answering is left to the
+ * queue's reconnecting loop.
+ */
+static int refused_password(const struct config *cfg, struct err *e)
+{
+	struct queue_params p;
+	struct queue_admin *qa = NULL;
+	struct err probe = ERR_INIT;
+
+	queue_params_from_config(&p, cfg);
+	if (!queue_admin_open(&qa, &p, &probe)) {
+		queue_admin_close(qa);
+		return 0;
+	}
+	if (probe.kind != ERR_NOT_ALLOWED)
+		return 0;
+	return err_set(e, ERR_INVALID, "%s", probe.msg);
+}
+
 int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e)
 {
 	struct worker w;
+	int announced = 0;
 
 	worker_init(&w, cfg, proc);
 	w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -822,13 +876,28 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 		worker_release(&w);
 		return -1;
 	}
+	if (refused_password(cfg, e)) {
+		if (proc->close)
+			proc->close(w.ctx);
+		close(w.wake_fd);
+		worker_release(&w);
+		return -1;
+	}
 	stop_fd = w.wake_fd;
-	log_event(LOG_INFO, NULL, "start",
-		  "consuming queue '%s' (prefix '%s') with processor '%s', "
-		  "concurrency %d", cfg->queue_name, cfg->bullmq_prefix,
-		  proc->name, w.cap);
-	while (!finished(&w, mono_ms()) && !queue_failed(w.q, e))
+	log_event(LOG_INFO, NULL, "starting", "connecting to redis '%s:%d'",
+		  cfg->redis_host, cfg->redis_port);
+	while (!finished(&w, mono_ms()) && !queue_failed(w.q, e)) {
 		loop_once(&w);
+		/* "consuming" only once the queue really answers */
+		if (!announced && queue_ready(w.q)) {
+			announced = 1;
+			log_event(LOG_INFO, NULL, "start",
+				  "consuming queue '%s' (prefix '%s') with "
+				  "processor '%s', concurrency %d",
+				  cfg->queue_name, cfg->bullmq_prefix,
+				  proc->name, w.cap);
+		}
+	}
 	if (queue_failed(w.q, e)) {
 		stop_fd = -1;
 		if (proc->close)

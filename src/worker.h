@@ -100,4 +100,13 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 /* Ask worker_run to stop. Async-signal-safe. */
 void worker_request_stop(void);
 
+/*
+ * For the health server, from any thread: the CLOCK_MONOTONIC ms of the
+ * loop's last turn (0 before it first turns), and why the worker is
+ * draining: a static sentence (shutting down, or the queue paused), or
+ * NULL when it takes jobs.
+ */
+long long worker_last_turn_ms(void);
+const char *worker_draining(void);
+
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # t109: a Redis that requires a password: with REDIS_PASSWORD the worker
-# authenticates both connections and processes jobs; with a wrong one it
-# logs the refusal, keeps retrying, never prints the password, and still
-# stops cleanly.
+# authenticates both connections and processes jobs; with a wrong or
+# missing one it stops at start with exit 78 naming REDIS_PASSWORD (a
+# refusal is configuration, not an outage), never prints the password and
+# never claims to be consuming.
 . "$(dirname "$0")/lib.sh"
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
@@ -11,11 +12,18 @@ redis-cli -p "$REDIS_PORT" config set requirepass 's3cret-pw' >/dev/null
 export QUEUE_NAME=auth
 bull_auth() { REDIS_PASSWORD=s3cret-pw node "$S/tests/interop/bull.js" "$@"; }
 
-REDIS_PASSWORD=wrong-pw start_worker bad.log --processor=noop
-wait_for "refusal logged" 10 grep -q 'rejected the password' bad.log
-stop_worker
-expect_eq "exit 0 with a wrong password" 0 "$WRC"
+set +e
+REDIS_PASSWORD=wrong-pw LOG_FORMAT=json timeout 60 "$B/safeurl-worker" --processor=noop 2>bad.log; WRC=$?
+set -e
+expect_eq "exit 78 with a wrong password" 78 "$WRC"
+expect_match "refusal named" "refused the password: WRONGPASS.*check REDIS_PASSWORD" "$(cat bad.log)"
+check "never consuming" bash -c "! grep -q consuming bad.log"
 check "password not logged" bash -c "! grep -q -e wrong-pw -e s3cret-pw bad.log"
+set +e
+REDIS_PASSWORD= LOG_FORMAT=json timeout 60 "$B/safeurl-worker" --processor=noop 2>none.log; WRC=$?
+set -e
+expect_eq "exit 78 without a password" 78 "$WRC"
+expect_match "NOAUTH named" "refused the password: NOAUTH" "$(cat none.log)"
 
 REDIS_PASSWORD=s3cret-pw start_worker good.log --processor=noop
 bull_auth add '[{"name":"scan","data":{},"opts":{"jobId":"a1"}}]' >/dev/null

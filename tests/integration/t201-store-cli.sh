@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
 # t201: safeurl migrate/status/result on real SQLite files: outputs, exit
-# codes for unknown ids (65), unusable databases (74) and usage (64);
-# relative and absolute file: URLs; an unreachable remote database (69).
+# codes for unknown ids (65), unusable databases (78, as the worker) and
+# usage (64); relative and absolute file: URLs; an unreachable remote
+# database (69); read commands never create or migrate a database, and a
+# schema newer than the program is refused by every command.
 . "$(dirname "$0")/lib.sh"
 cd "$T"
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed (scripts/deps.sh)"
+
+for cmd in "status x" "result x" "list" "stats" "history x" "cancel x" "retry x"; do
+  TURSO_CONNECTION_URL=file:typo.db run "$B/safeurl" $cmd
+  expect_eq "$cmd on a missing database exits 78" 78 "$RC"
+  expect_match "$cmd names the missing path" "database 'typo.db' does not exist \(TURSO_CONNECTION_URL='file:typo.db'\)" "$ERR"
+done
+check "no read command created the database" test ! -e typo.db
+sqlite3 empty.db 'CREATE TABLE t(x)'
+TURSO_CONNECTION_URL=file:empty.db run "$B/safeurl" status x
+expect_eq "a database without the schema exits 78" 78 "$RC"
+expect_match "without the schema: says to migrate" "'file:empty.db' has no safeurl schema: create it with .safeurl migrate." "$ERR"
+expect_eq "without the schema: not migrated" "t" "$(sqlite3 empty.db "SELECT group_concat(name) FROM sqlite_schema WHERE type='table'")"
 
 run "$B/safeurl" migrate
 expect_eq "migrate on a new database exits 0" 0 "$RC"
@@ -67,7 +81,7 @@ check "relative file: URL is relative to the working directory" test -f "$T/sub/
 
 echo "hello, not a database" > junk.db
 TURSO_CONNECTION_URL=file:junk.db run "$B/safeurl" status x
-expect_eq "non-database file exits 74" 74 "$RC"
+expect_eq "non-database file exits 78" 78 "$RC"
 expect_match "non-database file is named" "cannot open 'file:junk.db': file is not a database" "$ERR"
 check "non-database file left alone" grep -q "hello" junk.db
 
@@ -75,11 +89,11 @@ cp local.db corrupt.db
 sqlite3 corrupt.db 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 dd if=/dev/urandom of=corrupt.db bs=4096 seek=1 count=6 conv=notrunc status=none
 TURSO_CONNECTION_URL=file:corrupt.db run "$B/safeurl" status job-fetch
-expect_eq "corrupt database exits 74" 74 "$RC"
+expect_eq "corrupt database exits 78" 78 "$RC"
 expect_match "corrupt database is said so" "malformed|not a database" "$ERR"
 
 TURSO_CONNECTION_URL=file:sub run "$B/safeurl" status x
-expect_eq "a directory as database exits 74" 74 "$RC"
+expect_eq "a directory as database exits 78" 78 "$RC"
 expect_match "unopenable database is named" "cannot open 'file:sub'" "$ERR"
 
 nobody=$(free_port)
@@ -89,6 +103,15 @@ expect_match "unreachable remote database is named" "cannot reach 'http://127.0.
 
 run "$B/safeurl" --help
 expect_match "--help documents 65" "65 +bad input" "$OUT"
-expect_match "--help documents 74" "74 +database unusable" "$OUT"
-expect_match "--help documents 69" "69 +database unavailable" "$OUT"
+expect_match "--help documents 78" "78 +configuration: a bad variable, or what it names" "$OUT"
+expect_match "--help documents 69" "69 +service unavailable" "$OUT"
+
+# a schema newer than this program: refused by reads and by migrate alike
+cp local.db newer.db
+sqlite3 newer.db "INSERT INTO schema_migrations VALUES (99, 0)"
+for cmd in "status job-done" "migrate"; do
+  TURSO_CONNECTION_URL=file:newer.db run "$B/safeurl" $cmd
+  expect_eq "newer schema: $cmd exits 78" 78 "$RC"
+  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 1" "$ERR"
+done
 finish

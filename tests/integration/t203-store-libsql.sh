@@ -3,7 +3,7 @@
 # over HTTP, one request per transition (counted at a recording proxy),
 # the bearer token sent (tursodb checks none: a loopback proxy refuses
 # requests without it), and clear start-up failures: wrong or missing
-# token -> worker exit 78 / CLI exit 74 with the server's answer and no
+# token -> exit 78 from the worker and the CLI alike with the server's answer and no
 # token in the log; unreachable server -> 69 after logged retries.
 . "$(dirname "$0")/lib.sh"
 cd "$T"
@@ -54,7 +54,7 @@ check "wrong token: not retried" bash -c "! grep -q db_retry '$T/w.log'"
 worker_exit TURSO_CONNECTION_URL="$PROXY_URL" TURSO_AUTH_TOKEN=
 expect_eq "no token: worker exits 78" 78 "$RC"
 TURSO_CONNECTION_URL=$PROXY_URL TURSO_AUTH_TOKEN=wrong-token-value run "$B/safeurl" status x
-expect_eq "wrong token: CLI exits 74" 74 "$RC"
+expect_eq "wrong token: CLI exits 78" 78 "$RC"
 nobody=$(free_port)
 worker_exit TURSO_CONNECTION_URL="http://127.0.0.1:$nobody" DB_RETRY_ATTEMPTS=3 DB_RETRY_MAX_MS=2000
 expect_eq "unreachable server: worker exits 69" 69 "$RC"

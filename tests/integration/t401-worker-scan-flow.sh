@@ -70,12 +70,26 @@ expect_eq "the redelivery changed nothing" 3 "$(sql "SELECT version FROM scan_jo
 
 health=$(curl -s "http://127.0.0.1:$HEALTH/healthz")
 expect_match "healthz reports every dependency up" '"redis":\{"status":"up"\},"database":\{"status":"up"\},"engine":\{"status":"up"\}\},"status":"ok"' "$health"
+expect_eq "livez answers 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HEALTH/livez")"
+# readiness reports draining while the queue is paused; liveness does not
+"$B/safeurl" pause >/dev/null
+ready_code() { curl -s -o "$T/ready.json" -w '%{http_code}' "http://127.0.0.1:$HEALTH/healthz"; }
+drained() { [ "$(ready_code)" = 503 ] && grep -q 'the queue is paused' "$T/ready.json"; }
+wait_for "healthz says paused" 30 drained
+check "healthz 503 while paused" drained
+expect_eq "livez still 200 while paused" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HEALTH/livez")"
+"$B/safeurl" resume >/dev/null
+wait_for "healthz ready after resume" 30 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HEALTH/healthz)\" = 200 ]"
+expect_eq "healthz 200 after resume" 200 "$(ready_code)"
 metrics=$(curl -s "http://127.0.0.1:$HEALTH/metrics")
 expect_match "metrics count completed scans" 'safeurl_jobs_total\{outcome="completed"\} 4' "$metrics"
 expect_match "metrics count the skip" 'safeurl_jobs_total\{outcome="skipped"\} 1' "$metrics"
 expect_match "spawn histogram observed" 'safeurl_container_spawn_seconds_count 4' "$metrics"
 check "log has claim, container and complete events" bash -c \
   "grep -q '\"event\":\"claim\"' $T/w1.log && grep -q '\"event\":\"container\"' $T/w1.log && grep -q '\"event\":\"complete\"' $T/w1.log"
+expect_match "complete lines carry the fields collectors filter on" \
+  '"event":"complete","scan":"[^"]+","queue":"bull:[^"]+","url":"http[^"]+","state":"COMPLETED","verdict":"[a-z]+","duration_ms":"[0-9]+","msg"' \
+  "$(grep '"event":"complete"' "$T/w1.log" | head -1)"
 
 stop_worker w1
 expect_eq "SIGTERM exits 0" 0 "$WRC"

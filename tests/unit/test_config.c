@@ -244,6 +244,37 @@ static void test_empty_means_default(void **state)
 	strvec_clear(&errors);
 }
 
+/*
+ * An empty environment value does not blank a .env value; each value's
+ * origin is shown by config_dump_origins, which leaves out the
+ * per-process default WORKER_ID.
+ */
+static char *write_temp(const char *text);
+
+static void test_empty_env_keeps_dotenv(void **state)
+{
+	const char *env[] = { "QUEUE_NAME=", "REDIS_HOST=from-env", NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct buf dump = BUF_INIT;
+	struct config cfg;
+	char *path = write_temp("QUEUE_NAME=from-dotenv\nREDIS_PORT=7000\n");
+
+	(void)state;
+	assert_int_equal(load(&cfg, env, path, &errors), 0);
+	assert_string_equal(cfg.queue_name, "from-dotenv");
+	config_dump_origins(&cfg, &dump);
+	assert_non_null(strstr(dump.data, "QUEUE_NAME=from-dotenv  # .env\n"));
+	assert_non_null(strstr(dump.data, "REDIS_HOST=from-env  # environment\n"));
+	assert_non_null(strstr(dump.data, "REDIS_PORT=7000  # .env\n"));
+	assert_non_null(strstr(dump.data, "WORKER_CONCURRENCY=5  # default\n"));
+	assert_null(strstr(dump.data, "WORKER_ID="));
+	buf_release(&dump);
+	config_release(&cfg);
+	strvec_clear(&errors);
+	unlink(path);
+	free(path);
+}
+
 static void test_secret_never_printed(void **state)
 {
 	const char *env[] = { "REDIS_PASSWORD=hunter2", "TURSO_AUTH_TOKEN=tok9",
@@ -447,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_limiter_pair),
 		cmocka_unit_test(test_empty_means_default),
+		cmocka_unit_test(test_empty_env_keeps_dotenv),
 		cmocka_unit_test(test_secret_never_printed),
 		cmocka_unit_test(test_dotenv_precedence),
 		cmocka_unit_test(test_dotenv_bad_value_names_origin),

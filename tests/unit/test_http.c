@@ -1,4 +1,4 @@
-/* test_http.c - /healthz and /metrics over real HTTP on loopback. */
+/* test_http.c - /livez, /healthz and /metrics over real HTTP on loopback. */
 #include "fmacros.h"
 
 #include <stdarg.h>
@@ -32,8 +32,8 @@ static int check_always(void *ctx, struct err *e)
 }
 
 static const struct http_probe probes[] = {
-	{ "redis", check_always, NULL },
-	{ "database", check_flag, &probe_ok },
+	{ "redis", check_always, NULL, 1 },
+	{ "database", check_flag, &probe_ok, 0 },
 };
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
@@ -104,6 +104,16 @@ static void test_healthz(void **state)
 				    "connect to \"db\" refused");
 		assert_string_equal(json_string_value(json_object_get(redis, "status")), "up");
 	}
+	json_decref(j);
+
+	/* liveness runs only the live probes: a dependency down is not a
+	 * reason to restart the process */
+	buf_reset(&body);
+	assert_int_equal(get(port, "GET", "/livez", &body), 200);
+	j = json_loads(body.data, 0, NULL);
+	assert_non_null(j);
+	assert_null(json_object_get(json_object_get(j, "checks"), "database"));
+	assert_non_null(json_object_get(json_object_get(j, "checks"), "redis"));
 	json_decref(j);
 
 	buf_reset(&body);

@@ -111,11 +111,41 @@ static void test_text_format(void **state)
 	log_format_line(&line, LOG_FORMAT_TEXT, TS, LOG_INFO, "h:1", "j 1",
 			"complete", "done\nfake line \"q\" \\");
 	assert_string_equal(line.data,
-			    "2025-11-28T23:07:14.567Z info worker=h:1 job=j 1 "
-			    "event=complete done\\x0afake line \\x22q\\x22 \\x5c\n");
+			    "ts=2025-11-28T23:07:14.567Z level=info worker=h:1 "
+			    "job=\"j 1\" event=complete msg=\"done\\nfake line "
+			    "\\\"q\\\" \\\\\"\n");
 	buf_release(&line);
 }
 
+/* Fields sit between event and msg, in both formats; NULL ones vanish. */
+static void test_fields(void **state)
+{
+	const struct log_field f[] = {
+		{ "scan", "s1" }, { "verdict", NULL }, { "url", "http://a/ b" },
+		{ "duration_ms", "12" },
+	};
+	struct buf line = BUF_INIT;
+
+	(void)state;
+	log_format_fields(&line, LOG_FORMAT_JSON, TS, LOG_INFO, "h:1", "s1",
+			  "complete", f, 4, "done");
+	assert_string_equal(line.data,
+			    "{\"ts\":\"2025-11-28T23:07:14.567Z\",\"level\":"
+			    "\"info\",\"worker\":\"h:1\",\"job\":\"s1\","
+			    "\"event\":\"complete\",\"scan\":\"s1\",\"url\":"
+			    "\"http://a/ b\",\"duration_ms\":\"12\",\"msg\":"
+			    "\"done\"}\n");
+	buf_reset(&line);
+	log_format_fields(&line, LOG_FORMAT_TEXT, TS, LOG_INFO, "h:1", "s1",
+			  "complete", f, 4, "done");
+	assert_string_equal(line.data,
+			    "ts=2025-11-28T23:07:14.567Z level=info worker=h:1 "
+			    "job=s1 event=complete scan=s1 url=\"http://a/ b\" "
+			    "duration_ms=12 msg=done\n");
+	buf_release(&line);
+}
+
+/* Credentials and query values never reach a log line. */
 /* Capture what log_event writes, through an unlinked temporary file. */
 static char *capture(void (*fn)(void))
 {
@@ -152,9 +182,9 @@ static void test_levels_filter(void **state)
 	out = capture(emit_levels);
 	assert_null(strstr(out, "d-line"));
 	assert_null(strstr(out, "i-line"));
-	assert_non_null(strstr(out, " warn worker=w-levels w-line 1\n"));
-	assert_non_null(strstr(out, " error worker=w-levels e-line\n"));
-	assert_non_null(strstr(out, "job=job-9 event=fail with job\n"));
+	assert_non_null(strstr(out, " level=warn worker=w-levels msg=\"w-line 1\"\n"));
+	assert_non_null(strstr(out, " level=error worker=w-levels msg=e-line\n"));
+	assert_non_null(strstr(out, "job=job-9 event=fail msg=\"with job\"\n"));
 	assert_false(log_enabled(LOG_INFO));
 	assert_true(log_enabled(LOG_ERROR));
 	log_shutdown();
@@ -239,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_json_optional_fields_absent),
 		cmocka_unit_test(test_json_escapes_hostile_strings),
 		cmocka_unit_test(test_text_format),
+		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_levels_filter),
 		cmocka_unit_test(test_long_message_truncated_but_valid),
 		cmocka_unit_test(test_threads_whole_lines),

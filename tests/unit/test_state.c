@@ -180,7 +180,7 @@ static void test_allowed_moves(void **state)
 			state_job_release(&job);
 			n++;
 		}
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 13);
 }
 
 /* Every pair not in the table is refused and changes nothing. */
@@ -214,11 +214,54 @@ static void test_forbidden_moves(void **state)
 			state_job_release(&job);
 			n++;
 		}
-	assert_int_equal(n, STATE_COUNT * STATE_COUNT - 11);
+	assert_int_equal(n, STATE_COUNT * STATE_COUNT - 13);
 	assert_int_equal(fixture_inconsistencies(f->path), 0);
 }
 
-/* No named operation leaves a terminal state. */
+/*
+ * The operator's retry: FAILED and TIMED_OUT go back to QUEUED with the
+ * error cleared (kept in the audit detail) and attempts kept; from any
+ * other state it is refused.
+ */
+static void test_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct state_actor cli = { "cli", T0 + 10 * LEASE, 0, NULL };
+	const enum state from[] = { STATE_FAILED, STATE_TIMED_OUT };
+	struct state_audit_list list;
+	struct state_job job;
+	struct err e = ERR_INIT;
+	char id[32];
+	size_t i;
+	int attempts;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(id, sizeof(id), "retry-%zu", i);
+		reach(f->st, id, from[i], &job);
+		attempts = job.attempts;
+		assert_int_equal(state_retry(f->st, &cli, &job, &e), 0);
+		assert_int_equal(job.state, STATE_QUEUED);
+		assert_null(job.error_code);
+		assert_null(job.error_message);
+		assert_null(job.worker_id);
+		assert_int_equal(job.attempts, attempts);
+		assert_null(state_job_violation(&job));
+		assert_int_equal(state_get_audit(f->st, id, &list, &e), 0);
+		assert_string_equal(list.items[list.nr - 1].actor, "cli");
+		assert_non_null(strstr(list.items[list.nr - 1].detail,
+				       "\"cleared_error_code\":\""));
+		state_audit_list_release(&list);
+		assert_int_equal(state_retry(f->st, &cli, &job, &e), -1);
+		assert_int_equal(e.kind, ERR_NOT_ALLOWED);
+		state_job_release(&job);
+	}
+	reach(f->st, "retry-done", STATE_COMPLETED, &job);
+	assert_int_equal(state_retry(f->st, &cli, &job, &e), -1);
+	assert_int_equal(e.kind, ERR_NOT_ALLOWED);
+	state_job_release(&job);
+}
+
+/* No worker operation leaves a terminal state (only state_retry does). */
 static void test_terminal_final(void **state)
 {
 	struct fixture *f = *state;
@@ -843,6 +886,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allowed_moves, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_forbidden_moves, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_terminal_final, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_retry, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_and_not_found, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_owner_rules, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_takeover, setup, fixture_teardown),
