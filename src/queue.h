@@ -251,6 +251,10 @@ struct queue_add {
 
 struct queue_producer;
 
+/* Does a Redis error reply (borrowed) say the password was refused
+ * (WRONGPASS, NOAUTH)? That is configuration, not an outage. */
+int queue_auth_refused(const char *reply);
+
 /* Connect (blocking, with a timeout). New producer in *out, caller closes
  * it with queue_producer_close(). */
 int queue_producer_open(struct queue_producer **out,

@@ -156,8 +156,7 @@ int queue_admin_open(struct queue_admin **out,
 		redisCommand(qa->c, "AUTH %s", params->password) :
 		redisCommand(qa->c, "PING");
 	if (r && r->type == REDIS_REPLY_ERROR &&
-	    (!strncmp(r->str, "WRONGPASS", 9) || !strncmp(r->str, "NOAUTH", 6) ||
-	     strstr(r->str, "invalid password"))) {
+	    queue_auth_refused(r->str)) {
 		err_set(e, ERR_NOT_ALLOWED, "redis: '%s:%d' refused the "
 			"password: %s (check REDIS_PASSWORD)", params->host,
 			params->port, r->str);

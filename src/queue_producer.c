@@ -38,6 +38,26 @@ static int producer_error(redisReply *reply, redisContext *c, struct err *e,
 	return -1;
 }
 
+int queue_auth_refused(const char *reply)
+{
+	return !strncmp(reply, "WRONGPASS", 9) || !strncmp(reply, "NOAUTH", 6) ||
+	       strstr(reply, "invalid password") != NULL;
+}
+
+/* A refused password is configuration (ERR_INVALID: exit 78), not an
+ * outage; anything else as producer_error. */
+static int auth_error(redisReply *r, redisContext *c, struct err *e,
+		      const char *what)
+{
+	if (r && r->type == REDIS_REPLY_ERROR && queue_auth_refused(r->str)) {
+		err_set(e, ERR_INVALID, "redis: %s: %s (check REDIS_PASSWORD)",
+			what, r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	return producer_error(r, c, e, what);
+}
+
 static int producer_prepare(struct queue_producer *p, const char *password,
 			    struct err *e)
 {
@@ -46,11 +66,13 @@ static int producer_prepare(struct queue_producer *p, const char *password,
 	if (password && *password) {
 		r = redisCommand(p->c, "AUTH %s", password);
 		if (!r || r->type == REDIS_REPLY_ERROR)
-			return producer_error(r, p->c, e, "AUTH failed");
+			return auth_error(r, p->c, e, "AUTH failed");
 		freeReplyObject(r);
 	}
 	r = redisCommand(p->c, "SCRIPT LOAD %b", queue_scripts[QS_ADD].src,
 			 queue_scripts[QS_ADD].len);
+	if (r && r->type == REDIS_REPLY_ERROR && queue_auth_refused(r->str))
+		return auth_error(r, p->c, e, "SCRIPT LOAD failed");
 	if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
 		return producer_error(r, p->c, e, "SCRIPT LOAD failed");
 	memcpy(p->sha, r->str, 41);
