@@ -15,6 +15,8 @@ mkdir -p "$T/bin"
 printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$B/tests/seccomp-exec" "$ROOT/usr/bin/safeurl-fetcher" \
   >"$T/bin/safeurl-fetcher"
 chmod +x "$T/bin/safeurl-fetcher"
+# The suites' other programs (t501 compiles rules with the CLI) as built.
+ln -s "$B/safeurl" "$T/bin/safeurl"
 
 status=$("$B/tests/seccomp-exec" /bin/grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t\n' '  ')
 expect_eq "the helper runs its program under the filter" "NoNewPrivs: 1 Seccomp: 2 " "$status"
