@@ -4,6 +4,7 @@
 # safeurl-worker on a freshly emptied Redis; job hashes, key membership and
 # per-job QueueEvents must match. CONFORMANCE_FILTER narrows the scenarios.
 . "$(dirname "$0")/lib.sh"
+require_test_hooks
 . "$S/tests/interop/queue_lib.sh"
 cd "$T"
 start_redis
