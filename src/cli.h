@@ -41,6 +41,14 @@ int cli_enqueue(struct queue_producer *qp, const char *bull_id,
 		const char *id, const char *url, int *added, struct err *e);
 
 /*
+ * Open the existing store (never created or migrated: `migrate` does that)
+ * for a read or operator command, or print the error; NULL with *rc set to
+ * the exit code. New, caller closes with store_close().
+ */
+struct store;
+struct store *cli_open_store(const struct config *cfg, int *rc);
+
+/*
  * The operator's commands (cli_ops.c): list, stats, history, retry,
  * cancel, pause, resume. Arguments and output in `safeurl --help` and
  * docs/operations.md.

@@ -131,9 +131,7 @@ static int report(const struct err *e)
 	return exit_code(e);
 }
 
-/* Open the existing store (never created or migrated here: migrate does
- * that) or report; NULL with *rc set. */
-static struct store *open_store(const struct config *cfg, int *rc)
+struct store *cli_open_store(const struct config *cfg, int *rc)
 {
 	struct err e = ERR_INIT;
 	struct store *st;
@@ -346,7 +344,7 @@ static int with_id(const struct config *cfg, int argc, char **argv,
 	const char *id;
 	int rc = id_and_format(argc, argv, usage_line, &id, &fmt);
 
-	if (rc || !(st = open_store(cfg, &rc)))
+	if (rc || !(st = cli_open_store(cfg, &rc)))
 		return rc;
 	rc = fn(st, id, fmt);
 	store_close(st);

@@ -73,18 +73,6 @@ static int ops_report(const struct err *e)
 	return ops_report_code(e);
 }
 
-static struct store *ops_store(const struct config *cfg, int *rc)
-{
-	struct err e = ERR_INIT;
-	struct store *st;
-
-	log_init(cfg->log_level, cfg->log_format, "cli");
-	st = store_open_existing(cfg, &e);
-	if (!st)
-		*rc = ops_report(&e);
-	return st;
-}
-
 static struct queue_admin *ops_queue(const struct config *cfg, int *rc)
 {
 	struct queue_params params;
@@ -344,7 +332,7 @@ int cli_list(const struct config *cfg, int argc, char **argv)
 			return rc;
 	}
 	rc = 0;
-	if (!(st = ops_store(cfg, &rc)))
+	if (!(st = cli_open_store(cfg, &rc)))
 		return rc;
 	if (state_list(st, &o.f, (size_t)o.limit, &list, &e)) {
 		rc = ops_report(&e);
@@ -463,7 +451,7 @@ int cli_stats(const struct config *cfg, int argc, char **argv)
 	struct store *st;
 	int rc = format_only(argc, argv, "stats [--format text|json]", &fmt);
 
-	if (rc || !(st = ops_store(cfg, &rc)))
+	if (rc || !(st = cli_open_store(cfg, &rc)))
 		return rc;
 	if (state_counts(st, &counts, &e))
 		rc = ops_report(&e);
@@ -604,7 +592,7 @@ int cli_history(const struct config *cfg, int argc, char **argv)
 	}
 	if (!id)
 		return usage_error(HISTORY_USAGE, NULL, NULL, NULL);
-	if (!(st = ops_store(cfg, &rc)))
+	if (!(st = cli_open_store(cfg, &rc)))
 		return rc;
 	state_job_init(&job);
 	memset(&qj, 0, sizeof(qj));
@@ -820,7 +808,7 @@ static int retry_or_cancel(const struct config *cfg, int argc, char **argv,
 		rc = usage_error(usage, NULL, NULL, NULL);
 		goto out;
 	}
-	if (!(st = ops_store(cfg, &rc)) ||
+	if (!(st = cli_open_store(cfg, &rc)) ||
 	    (!o.dry_run && !(qa = ops_queue(cfg, &rc))))
 		goto out;
 	if (retry && !o.dry_run) {
