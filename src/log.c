@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -179,14 +180,6 @@ void log_format_fields(struct buf *out, enum log_format format,
 	buf_addch(out, '\n', NULL);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
@@ -207,7 +200,7 @@ static void emit_fields(enum log_level level, const char *job_id,
 {
 	struct buf line = BUF_INIT;
 
-	log_format_fields(&line, logger.format, now_ms(), level,
+	log_format_fields(&line, logger.format, clock_wall_ms(), level,
 			  logger.worker_id, job_id, event, fields, n, msg);
 	pthread_mutex_lock(&logger.lock);
 	write_all(logger.fd, line.data, line.len);

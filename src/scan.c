@@ -12,6 +12,7 @@
  */
 #include "fmacros.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -37,7 +39,6 @@
 #include "xalloc.h"
 #include "banned.h"
 
-#define LEASE_MS 30000
 #define URL_MAX 8192
 #define ACQUIRE_ROUNDS 8
 #define STDERR_IN_MESSAGE 1024
@@ -63,17 +64,36 @@ static const struct runtime_rule {
 	{ ERR_INTERNAL, "INTERNAL_ERROR", ACT_RETRY },
 };
 
-long long scan_now_ms(void)
-{
-	struct timespec ts;
+/* ---- the task lifecycle (lifecycle.h) ---- */
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+enum task_phase scan_task_phase(struct scan_task *t)
+{
+	return (enum task_phase)atomic_load(&t->phase);
+}
+
+int scan_task_move(struct scan_task *t, enum task_phase from,
+		   enum task_phase to)
+{
+	int expected = (int)from;
+
+	if (!lifecycle_task_allowed(from, to)) {
+		log_event(LOG_ERROR, t->id ? t->id : worker_job_id(t->job),
+			  "bug", "task lifecycle: illegal move %s -> %s",
+			  lifecycle_task_name(from), lifecycle_task_name(to));
+		assert(!"illegal task lifecycle move");
+		return -1;
+	}
+	if (!atomic_compare_exchange_strong(&t->phase, &expected, (int)to))
+		return -1;
+	log_event(LOG_DEBUG, t->id ? t->id : worker_job_id(t->job), "task",
+		  "task %s -> %s", lifecycle_task_name(from),
+		  lifecycle_task_name(to));
+	return 0;
 }
 
 static struct state_actor actor(const struct scan_task *t)
 {
-	struct state_actor who = { t->ctx->cfg->worker_id, scan_now_ms(),
+	struct state_actor who = { t->ctx->cfg->worker_id, clock_wall_ms(),
 				   t->ctx->lease_ms, worker_job_id(t->job) };
 
 	return who;
@@ -91,7 +111,7 @@ static void finish(struct scan_task *t, enum metrics_outcome outcome)
 	struct metrics *m = t->ctx->metrics;
 
 	metrics_job_done(m, outcome);
-	metrics_observe_scan(m, (double)(scan_now_ms() - t->started_ms) / 1000);
+	metrics_observe_scan(m, (double)(clock_mono_ms() - t->started_ms) / 1000);
 }
 
 static void report_json(struct scan_task *t, json_t *ret,
@@ -156,7 +176,7 @@ static void log_outcome(enum log_level level, struct scan_task *t,
 		redact_urls(t->row.url, &url);
 	buf_addf(&queue, NULL, "%s:%s", t->ctx->cfg->bullmq_prefix,
 		 t->ctx->cfg->queue_name);
-	snprintf(dur, sizeof(dur), "%lld", scan_now_ms() - t->started_ms);
+	snprintf(dur, sizeof(dur), "%lld", clock_mono_ms() - t->started_ms);
 	f[0] = (struct log_field){ "scan", job_id(t) };
 	f[1] = (struct log_field){ "queue", queue.data };
 	f[2] = (struct log_field){ "url", t->row.url ? url.data : NULL };
@@ -352,10 +372,13 @@ static int read_payload(struct scan_task *t, char **id, char **url,
 
 /* ---- owning the row ---- */
 
-/* Sleep until ms (epoch), waking early on cancel. 0 slept, -1 cancelled. */
+/*
+ * Sleep until ms (wall: another owner's stored lease expiry), waking early
+ * on cancel. 0 slept, -1 cancelled.
+ */
 static int sleep_until(struct scan_task *t, long long ms)
 {
-	while (scan_now_ms() < ms) {
+	while (clock_wall_ms() < ms) {
 		if (atomic_load(&t->cancel))
 			return -1;
 		usleep(50 * 1000);
@@ -370,7 +393,11 @@ static int sleep_until(struct scan_task *t, long long ms)
 static void publish(struct scan_task *t, int live)
 {
 	atomic_store(&t->version, t->row.version);
-	atomic_store(&t->renewable, live);
+	/* already OWNED (a new version) or WORKING, or LOST: no move */
+	if (live)
+		scan_task_move(t, TASK_WORKING, TASK_OWNED);
+	else
+		scan_task_move(t, TASK_OWNED, TASK_WORKING);
 }
 
 /*
@@ -582,7 +609,7 @@ static void end_completed(struct scan_task *t, struct store *st,
 	progress(t);
 	log_event(LOG_INFO, job_id(t), "transition", "FETCHING -> ANALYZING");
 	result_from_output(&res, out);
-	who.now = scan_now_ms();
+	who.now = clock_wall_ms();
 	if (failed(t, state_complete(st, &who, &t->row, &res, &e), &e))
 		return;
 	publish(t, 0);
@@ -649,7 +676,7 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 	for (i = 0; i < sizeof(runtime_rules) / sizeof(runtime_rules[0]); i++)
 		if (runtime_rules[i].kind == e->kind)
 			rule = &runtime_rules[i];
-	if (atomic_load(&t->lost)) {
+	if (scan_task_phase(t) == TASK_LOST) {
 		report_skip(t, "version_conflict");
 		return;
 	}
@@ -723,7 +750,7 @@ static void run_container(struct scan_task *t, struct store *st)
 		worker_job_progress(t->job, NULL, line.data);
 		buf_release(&line);
 	}
-	if (atomic_load(&t->lost))
+	if (scan_task_phase(t) == TASK_LOST)
 		report_skip(t, "version_conflict");
 	else if (rc)
 		judge_runtime_error(t, st, &res, &e);
@@ -776,6 +803,7 @@ static struct scan_task *take_task(struct scan_ctx *ctx)
 		ctx->pending_head = t->next;
 		if (!ctx->pending_head)
 			ctx->pending_tail = NULL;
+		scan_task_move(t, TASK_QUEUED, TASK_WORKING);
 		t->next_on = ctx->inflight;
 		if (ctx->inflight)
 			ctx->inflight->prev_on = t;
@@ -797,6 +825,10 @@ static void drop_task(struct scan_ctx *ctx, struct scan_task *t)
 		t->next_on->prev_on = t->prev_on;
 	pthread_mutex_unlock(&ctx->lock);
 	pthread_mutex_unlock(&ctx->renew_lock);
+	/* out of the keeper's reach now: whatever the phase, done */
+	if (scan_task_move(t, TASK_WORKING, TASK_DONE) &&
+	    scan_task_move(t, TASK_OWNED, TASK_DONE))
+		scan_task_move(t, TASK_LOST, TASK_DONE);
 	metrics_in_flight(ctx->metrics, -1);
 	state_job_release(&t->row);
 	free(t->id);
@@ -845,18 +877,6 @@ static void split_args(const char *s, struct strvec *out)
 	}
 }
 
-static long long lease_ms(void)
-{
-	long long v = LEASE_MS;
-#ifdef SAFEURL_TEST
-	const char *s = getenv("SAFEURL_TEST_LOCK_MS");
-
-	if (s && config_parse_int(s, 100, LEASE_MS, &v))
-		v = LEASE_MS;
-#endif
-	return v;
-}
-
 static int open_runtime(struct scan_ctx *ctx, struct err *e)
 {
 	struct runtime_opts opts;
@@ -884,7 +904,7 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 
 	*arg = ctx;
 	ctx->cfg = cfg;
-	ctx->lease_ms = lease_ms();
+	ctx->lease_ms = worker_lease_ms();
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
 	ctx->metrics = metrics_new();
@@ -922,7 +942,8 @@ static void scan_start(void *arg, struct worker_job *job)
 
 	t->ctx = ctx;
 	t->job = job;
-	t->started_ms = scan_now_ms();
+	t->started_ms = clock_mono_ms();
+	atomic_init(&t->phase, TASK_QUEUED);
 	state_job_init(&t->row);
 	metrics_in_flight(ctx->metrics, 1);
 	pthread_mutex_lock(&ctx->lock);

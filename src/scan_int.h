@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "http.h"
+#include "lifecycle.h"
 #include "state.h"
 #include "strvec.h"
 
@@ -24,17 +25,17 @@ struct scan_task {
 	char *id;               /* scan id once known; stable until freed */
 	struct state_job row;   /* the scan row; only the task's thread */
 	atomic_llong version;   /* row version the keeper may renew at */
-	atomic_int renewable;   /* the row is ours and FETCHING/ANALYZING */
-	atomic_int cancel;      /* non-zero: kill the container now */
-	atomic_int lost;        /* the keeper found our lease taken */
-	long long started_ms;
+	atomic_int phase;       /* enum task_phase: only scan_task_move() */
+	atomic_int cancel;      /* the runtime's kill request: non-zero, kill
+				   the container now (set on LOST too) */
+	long long started_ms;   /* clock_mono_ms */
 	struct scan_task *next;             /* pending list */
 	struct scan_task *prev_on, *next_on; /* in-flight list */
 };
 
 struct scan_ctx {
 	const struct config *cfg;
-	long long lease_ms;
+	long long lease_ms;     /* worker_lease_ms() */
 	struct strvec fetcher_args;
 	struct runtime *rt;
 	atomic_int engine_away; /* a run found the engine away; the keeper
@@ -66,7 +67,15 @@ struct scan_ctx {
 	struct queue_producer *aux_queue; /* NULL until needed, or after a failure */
 };
 
-long long scan_now_ms(void);
+/* The task's phase (lifecycle.h), from any thread. */
+enum task_phase scan_task_phase(struct scan_task *t);
+/*
+ * Move the task from `from` to `to`, from any thread: 0 done, -1 when the
+ * task was not in `from` (nothing changed). A move the table does not
+ * list is a bug: logged, and fatal in debug builds.
+ */
+int scan_task_move(struct scan_task *t, enum task_phase from,
+		   enum task_phase to);
 
 /* While the engine is away: no new jobs, the keeper pings it this often. */
 #define SCAN_ENGINE_RECHECK_MS 500

@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "http.h"
@@ -53,10 +54,10 @@ static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
 	rc = state_renew(ctx->aux_store, &who, &j, &e);
 	pthread_mutex_unlock(&ctx->aux_lock);
 	if (rc && (e.kind == ERR_CONFLICT || e.kind == ERR_NOT_ALLOWED) &&
-	    atomic_load(&t->renewable) && atomic_load(&t->version) == version) {
+	    atomic_load(&t->version) == version &&
+	    !scan_task_move(t, TASK_OWNED, TASK_LOST)) {
 		log_event(LOG_WARN, j.id, "lease",
 			  "lease lost to another worker; stopping the scan");
-		atomic_store(&t->lost, 1);
 		atomic_store(&t->cancel, 1);
 	} else if (rc && e.kind != ERR_CONFLICT && e.kind != ERR_NOT_ALLOWED) {
 		log_event(LOG_WARN, j.id, "lease", "lease renewal failed: %s",
@@ -73,14 +74,14 @@ static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
  */
 static void renew_all(struct scan_ctx *ctx)
 {
-	long long now = scan_now_ms();
+	long long now = clock_wall_ms(); /* stored: the lease expiry */
 	struct scan_task **snap = NULL, *t;
 	size_t n = 0, cap = 0, i;
 
 	pthread_mutex_lock(&ctx->renew_lock);
 	pthread_mutex_lock(&ctx->lock);
 	for (t = ctx->inflight; t; t = t->next_on) {
-		if (!atomic_load(&t->renewable))
+		if (scan_task_phase(t) != TASK_OWNED)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -176,7 +177,7 @@ static char *queue_job_of(struct scan_ctx *ctx, const struct state_job *row)
 
 static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
 {
-	struct state_actor who = { ctx->cfg->worker_id, scan_now_ms(),
+	struct state_actor who = { ctx->cfg->worker_id, clock_wall_ms(),
 				   ctx->lease_ms, NULL };
 	char *bid = queue_job_of(ctx, row);
 	struct err e = ERR_INIT;
@@ -202,7 +203,7 @@ static void sweep(struct scan_ctx *ctx)
 	size_t i;
 
 	pthread_mutex_lock(&ctx->aux_lock);
-	if (state_sweep(ctx->aux_store, scan_now_ms(), ctx->lease_ms,
+	if (state_sweep(ctx->aux_store, clock_wall_ms(), ctx->lease_ms,
 			SWEEP_LIMIT, &list, &e))
 		log_event(LOG_WARN, NULL, "sweep", "sweep failed: %s", e.msg);
 	for (i = 0; i < list.nr; i++)
@@ -228,7 +229,7 @@ static int wait_ms(struct scan_ctx *ctx, long long ms)
 	struct timespec until;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until); /* keeper_wake's clock */
 	until.tv_sec += ms / 1000;
 	until.tv_nsec += (ms % 1000) * 1000000;
 	if (until.tv_nsec >= 1000000000) {
@@ -264,14 +265,14 @@ static void *keeper_main(void *arg)
 	while (!wait_ms(ctx, atomic_load(&ctx->engine_away) ?
 				     SCAN_ENGINE_RECHECK_MS : tick)) {
 		check_engine(ctx);
-		if (scan_now_ms() >= next_renew) {
+		if (clock_mono_ms() >= next_renew) {
 			renew_all(ctx);
-			next_renew = scan_now_ms() + tick;
+			next_renew = clock_mono_ms() + tick;
 		}
-		if (scan_now_ms() >= next_sweep) {
+		if (clock_mono_ms() >= next_sweep) {
 			sweep(ctx);
 			remove_unremoved(ctx);
-			next_sweep = scan_now_ms() + ctx->lease_ms;
+			next_sweep = clock_mono_ms() + ctx->lease_ms;
 		}
 	}
 	return NULL;
@@ -279,7 +280,14 @@ static void *keeper_main(void *arg)
 
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
 {
-	pthread_cond_init(&ctx->keeper_wake, NULL);
+	pthread_condattr_t attr;
+
+	/* timed waits on the monotonic clock: a wall-clock step must not
+	 * stretch or cut the renewal interval */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctx->keeper_wake, &attr);
+	pthread_condattr_destroy(&attr);
 	if (pthread_create(&ctx->keeper, NULL, keeper_main, ctx))
 		return err_set(e, ERR_INTERNAL, "scan: cannot start the keeper");
 	ctx->keeper_started = 1;
@@ -342,12 +350,9 @@ static int probe_engine(void *arg, struct err *e)
 
 static int probe_loop(void *arg, struct err *e)
 {
-	struct timespec ts;
-	long long now, last = worker_last_turn_ms();
+	long long now = clock_mono_ms(), last = worker_last_turn_ms();
 
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (last && now - last > LOOP_STUCK_MS)
 		return err_set(e, ERR_UNAVAILABLE, "the worker loop has not "
 			       "turned for %lld ms: restart the worker and "

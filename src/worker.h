@@ -97,6 +97,13 @@ const struct worker_processor *worker_processor_find(const char *name);
 int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e);
 
+/*
+ * The lease: how long a job's queue lock and its scan row's lease last
+ * without renewal (both renewed every half lease). 30000 ms; in
+ * -DSAFEURL_TEST builds SAFEURL_TEST_LOCK_MS (100..30000) overrides it.
+ */
+long worker_lease_ms(void);
+
 /* Ask worker_run to stop. Async-signal-safe. */
 void worker_request_stop(void);
 
