@@ -21,7 +21,6 @@
 static const char *const level_names[LOG_LEVEL_COUNT] = {
 	"debug", "info", "warn", "error"
 };
-static const char *const format_names[LOG_FORMAT_COUNT] = { "json", "text" };
 
 static struct {
 	enum log_level min;
@@ -35,11 +34,6 @@ static struct {
 const char *log_level_name(enum log_level level)
 {
 	return (unsigned)level < LOG_LEVEL_COUNT ? level_names[level] : "?";
-}
-
-const char *log_format_name(enum log_format format)
-{
-	return (unsigned)format < LOG_FORMAT_COUNT ? format_names[format] : "?";
 }
 
 void log_init(enum log_level min, enum log_format format,

@@ -897,7 +897,8 @@ static int open_runtime(struct scan_ctx *ctx, struct err *e)
 
 static void scan_close(void *arg);
 
-static int scan_open(void **arg, const struct config *cfg, struct err *e)
+static int scan_open(void **arg, const struct config *cfg, struct metrics *m,
+		     struct err *e)
 {
 	struct scan_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	int i;
@@ -907,7 +908,7 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 	ctx->lease_ms = worker_lease_ms();
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
-	ctx->metrics = metrics_new();
+	ctx->metrics = m;
 	pthread_mutex_init(&ctx->renew_lock, NULL);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_mutex_init(&ctx->aux_lock, NULL);
@@ -915,7 +916,7 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 	/* The database first: a refused token or a wrong URL is configuration
 	 * (exit 78) and is reported before the engine's state. */
 	if (!(ctx->aux_store = store_open(cfg, e)) || open_runtime(ctx, e) ||
-	    scan_keeper_start(ctx, e) || scan_health_start(ctx, e)) {
+	    scan_keeper_start(ctx, e)) {
 		scan_close(ctx);
 		*arg = NULL;
 		return -1;
@@ -989,7 +990,6 @@ static void scan_close(void *arg)
 	runtime_free(ctx->rt);
 	store_close(ctx->aux_store);
 	queue_producer_close(ctx->aux_queue);
-	metrics_free(ctx->metrics);
 	strvec_clear(&ctx->fetcher_args);
 	pthread_mutex_destroy(&ctx->renew_lock);
 	pthread_mutex_destroy(&ctx->lock);
@@ -1008,4 +1008,5 @@ static long scan_hold(void *arg)
 
 const struct worker_processor scan_processor = {
 	"scan", scan_open, scan_start, scan_cancel, scan_close, scan_hold,
+	scan_probes,
 };

@@ -11,7 +11,6 @@
 #include "strvec.h"
 
 struct config;
-struct http_server;
 struct metrics;
 struct queue_producer;
 struct runtime;
@@ -40,8 +39,7 @@ struct scan_ctx {
 	struct runtime *rt;
 	atomic_int engine_away; /* a run found the engine away; the keeper
 				   clears it when the engine answers again */
-	struct metrics *metrics;
-	struct http_server *http;
+	struct metrics *metrics; /* the worker's, borrowed */
 
 	/* Held by the keeper through a renewal pass and by a thread freeing a
 	 * task, so the keeper can renew without holding `lock` across I/O. */
@@ -59,9 +57,7 @@ struct scan_ctx {
 	int keeper_stop;             /* under lock */
 	pthread_cond_t keeper_wake;
 
-	struct http_probe probes[5];
-
-	/* the keeper's and the health probes' own connections */
+	/* the keeper's own connections (the database probe uses aux_store) */
 	pthread_mutex_t aux_lock;
 	struct store *aux_store;
 	struct queue_producer *aux_queue; /* NULL until needed, or after a failure */
@@ -83,7 +79,8 @@ int scan_task_move(struct scan_task *t, enum task_phase from,
 /* scan_keeper.c */
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e);
 void scan_keeper_stop(struct scan_ctx *ctx);
-int scan_health_start(struct scan_ctx *ctx, struct err *e);
+/* The database and engine probes for the worker's /healthz (worker.h). */
+size_t scan_probes(void *ctx, struct http_probe *out, size_t max);
 /*
  * Is BullMQ job bull_id still waiting, delayed, prioritized, paused or
  * active? 1 yes, 0 no, -1 when Redis could not tell. Caller holds aux_lock.

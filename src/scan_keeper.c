@@ -2,11 +2,12 @@
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
  * flight, the sweep of abandoned rows, the removal of containers the
  * engine could not remove while it was away, the check that tells the
- * worker to take jobs again once the engine answers, and the health probes.
+ * worker to take jobs again once the engine answers; and the database and
+ * engine probes the worker's health thread runs.
  *
  * Runs on its own thread with its own database handle and queue
- * connection (aux_store, aux_queue, shared with the health probes under
- * aux_lock), so a scan thread blocked on its container never delays a
+ * connection (aux_store, aux_queue; the database probe shares aux_store
+ * under aux_lock), so a scan thread blocked on its container never delays a
  * renewal. Not here: moving jobs on the queue, running containers.
  */
 #include "fmacros.h"
@@ -28,7 +29,6 @@
 #include "scan_int.h"
 #include "state.h"
 #include "store.h"
-#include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -96,7 +96,7 @@ static void renew_all(struct scan_ctx *ctx)
 	free(snap);
 }
 
-/* ---- Redis, for the sweep and the health probe ---- */
+/* ---- Redis, for the sweep ---- */
 
 /* The keeper's queue connection, opened on first use and after a failure. */
 static int aux_queue_ready(struct scan_ctx *ctx, struct err *e)
@@ -296,8 +296,6 @@ int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
 
 void scan_keeper_stop(struct scan_ctx *ctx)
 {
-	http_stop(ctx->http);
-	ctx->http = NULL;
 	if (!ctx->keeper_started)
 		return;
 	pthread_mutex_lock(&ctx->lock);
@@ -309,20 +307,7 @@ void scan_keeper_stop(struct scan_ctx *ctx)
 	ctx->keeper_started = 0;
 }
 
-/* ---- health probes ---- */
-
-static int probe_redis(void *arg, struct err *e)
-{
-	struct scan_ctx *ctx = arg;
-	int rc;
-
-	pthread_mutex_lock(&ctx->aux_lock);
-	rc = aux_queue_ready(ctx, e) || queue_producer_ping(ctx->aux_queue, e);
-	if (rc)
-		aux_queue_failed(ctx);
-	pthread_mutex_unlock(&ctx->aux_lock);
-	return rc ? -1 : 0;
-}
+/* ---- dependency probes (the worker's probe thread, health.h) ---- */
 
 static int probe_database(void *arg, struct err *e)
 {
@@ -345,54 +330,15 @@ static int probe_engine(void *arg, struct err *e)
 	return runtime_ping(ctx->rt, e);
 }
 
-/* The loop has turned within this long (it wakes at least every 10 s). */
-#define LOOP_STUCK_MS 60000
-
-static int probe_loop(void *arg, struct err *e)
+size_t scan_probes(void *arg, struct http_probe *out, size_t max)
 {
-	long long now = clock_mono_ms(), last = worker_last_turn_ms();
+	const struct http_probe mine[] = {
+		{ "database", probe_database, arg, 0, NULL },
+		{ "engine", probe_engine, arg, 0, NULL },
+	};
+	size_t i, n = sizeof(mine) / sizeof(mine[0]);
 
-	(void)arg;
-	if (last && now - last > LOOP_STUCK_MS)
-		return err_set(e, ERR_UNAVAILABLE, "the worker loop has not "
-			       "turned for %lld ms: restart the worker and "
-			       "report its log", now - last);
-	return 0;
-}
-
-static int probe_draining(void *arg, struct err *e)
-{
-	const char *why = worker_draining();
-
-	(void)arg;
-	return why ? err_set(e, ERR_UNAVAILABLE, "%s", why) : 0;
-}
-
-static const struct http_probe probes[] = {
-	{ "loop", probe_loop, NULL, 1 },
-	{ "accepting", probe_draining, NULL, 0 },
-	{ "redis", probe_redis, NULL, 0 },
-	{ "database", probe_database, NULL, 0 },
-	{ "engine", probe_engine, NULL, 0 },
-};
-
-#define NPROBES (sizeof(probes) / sizeof(probes[0]))
-
-int scan_health_start(struct scan_ctx *ctx, struct err *e)
-{
-	size_t i;
-
-	if (!ctx->cfg->health_port)
-		return 0;
-	for (i = 0; i < NPROBES; i++) {
-		ctx->probes[i] = probes[i];
-		ctx->probes[i].ctx = ctx;
-	}
-	ctx->http = http_start(ctx->cfg->health_addr, ctx->cfg->health_port,
-			       ctx->probes, NPROBES, ctx->metrics, e);
-	if (!ctx->http)
-		return -1;
-	log_event(LOG_INFO, NULL, "http", "serving /livez, /healthz and /metrics on %s port %d",
-		  ctx->cfg->health_addr, ctx->cfg->health_port);
-	return 0;
+	for (i = 0; i < n && i < max; i++)
+		out[i] = mine[i];
+	return i;
 }

@@ -39,8 +39,11 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "health.h"
+#include "http.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "queue_admin.h"
 #include "worker.h"
@@ -161,7 +164,6 @@ static void job_move(struct worker_job *job, enum job_phase to)
 /* ---- the processor-facing side ---- */
 
 const char *worker_job_id(const struct worker_job *job) { return job->q.id; }
-const char *worker_job_name(const struct worker_job *job) { return job->q.name; }
 const char *worker_job_data(const struct worker_job *job) { return job->q.data; }
 long long worker_job_timestamp(const struct worker_job *job) { return job->q.timestamp; }
 int worker_job_attempts_made(const struct worker_job *job) { return job->q.attempts_made; }
@@ -501,14 +503,82 @@ static const char *const drain_reasons[] = {
 			   "received)",
 };
 
-long long worker_last_turn_ms(void)
+/* The loop has turned within this long (it wakes at least every 10 s). */
+#define LOOP_STUCK_MS 60000
+
+/* Live probe: the loop turns. */
+static int probe_loop(void *arg, struct err *e)
 {
-	return atomic_load(&last_turn_ms);
+	long long now = clock_mono_ms(), last = atomic_load(&last_turn_ms);
+
+	(void)arg;
+	if (last && now - last > LOOP_STUCK_MS)
+		return err_set(e, ERR_UNAVAILABLE, "the worker loop has not "
+			       "turned for %lld ms: restart the worker and "
+			       "report its log", now - last);
+	return 0;
 }
 
-const char *worker_draining(void)
+/* Readiness: not draining (shutting down, or the queue paused). */
+static int probe_draining(void *arg, struct err *e)
 {
-	return drain_reasons[atomic_load(&drain_state)];
+	const char *why = drain_reasons[atomic_load(&drain_state)];
+
+	(void)arg;
+	return why ? err_set(e, ERR_UNAVAILABLE, "%s", why) : 0;
+}
+
+/* Dependency probe (the probe thread only): Redis answers a PING. */
+struct redis_probe {
+	const struct config *cfg;
+	struct queue_producer *qp; /* NULL until needed, or after a failure */
+};
+
+static int probe_redis(void *arg, struct err *e)
+{
+	struct redis_probe *rp = arg;
+	struct queue_params qp;
+
+	if (!rp->qp) {
+		queue_params_from_config(&qp, rp->cfg);
+		if (queue_producer_open(&rp->qp, &qp, e))
+			return -1;
+	}
+	if (!queue_producer_ping(rp->qp, e))
+		return 0;
+	queue_producer_close(rp->qp);
+	rp->qp = NULL;
+	return -1;
+}
+
+#define MAX_PROBES 8
+
+/* /livez, /healthz and /metrics, when HEALTH_PORT is set. */
+static int services_start(struct worker *w, struct redis_probe *rp,
+			  struct metrics *m, struct health **out,
+			  struct err *e)
+{
+	const struct http_probe live[] = {
+		{ "loop", probe_loop, NULL, 1, NULL },
+		{ "accepting", probe_draining, NULL, 0, NULL },
+	};
+	struct http_probe deps[MAX_PROBES];
+	size_t n = 1;
+
+	*out = NULL;
+	if (!w->cfg->health_port)
+		return 0;
+	deps[0] = (struct http_probe){ "redis", probe_redis, rp, 0, NULL };
+	if (w->proc->probes)
+		n += w->proc->probes(w->ctx, deps + 1, MAX_PROBES - 1);
+	*out = health_start(w->cfg->health_addr, w->cfg->health_port, live,
+			    sizeof(live) / sizeof(live[0]), deps, n, m, e);
+	if (!*out)
+		return -1;
+	log_event(LOG_INFO, NULL, "http", "serving /livez, /healthz and "
+		  "/metrics on %s port %d", w->cfg->health_addr,
+		  w->cfg->health_port);
+	return 0;
 }
 
 static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
@@ -894,26 +964,22 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e)
 {
 	struct worker w;
-	int announced = 0;
+	struct metrics *m = metrics_new();
+	struct redis_probe rp = { cfg, NULL };
+	struct health *services = NULL;
+	int announced = 0, opened = 0, rc = -1;
 
 	worker_init(&w, cfg, proc);
 	w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w.wake_fd < 0) {
-		worker_release(&w);
-		return err_set_errno(e, ERR_INTERNAL, errno, "worker: eventfd");
+		err_set_errno(e, ERR_INTERNAL, errno, "worker: eventfd");
+		goto out;
 	}
-	if (proc->open && proc->open(&w.ctx, cfg, e)) {
-		close(w.wake_fd);
-		worker_release(&w);
-		return -1;
-	}
-	if (refused_password(cfg, e)) {
-		if (proc->close)
-			proc->close(w.ctx);
-		close(w.wake_fd);
-		worker_release(&w);
-		return -1;
-	}
+	if (proc->open && proc->open(&w.ctx, cfg, m, e))
+		goto out;
+	opened = 1;
+	if (refused_password(cfg, e) || services_start(&w, &rp, m, &services, e))
+		goto out;
 	stop_fd = w.wake_fd;
 	log_event(LOG_INFO, NULL, "starting", "connecting to redis '%s:%d'",
 		  cfg->redis_host, cfg->redis_port);
@@ -929,19 +995,18 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 				  proc->name, w.cap);
 		}
 	}
-	if (queue_failed(w.q, e)) {
-		stop_fd = -1;
-		if (proc->close)
-			proc->close(w.ctx);
-		worker_release(&w);
-		close(w.wake_fd);
-		return -1;
-	}
+	rc = queue_failed(w.q, e) ? -1 : 0;
+out:
 	stop_fd = -1;
-	if (proc->close)
+	health_stop(services); /* before close: probes use the processor */
+	queue_producer_close(rp.qp);
+	if (opened && proc->close)
 		proc->close(w.ctx);
 	worker_release(&w);
-	close(w.wake_fd);
-	log_event(LOG_INFO, NULL, "stop", "worker stopped");
-	return 0;
+	if (w.wake_fd >= 0)
+		close(w.wake_fd);
+	metrics_free(m);
+	if (!rc)
+		log_event(LOG_INFO, NULL, "stop", "worker stopped");
+	return rc;
 }
