@@ -12,7 +12,6 @@
  */
 #include "fmacros.h"
 
-#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,33 +62,6 @@ static const struct runtime_rule {
 	{ ERR_UNAVAILABLE, "ENGINE_UNAVAILABLE", ACT_RETRY },
 	{ ERR_INTERNAL, "INTERNAL_ERROR", ACT_RETRY },
 };
-
-/* ---- the task lifecycle (lifecycle.h) ---- */
-
-enum task_phase scan_task_phase(struct scan_task *t)
-{
-	return (enum task_phase)atomic_load(&t->phase);
-}
-
-int scan_task_move(struct scan_task *t, enum task_phase from,
-		   enum task_phase to)
-{
-	int expected = (int)from;
-
-	if (!lifecycle_task_allowed(from, to)) {
-		log_event(LOG_ERROR, t->id ? t->id : worker_job_id(t->job),
-			  "bug", "task lifecycle: illegal move %s -> %s",
-			  lifecycle_task_name(from), lifecycle_task_name(to));
-		assert(!"illegal task lifecycle move");
-		return -1;
-	}
-	if (!atomic_compare_exchange_strong(&t->phase, &expected, (int)to))
-		return -1;
-	log_event(LOG_DEBUG, t->id ? t->id : worker_job_id(t->job), "task",
-		  "task %s -> %s", lifecycle_task_name(from),
-		  lifecycle_task_name(to));
-	return 0;
-}
 
 static struct state_actor actor(const struct scan_task *t)
 {

@@ -1,4 +1,4 @@
-/* scan_int.h - declarations shared by scan.c and scan_keeper.c only. */
+/* scan_int.h - declarations shared by scan.c, scan_keeper.c and scan_task.c only. */
 #ifndef SAFEURL_SCAN_INT_H
 #define SAFEURL_SCAN_INT_H
 
