@@ -13,6 +13,7 @@
 #include "fmacros.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -76,6 +77,35 @@ static const char *job_id(const struct scan_task *t)
 	return t->id ? t->id : worker_job_id(t->job);
 }
 
+/*
+ * A line about the task: "job" is the BullMQ job id, "scan" the scan id
+ * (once known) and "queue" the queue, as fields collectors filter on.
+ */
+static void task_log(enum log_level level, struct scan_task *t,
+		     const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void task_log(enum log_level level, struct scan_task *t,
+		     const char *event, const char *fmt, ...)
+{
+	struct buf queue = BUF_INIT, msg = BUF_INIT;
+	struct log_field f[2];
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&msg, NULL, fmt, ap);
+	va_end(ap);
+	buf_addf(&queue, NULL, "%s:%s", t->ctx->cfg->bullmq_prefix,
+		 t->ctx->cfg->queue_name);
+	f[0] = (struct log_field){ "scan", t->id };
+	f[1] = (struct log_field){ "queue", queue.data };
+	log_fields(level, worker_job_id(t->job), event, f, 2, "%s", msg.data);
+	buf_release(&queue);
+	buf_release(&msg);
+}
+
 /* ---- reporting to the queue ---- */
 
 static void finish(struct scan_task *t, enum metrics_outcome outcome)
@@ -99,7 +129,7 @@ static void report_json(struct scan_task *t, json_t *ret,
 
 static void report_skip(struct scan_task *t, const char *reason)
 {
-	log_event(LOG_INFO, job_id(t), "skip", "scan skipped: %s", reason);
+	task_log(LOG_INFO, t, "skip", "scan skipped: %s", reason);
 	report_json(t, json_pack("{s:s, s:b, s:s}", "jobId", job_id(t),
 				 "skipped", 1, "reason", reason),
 		    METRICS_SKIPPED);
@@ -149,14 +179,14 @@ static void log_outcome(enum log_level level, struct scan_task *t,
 	buf_addf(&queue, NULL, "%s:%s", t->ctx->cfg->bullmq_prefix,
 		 t->ctx->cfg->queue_name);
 	snprintf(dur, sizeof(dur), "%lld", clock_mono_ms() - t->started_ms);
-	f[0] = (struct log_field){ "scan", job_id(t) };
+	f[0] = (struct log_field){ "scan", t->id };
 	f[1] = (struct log_field){ "queue", queue.data };
 	f[2] = (struct log_field){ "url", t->row.url ? url.data : NULL };
 	f[3] = (struct log_field){ "state", state };
 	f[4] = (struct log_field){ "verdict", verdict };
 	f[5] = (struct log_field){ "error_code", code };
 	f[6] = (struct log_field){ "duration_ms", dur };
-	log_fields(level, job_id(t), event, f, 7, "%s", msg);
+	log_fields(level, worker_job_id(t->job), event, f, 7, "%s", msg);
 	buf_release(&url);
 	buf_release(&queue);
 }
@@ -196,7 +226,7 @@ static void report_invalid(struct scan_task *t, const char *msg)
 /* Shutdown: the outcome is discarded and the queue requeues the job. */
 static void report_released(struct scan_task *t)
 {
-	log_event(LOG_INFO, job_id(t), "release", "released for another worker");
+	task_log(LOG_INFO, t, "release", "released for another worker");
 	finish(t, METRICS_RELEASED);
 	worker_job_complete(t->job, NULL);
 }
@@ -272,7 +302,7 @@ static void report_terminal(struct scan_task *t, struct store *st)
 			t->row.error_message ? t->row.error_message : ""));
 	}
 	state_result_release(&res);
-	log_event(LOG_INFO, job_id(t), "skip", "scan already %s",
+	task_log(LOG_INFO, t, "skip", "scan already %s",
 		  state_name(t->row.state));
 	report_json(t, ret, METRICS_SKIPPED);
 }
@@ -437,14 +467,14 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 		} else if (t->row.lease_expires_at <= who.now) {
 			rc = state_takeover(st, &who, &t->row, &e);
 			if (!rc)
-				log_event(LOG_WARN, id, "takeover",
+				task_log(LOG_WARN, t, "takeover",
 					  "took over from a lapsed lease");
 		} else if (waited_for && t->row.lease_expires_at > waited_for) {
 			report_skip(t, "version_conflict");
 			return -1;
 		} else {
 			waited_for = t->row.lease_expires_at;
-			log_event(LOG_INFO, id, "wait",
+			task_log(LOG_INFO, t, "wait",
 				  "owner %s holds a live lease; waiting %lld ms",
 				  t->row.worker_id ? t->row.worker_id : "?",
 				  waited_for - who.now);
@@ -457,7 +487,7 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 		if (!rc) {
 			publish(t, 1);
 			progress(t);
-			log_event(LOG_INFO, id, "claim", "claimed, attempt %d",
+			task_log(LOG_INFO, t, "claim", "claimed, attempt %d",
 				  t->row.attempts);
 			return 0;
 		}
@@ -548,7 +578,7 @@ static void end_released(struct scan_task *t, struct store *st)
 
 	if (state_release(st, &who, &t->row, "SHUTDOWN",
 				    "worker shutting down", &e))
-		log_event(LOG_WARN, job_id(t), "release",
+		task_log(LOG_WARN, t, "release",
 			  "could not release the scan: %s", e.msg);
 	publish(t, 0);
 	report_released(t);
@@ -579,7 +609,7 @@ static void end_completed(struct scan_task *t, struct store *st,
 		return;
 	publish(t, 1);
 	progress(t);
-	log_event(LOG_INFO, job_id(t), "transition", "FETCHING -> ANALYZING");
+	task_log(LOG_INFO, t, "transition", "FETCHING -> ANALYZING");
 	result_from_output(&res, out);
 	who.now = clock_wall_ms();
 	if (failed(t, state_complete(st, &who, &t->row, &res, &e), &e))
@@ -658,7 +688,7 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 	}
 	if (e->kind == ERR_UNAVAILABLE &&
 	    !atomic_exchange(&t->ctx->engine_away, 1))
-		log_event(LOG_WARN, job_id(t), "engine",
+		task_log(LOG_WARN, t, "engine",
 			  "engine unavailable: taking no jobs until it answers");
 	crash_message(res, e, &msg);
 	if (!rule)
@@ -703,16 +733,12 @@ static void run_container(struct scan_task *t, struct store *st)
 	runtime_result_init(&res);
 	buf_reset(&shown);
 	redact_urls(t->row.url, &shown);
-	log_event(LOG_INFO, job_id(t), "container", "starting fetcher for %s",
+	task_log(LOG_DEBUG, t, "container", "starting fetcher for %s",
 		  shown.data);
 	buf_release(&shown);
 	rc = runtime_run(ctx->rt, &spec, &res, &e);
 	if (res.spawn_ms > 0)
 		metrics_observe_spawn(ctx->metrics, res.spawn_ms / 1000);
-	log_event(rc ? LOG_WARN : LOG_INFO, job_id(t), "container",
-		  "container %.12s exited (code %d) after %.0f ms%s%s",
-		  res.container_id, res.exit_code, res.total_ms,
-		  rc ? ": " : "", rc ? e.msg : "");
 	{
 		struct buf line = BUF_INIT;
 
@@ -980,5 +1006,5 @@ static long scan_hold(void *arg)
 
 const struct worker_processor scan_processor = {
 	"scan", scan_open, scan_start, scan_cancel, scan_close, scan_hold,
-	scan_probes,
+	scan_probes, 1,
 };

@@ -189,7 +189,7 @@ static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
 			log_event(LOG_DEBUG, row->id, "sweep",
 				  "not failed as abandoned: %s", e.msg);
 		else
-			log_event(LOG_WARN, row->id, "sweep",
+			log_event(LOG_ERROR, row->id, "sweep",
 				  "failed as ABANDONED: owner's lease lapsed "
 				  "and the queue job %s is gone", bid);
 	}

@@ -362,9 +362,17 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 static const char *const op_event[] = { "complete", "fail", "retry", "retry",
 					"release", "abandon" };
 
+/*
+ * The queue's side of an outcome: debug when the processor logged the
+ * outcome itself (own_log), unless the processor never ran the job
+ * (malformed or deferred).
+ */
 static void log_settled(const struct queue_outcome *o,
 			const struct worker_job *job)
 {
+	enum log_level level = !job->w->proc->own_log || job->q.malformed ||
+				       job->q.deferred ? LOG_INFO : LOG_DEBUG;
+
 	if (o->code < 0) {
 		log_event(LOG_WARN, job->q.id, "lock-lost",
 			  "outcome dropped: the job is no longer ours (code %d)",
@@ -374,16 +382,16 @@ static void log_settled(const struct queue_outcome *o,
 	switch (o->op) {
 	case QUEUE_COMPLETE:
 	case QUEUE_RELEASE:
-		log_event(LOG_INFO, job->q.id, op_event[o->op], "%s",
+		log_event(level, job->q.id, op_event[o->op], "%s",
 			  o->op == QUEUE_COMPLETE ? "completed"
 						  : "released to wait");
 		break;
 	case QUEUE_FAIL:
-		log_event(LOG_INFO, job->q.id, "fail", "failed (%s): %s",
-			  err_kind_name(job->kind), job->value);
+		log_event(level, job->q.id, "fail", "failed: %s",
+			  job->value);
 		break;
 	default:
-		log_event(LOG_INFO, job->q.id, "retry",
+		log_event(level, job->q.id, "retry",
 			  "attempt %d failed, retry in %lld ms: %s",
 			  job->q.attempts_made + 1, o->delay_ms, job->value);
 	}
@@ -398,7 +406,7 @@ static void outcome_release(struct queue_outcome *o)
 /* A job that cannot run is failed without calling the processor. */
 static void start_job(struct worker *w, struct worker_job *job)
 {
-	log_event(LOG_INFO, job->q.id, "active",
+	log_event(w->proc->own_log ? LOG_DEBUG : LOG_INFO, job->q.id, "active",
 		  "claimed (attempt %d of %d)", job->q.attempts_made + 1,
 		  job->q.attempts > 0 ? job->q.attempts : 1);
 	if (job->q.malformed || job->q.deferred)

@@ -92,6 +92,12 @@ struct worker_processor {
 	 * block for a bounded time; their ctx must live until close.
 	 */
 	size_t (*probes)(void *ctx, struct http_probe *out, size_t max);
+	/*
+	 * 1: the processor logs each job's transitions and outcome itself,
+	 * so the worker's own per-job lines (claimed, settled) go to debug
+	 * and every event is logged once.
+	 */
+	int own_log;
 };
 
 /*
