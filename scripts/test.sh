@@ -5,7 +5,8 @@
 # Every process the run starts carries SAFEURL_TEST_RUN in its
 # environment (services this script starts do not: dockerd is shared).
 # After ctest, a process still carrying it is a leak: it is listed,
-# killed, and the run fails.
+# killed, and the run fails. Then every log the tests wrote is searched
+# for the tests' secrets (tests/integration/grep_secrets.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,4 +70,8 @@ if [ -n "$left" ]; then
   kill -KILL $left 2>/dev/null || true
   [ "$rc" -ne 0 ] || rc=1
 fi
+# No test secret (tests/integration/secrets.txt) in any log the run wrote
+# (lib.sh copied each test's logs here before removing its directory).
+mkdir -p "$SAFEURL_TEST_RUN_DIR/logs"
+tests/integration/grep_secrets.sh "$SAFEURL_TEST_RUN_DIR/logs" || { [ "$rc" -ne 0 ] || rc=1; }
 exit "$rc"

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "cli_report.h"
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -49,14 +50,6 @@ static const struct {
 };
 
 #define NOPS_FORMATS (sizeof(ops_formats) / sizeof(ops_formats[0]))
-
-static long long ops_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The exit code for e: a move the scan's state refuses is bad input. */
 static int ops_report_code(const struct err *e)
@@ -290,7 +283,7 @@ static int select_opt(int argc, char **argv, int *i, struct select_opts *o,
 					   "CONNECT_FAILED");
 		o->f.error_code = val;
 	} else if (!strcmp(opt, "--since")) {
-		if (parse_since(val, ops_now(), &o->f.since))
+		if (parse_since(val, clock_wall_ms(), &o->f.since))
 			return usage_error(usage, "--since", val,
 					   "a duration (45s, 30m, 2h, 7d) or "
 					   "a UTC date (2026-12-01 or "
@@ -669,7 +662,7 @@ static int retry_one(struct store *st, struct queue_admin *qa,
 		     struct queue_producer *qp, struct state_job *job,
 		     int dry_run, json_t *arr, enum ops_format fmt)
 {
-	struct state_actor cli = { "cli", ops_now(), 0, NULL };
+	struct state_actor cli = { "cli", clock_wall_ms(), 0, NULL };
 	struct err e = ERR_INIT, why;
 	int moved, added;
 
@@ -712,7 +705,7 @@ lost:
 static int cancel_one(struct store *st, struct queue_admin *qa,
 		      struct state_job *job, json_t *arr, enum ops_format fmt)
 {
-	struct state_actor cli = { "cli", ops_now(), 0, NULL };
+	struct state_actor cli = { "cli", clock_wall_ms(), 0, NULL };
 	struct err e = ERR_INIT;
 	int removed;
 

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "cli_report.h"
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "queue.h"
@@ -33,14 +34,6 @@
 
 #define SUBMIT_ATTEMPTS 3
 #define SUBMIT_BACKOFF_MS 2000
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A random (version 4) UUID in out[37]. */
 static int new_scan_id(char out[37], struct err *e)
@@ -142,14 +135,6 @@ static const struct {
 	{ "suspicious", 1 },
 	{ "malicious", 2 },
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long long ms)
 {
@@ -407,7 +392,7 @@ static int wait_scans(struct store *st, struct waited *ws, size_t n,
 	if (tty && (term_size(&rows), rows && n >= rows))
 		tty = 0;
 	for (;;) {
-		now = mono_ms();
+		now = clock_mono_ms();
 		open_scans = 0;
 		for (i = 0; i < n && !rc; i++) {
 			if (ws[i].view.ended_ms) {
@@ -469,10 +454,10 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		return cli_exit_code(e.kind);
 	}
 	ws = xcalloc((size_t)nurls, sizeof(*ws));
-	started = mono_ms();
+	started = clock_mono_ms();
 	for (i = 1; i <= nurls && !rc; i++) {
 		w = &ws[nw];
-		who.now = now_ms();
+		who.now = clock_wall_ms();
 		if (new_scan_id(w->id, &e) ||
 		    state_create(st, &who, w->id, argv[i], NULL, &e)) {
 			rc = -1;
@@ -487,7 +472,7 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 			w->view.url = argv[i];
 			w->view.state = STATE_NONE;
 			w->view.risk = -1;
-			w->view.started_ms = mono_ms();
+			w->view.started_ms = clock_mono_ms();
 			nw++;
 		} else {
 			printf("%s\n", w->id);
@@ -570,7 +555,7 @@ int cli_requeue(const struct config *cfg, int argc, char **argv)
 	struct err e = ERR_INIT;
 	struct store *st;
 	char *after = NULL;
-	long long age_s, now = now_ms();
+	long long age_s, now = clock_wall_ms();
 	int rc = 0, requeued = 0, done;
 	size_t i;
 

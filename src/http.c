@@ -54,6 +54,14 @@ static void run_probes(struct http_server *srv, struct reply *r,
 		healthy &= ok;
 		buf_addf(&r->body, NULL, "%s\"%s\":{\"status\":\"%s\"",
 			 n++ ? "," : "", p->name, ok ? "up" : "down");
+		if (p->age_ms) {
+			long long age = p->age_ms(p->ctx);
+
+			if (age >= 0)
+				buf_addf(&r->body, NULL, ",\"age_ms\":%lld", age);
+			else
+				buf_addstr(&r->body, ",\"age_ms\":null", NULL);
+		}
 		if (!ok) {
 			buf_addstr(&r->body, ",\"error\":\"", NULL);
 			buf_add_json_str(&r->body, e.msg, strlen(e.msg), NULL);

@@ -2,12 +2,14 @@
  * http - the worker's small HTTP server (libmicrohttpd, its own thread):
  * GET /livez, /healthz and /metrics, from a route table.
  *
- * /healthz (readiness) runs every probe and answers 200 when all pass,
- * else 503, with a JSON body naming each check's state. /livez (liveness)
+ * /healthz (readiness) asks every probe and answers 200 when all pass,
+ * else 503, with a JSON body naming each check's state (and the age of
+ * its result, for a probe that reports one). /livez (liveness)
  * does the same with only the probes marked live: the process and its
  * loop, never a dependency, so that an orchestrator restarts a stuck
  * worker but not every worker when Redis is away. Probes are the caller's: they
- * must be thread-safe and bounded in time. Knows nothing of Redis, the
+ * run on the server's thread, so they must be thread-safe and must not
+ * block (health.h runs blocking ones elsewhere and caches their results). Knows nothing of Redis, the
  * database or the engine itself.
  */
 #ifndef SAFEURL_HTTP_H
@@ -24,6 +26,9 @@ struct http_probe {
 	int (*check)(void *ctx, struct err *e);
 	void *ctx;
 	int live; /* 1: also answers /livez */
+	/* Optional: ms since the result check() gives was probed (-1: not
+	 * yet), reported as "age_ms". */
+	long long (*age_ms)(void *ctx);
 };
 
 struct http_server;

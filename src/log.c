@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -20,7 +21,6 @@
 static const char *const level_names[LOG_LEVEL_COUNT] = {
 	"debug", "info", "warn", "error"
 };
-static const char *const format_names[LOG_FORMAT_COUNT] = { "json", "text" };
 
 static struct {
 	enum log_level min;
@@ -34,11 +34,6 @@ static struct {
 const char *log_level_name(enum log_level level)
 {
 	return (unsigned)level < LOG_LEVEL_COUNT ? level_names[level] : "?";
-}
-
-const char *log_format_name(enum log_format format)
-{
-	return (unsigned)format < LOG_FORMAT_COUNT ? format_names[format] : "?";
 }
 
 void log_init(enum log_level min, enum log_format format,
@@ -179,14 +174,6 @@ void log_format_fields(struct buf *out, enum log_format format,
 	buf_addch(out, '\n', NULL);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
@@ -207,7 +194,7 @@ static void emit_fields(enum log_level level, const char *job_id,
 {
 	struct buf line = BUF_INIT;
 
-	log_format_fields(&line, logger.format, now_ms(), level,
+	log_format_fields(&line, logger.format, clock_wall_ms(), level,
 			  logger.worker_id, job_id, event, fields, n, msg);
 	pthread_mutex_lock(&logger.lock);
 	write_all(logger.fd, line.data, line.len);

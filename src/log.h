@@ -18,9 +18,8 @@ struct buf;
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_LEVEL_COUNT };
 enum log_format { LOG_FORMAT_JSON, LOG_FORMAT_TEXT, LOG_FORMAT_COUNT };
 
-/* Static names: "debug"... and "json", "text". */
+/* Static names: "debug"... */
 const char *log_level_name(enum log_level level);
-const char *log_format_name(enum log_format format);
 
 /* Set the threshold, format and worker id (copied). Call before threads. */
 void log_init(enum log_level min, enum log_format format,

@@ -40,12 +40,6 @@ static const char *const outcome_names[METRICS_OUTCOME_COUNT] = {
 	[METRICS_RELEASED] = "released",
 };
 
-const char *metrics_outcome_name(enum metrics_outcome outcome)
-{
-	return (unsigned)outcome < METRICS_OUTCOME_COUNT ?
-		       outcome_names[outcome] : "unknown";
-}
-
 struct metrics *metrics_new(void)
 {
 	struct metrics *m = xcalloc(1, sizeof(*m));

@@ -34,9 +34,6 @@ void metrics_in_flight(struct metrics *m, int delta);
 void metrics_observe_scan(struct metrics *m, double seconds);
 void metrics_observe_spawn(struct metrics *m, double seconds);
 
-/* Static label value of an outcome, e.g. "timed_out". */
-const char *metrics_outcome_name(enum metrics_outcome outcome);
-
 /* Append the Prometheus text exposition of every metric to out. */
 void metrics_render(struct metrics *m, struct buf *out);
 

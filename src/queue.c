@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "queue.h"
@@ -65,7 +66,7 @@ struct queue {
 	char *token_base;
 	unsigned long long token_seq;
 	unsigned generation;
-	long long now_ms;
+	long long now_ms; /* monotonic: reconnection and wait timers */
 	long long wait_deadline; /* 0: no BZPOPMIN outstanding */
 	int closing;
 	long long promoted_at;  /* last step that promoted delayed jobs */
@@ -263,7 +264,7 @@ static char *random_hex(void)
 	unsigned char raw[8] = { 0 };
 	char hex[17];
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), i;
-	unsigned long long mix = (unsigned long long)queue_wall_ms() ^
+	unsigned long long mix = (unsigned long long)clock_wall_ms() ^
 				 ((unsigned long long)getpid() << 32);
 
 	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
@@ -346,7 +347,7 @@ void queue_handle(struct queue *q, const struct pollfd *pfd, int n)
 {
 	int i;
 
-	q->now_ms = queue_wall_ms();
+	q->now_ms = clock_mono_ms();
 	for (i = 0; i < n; i++) {
 		if (!pfd[i].revents)
 			continue;
@@ -372,7 +373,7 @@ long queue_tick(struct queue *q, long long now_ms)
 	long a, b;
 
 	(void)now_ms;
-	q->now_ms = queue_wall_ms();
+	q->now_ms = clock_mono_ms();
 	if (q->wait_deadline && q->now_ms > q->wait_deadline && q->blk.ac) {
 		log_event(LOG_WARN, NULL, "reconnect",
 			  "redis BZPOPMIN overran its timeout, reconnecting");
@@ -454,7 +455,7 @@ static void on_script_reply(redisAsyncContext *ac, void *r, void *priv)
 			  queue_scripts[req->id].name, reply->str);
 		ok = -1;
 	}
-	req->q->now_ms = queue_wall_ms();
+	req->q->now_ms = clock_mono_ms();
 	req->on_reply(req, reply, ok);
 	request_free(req);
 }
@@ -465,7 +466,7 @@ static struct request *request_new(struct queue *q, enum queue_script_id id)
 
 	req->q = q;
 	req->id = id;
-	req->now = queue_wall_ms();
+	req->now = clock_wall_ms();
 	queue_argv_init(&req->argv, id, q->sha[id], &q->keys,
 			queue_script_keys[id]);
 	return req;
@@ -766,7 +767,7 @@ static void on_bzpopmin(redisAsyncContext *ac, void *r, void *priv)
 
 	(void)ac;
 	w->q->wait_deadline = 0;
-	w->q->now_ms = queue_wall_ms();
+	w->q->now_ms = clock_mono_ms();
 	w->cb(w->arg, reply && reply->type == REDIS_REPLY_ARRAY);
 	free(w);
 }
@@ -792,7 +793,7 @@ int queue_wait(struct queue *q, long timeout_ms, queue_wait_cb *cb, void *arg)
 		free(w);
 		return -1;
 	}
-	q->wait_deadline = queue_wall_ms() + timeout_ms + WAIT_SLACK_MS;
+	q->wait_deadline = clock_mono_ms() + timeout_ms + WAIT_SLACK_MS;
 	return 0;
 }
 

@@ -77,9 +77,6 @@ static inline void queue_free_const(const char *s)
 int queue_check_server(const char *info, const char *host, int port,
 		       struct err *e);
 
-/* Unix epoch milliseconds (the clock BullMQ stamps jobs with). */
-long long queue_wall_ms(void);
-
 /* The key lists each script takes, in the order its KEYS line gives. */
 extern const enum queue_key queue_script_keys[QS_COUNT][13];
 

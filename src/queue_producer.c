@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "queue.h"
@@ -163,7 +164,7 @@ static void add_argv(struct queue_argv *a, const struct queue_add *job,
 	queue_argv_addstr(a, p->keys.base);
 	queue_argv_addstr(a, job->job_id ? job->job_id : "");
 	queue_argv_addstr(a, job->name);
-	queue_argv_addll(a, queue_wall_ms());
+	queue_argv_addll(a, clock_wall_ms());
 	queue_argv_addstr(a, job->data);
 	queue_argv_addstr(a, opts ? opts : "{}");
 	queue_argv_addll(a, job->delay > 0 ? job->delay : 0);

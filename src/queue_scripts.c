@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "buf.h"
 #include "err.h"
@@ -140,10 +139,3 @@ void queue_argv_release(struct queue_argv *a)
 	memset(a, 0, sizeof(*a));
 }
 
-long long queue_wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}

@@ -13,12 +13,14 @@
 #include "fmacros.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -37,7 +39,6 @@
 #include "xalloc.h"
 #include "banned.h"
 
-#define LEASE_MS 30000
 #define URL_MAX 8192
 #define ACQUIRE_ROUNDS 8
 #define STDERR_IN_MESSAGE 1024
@@ -63,17 +64,9 @@ static const struct runtime_rule {
 	{ ERR_INTERNAL, "INTERNAL_ERROR", ACT_RETRY },
 };
 
-long long scan_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct state_actor actor(const struct scan_task *t)
 {
-	struct state_actor who = { t->ctx->cfg->worker_id, scan_now_ms(),
+	struct state_actor who = { t->ctx->cfg->worker_id, clock_wall_ms(),
 				   t->ctx->lease_ms, worker_job_id(t->job) };
 
 	return who;
@@ -84,6 +77,35 @@ static const char *job_id(const struct scan_task *t)
 	return t->id ? t->id : worker_job_id(t->job);
 }
 
+/*
+ * A line about the task: "job" is the BullMQ job id, "scan" the scan id
+ * (once known) and "queue" the queue, as fields collectors filter on.
+ */
+static void task_log(enum log_level level, struct scan_task *t,
+		     const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void task_log(enum log_level level, struct scan_task *t,
+		     const char *event, const char *fmt, ...)
+{
+	struct buf queue = BUF_INIT, msg = BUF_INIT;
+	struct log_field f[2];
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&msg, NULL, fmt, ap);
+	va_end(ap);
+	buf_addf(&queue, NULL, "%s:%s", t->ctx->cfg->bullmq_prefix,
+		 t->ctx->cfg->queue_name);
+	f[0] = (struct log_field){ "scan", t->id };
+	f[1] = (struct log_field){ "queue", queue.data };
+	log_fields(level, worker_job_id(t->job), event, f, 2, "%s", msg.data);
+	buf_release(&queue);
+	buf_release(&msg);
+}
+
 /* ---- reporting to the queue ---- */
 
 static void finish(struct scan_task *t, enum metrics_outcome outcome)
@@ -91,7 +113,7 @@ static void finish(struct scan_task *t, enum metrics_outcome outcome)
 	struct metrics *m = t->ctx->metrics;
 
 	metrics_job_done(m, outcome);
-	metrics_observe_scan(m, (double)(scan_now_ms() - t->started_ms) / 1000);
+	metrics_observe_scan(m, (double)(clock_mono_ms() - t->started_ms) / 1000);
 }
 
 static void report_json(struct scan_task *t, json_t *ret,
@@ -107,7 +129,7 @@ static void report_json(struct scan_task *t, json_t *ret,
 
 static void report_skip(struct scan_task *t, const char *reason)
 {
-	log_event(LOG_INFO, job_id(t), "skip", "scan skipped: %s", reason);
+	task_log(LOG_INFO, t, "skip", "scan skipped: %s", reason);
 	report_json(t, json_pack("{s:s, s:b, s:s}", "jobId", job_id(t),
 				 "skipped", 1, "reason", reason),
 		    METRICS_SKIPPED);
@@ -156,15 +178,15 @@ static void log_outcome(enum log_level level, struct scan_task *t,
 		redact_urls(t->row.url, &url);
 	buf_addf(&queue, NULL, "%s:%s", t->ctx->cfg->bullmq_prefix,
 		 t->ctx->cfg->queue_name);
-	snprintf(dur, sizeof(dur), "%lld", scan_now_ms() - t->started_ms);
-	f[0] = (struct log_field){ "scan", job_id(t) };
+	snprintf(dur, sizeof(dur), "%lld", clock_mono_ms() - t->started_ms);
+	f[0] = (struct log_field){ "scan", t->id };
 	f[1] = (struct log_field){ "queue", queue.data };
 	f[2] = (struct log_field){ "url", t->row.url ? url.data : NULL };
 	f[3] = (struct log_field){ "state", state };
 	f[4] = (struct log_field){ "verdict", verdict };
 	f[5] = (struct log_field){ "error_code", code };
 	f[6] = (struct log_field){ "duration_ms", dur };
-	log_fields(level, job_id(t), event, f, 7, "%s", msg);
+	log_fields(level, worker_job_id(t->job), event, f, 7, "%s", msg);
 	buf_release(&url);
 	buf_release(&queue);
 }
@@ -204,7 +226,7 @@ static void report_invalid(struct scan_task *t, const char *msg)
 /* Shutdown: the outcome is discarded and the queue requeues the job. */
 static void report_released(struct scan_task *t)
 {
-	log_event(LOG_INFO, job_id(t), "release", "released for another worker");
+	task_log(LOG_INFO, t, "release", "released for another worker");
 	finish(t, METRICS_RELEASED);
 	worker_job_complete(t->job, NULL);
 }
@@ -280,7 +302,7 @@ static void report_terminal(struct scan_task *t, struct store *st)
 			t->row.error_message ? t->row.error_message : ""));
 	}
 	state_result_release(&res);
-	log_event(LOG_INFO, job_id(t), "skip", "scan already %s",
+	task_log(LOG_INFO, t, "skip", "scan already %s",
 		  state_name(t->row.state));
 	report_json(t, ret, METRICS_SKIPPED);
 }
@@ -352,10 +374,13 @@ static int read_payload(struct scan_task *t, char **id, char **url,
 
 /* ---- owning the row ---- */
 
-/* Sleep until ms (epoch), waking early on cancel. 0 slept, -1 cancelled. */
+/*
+ * Sleep until ms (wall: another owner's stored lease expiry), waking early
+ * on cancel. 0 slept, -1 cancelled.
+ */
 static int sleep_until(struct scan_task *t, long long ms)
 {
-	while (scan_now_ms() < ms) {
+	while (clock_wall_ms() < ms) {
 		if (atomic_load(&t->cancel))
 			return -1;
 		usleep(50 * 1000);
@@ -370,7 +395,11 @@ static int sleep_until(struct scan_task *t, long long ms)
 static void publish(struct scan_task *t, int live)
 {
 	atomic_store(&t->version, t->row.version);
-	atomic_store(&t->renewable, live);
+	/* already OWNED (a new version) or WORKING, or LOST: no move */
+	if (live)
+		scan_task_move(t, TASK_WORKING, TASK_OWNED);
+	else
+		scan_task_move(t, TASK_OWNED, TASK_WORKING);
 }
 
 /*
@@ -438,14 +467,14 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 		} else if (t->row.lease_expires_at <= who.now) {
 			rc = state_takeover(st, &who, &t->row, &e);
 			if (!rc)
-				log_event(LOG_WARN, id, "takeover",
+				task_log(LOG_WARN, t, "takeover",
 					  "took over from a lapsed lease");
 		} else if (waited_for && t->row.lease_expires_at > waited_for) {
 			report_skip(t, "version_conflict");
 			return -1;
 		} else {
 			waited_for = t->row.lease_expires_at;
-			log_event(LOG_INFO, id, "wait",
+			task_log(LOG_INFO, t, "wait",
 				  "owner %s holds a live lease; waiting %lld ms",
 				  t->row.worker_id ? t->row.worker_id : "?",
 				  waited_for - who.now);
@@ -458,7 +487,7 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 		if (!rc) {
 			publish(t, 1);
 			progress(t);
-			log_event(LOG_INFO, id, "claim", "claimed, attempt %d",
+			task_log(LOG_INFO, t, "claim", "claimed, attempt %d",
 				  t->row.attempts);
 			return 0;
 		}
@@ -549,7 +578,7 @@ static void end_released(struct scan_task *t, struct store *st)
 
 	if (state_release(st, &who, &t->row, "SHUTDOWN",
 				    "worker shutting down", &e))
-		log_event(LOG_WARN, job_id(t), "release",
+		task_log(LOG_WARN, t, "release",
 			  "could not release the scan: %s", e.msg);
 	publish(t, 0);
 	report_released(t);
@@ -580,9 +609,9 @@ static void end_completed(struct scan_task *t, struct store *st,
 		return;
 	publish(t, 1);
 	progress(t);
-	log_event(LOG_INFO, job_id(t), "transition", "FETCHING -> ANALYZING");
+	task_log(LOG_INFO, t, "transition", "FETCHING -> ANALYZING");
 	result_from_output(&res, out);
-	who.now = scan_now_ms();
+	who.now = clock_wall_ms();
 	if (failed(t, state_complete(st, &who, &t->row, &res, &e), &e))
 		return;
 	publish(t, 0);
@@ -649,7 +678,7 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 	for (i = 0; i < sizeof(runtime_rules) / sizeof(runtime_rules[0]); i++)
 		if (runtime_rules[i].kind == e->kind)
 			rule = &runtime_rules[i];
-	if (atomic_load(&t->lost)) {
+	if (scan_task_phase(t) == TASK_LOST) {
 		report_skip(t, "version_conflict");
 		return;
 	}
@@ -659,7 +688,7 @@ static void judge_runtime_error(struct scan_task *t, struct store *st,
 	}
 	if (e->kind == ERR_UNAVAILABLE &&
 	    !atomic_exchange(&t->ctx->engine_away, 1))
-		log_event(LOG_WARN, job_id(t), "engine",
+		task_log(LOG_WARN, t, "engine",
 			  "engine unavailable: taking no jobs until it answers");
 	crash_message(res, e, &msg);
 	if (!rule)
@@ -704,16 +733,12 @@ static void run_container(struct scan_task *t, struct store *st)
 	runtime_result_init(&res);
 	buf_reset(&shown);
 	redact_urls(t->row.url, &shown);
-	log_event(LOG_INFO, job_id(t), "container", "starting fetcher for %s",
+	task_log(LOG_DEBUG, t, "container", "starting fetcher for %s",
 		  shown.data);
 	buf_release(&shown);
 	rc = runtime_run(ctx->rt, &spec, &res, &e);
 	if (res.spawn_ms > 0)
 		metrics_observe_spawn(ctx->metrics, res.spawn_ms / 1000);
-	log_event(rc ? LOG_WARN : LOG_INFO, job_id(t), "container",
-		  "container %.12s exited (code %d) after %.0f ms%s%s",
-		  res.container_id, res.exit_code, res.total_ms,
-		  rc ? ": " : "", rc ? e.msg : "");
 	{
 		struct buf line = BUF_INIT;
 
@@ -723,7 +748,7 @@ static void run_container(struct scan_task *t, struct store *st)
 		worker_job_progress(t->job, NULL, line.data);
 		buf_release(&line);
 	}
-	if (atomic_load(&t->lost))
+	if (scan_task_phase(t) == TASK_LOST)
 		report_skip(t, "version_conflict");
 	else if (rc)
 		judge_runtime_error(t, st, &res, &e);
@@ -776,6 +801,7 @@ static struct scan_task *take_task(struct scan_ctx *ctx)
 		ctx->pending_head = t->next;
 		if (!ctx->pending_head)
 			ctx->pending_tail = NULL;
+		scan_task_move(t, TASK_QUEUED, TASK_WORKING);
 		t->next_on = ctx->inflight;
 		if (ctx->inflight)
 			ctx->inflight->prev_on = t;
@@ -797,6 +823,10 @@ static void drop_task(struct scan_ctx *ctx, struct scan_task *t)
 		t->next_on->prev_on = t->prev_on;
 	pthread_mutex_unlock(&ctx->lock);
 	pthread_mutex_unlock(&ctx->renew_lock);
+	/* out of the keeper's reach now: whatever the phase, done */
+	if (scan_task_move(t, TASK_WORKING, TASK_DONE) &&
+	    scan_task_move(t, TASK_OWNED, TASK_DONE))
+		scan_task_move(t, TASK_LOST, TASK_DONE);
 	metrics_in_flight(ctx->metrics, -1);
 	state_job_release(&t->row);
 	free(t->id);
@@ -845,18 +875,6 @@ static void split_args(const char *s, struct strvec *out)
 	}
 }
 
-static long long lease_ms(void)
-{
-	long long v = LEASE_MS;
-#ifdef SAFEURL_TEST
-	const char *s = getenv("SAFEURL_TEST_LOCK_MS");
-
-	if (s && config_parse_int(s, 100, LEASE_MS, &v))
-		v = LEASE_MS;
-#endif
-	return v;
-}
-
 static int open_runtime(struct scan_ctx *ctx, struct err *e)
 {
 	struct runtime_opts opts;
@@ -877,17 +895,18 @@ static int open_runtime(struct scan_ctx *ctx, struct err *e)
 
 static void scan_close(void *arg);
 
-static int scan_open(void **arg, const struct config *cfg, struct err *e)
+static int scan_open(void **arg, const struct config *cfg, struct metrics *m,
+		     struct err *e)
 {
 	struct scan_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	int i;
 
 	*arg = ctx;
 	ctx->cfg = cfg;
-	ctx->lease_ms = lease_ms();
+	ctx->lease_ms = worker_lease_ms();
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
-	ctx->metrics = metrics_new();
+	ctx->metrics = m;
 	pthread_mutex_init(&ctx->renew_lock, NULL);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_mutex_init(&ctx->aux_lock, NULL);
@@ -895,7 +914,7 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 	/* The database first: a refused token or a wrong URL is configuration
 	 * (exit 78) and is reported before the engine's state. */
 	if (!(ctx->aux_store = store_open(cfg, e)) || open_runtime(ctx, e) ||
-	    scan_keeper_start(ctx, e) || scan_health_start(ctx, e)) {
+	    scan_keeper_start(ctx, e)) {
 		scan_close(ctx);
 		*arg = NULL;
 		return -1;
@@ -922,7 +941,8 @@ static void scan_start(void *arg, struct worker_job *job)
 
 	t->ctx = ctx;
 	t->job = job;
-	t->started_ms = scan_now_ms();
+	t->started_ms = clock_mono_ms();
+	atomic_init(&t->phase, TASK_QUEUED);
 	state_job_init(&t->row);
 	metrics_in_flight(ctx->metrics, 1);
 	pthread_mutex_lock(&ctx->lock);
@@ -968,7 +988,6 @@ static void scan_close(void *arg)
 	runtime_free(ctx->rt);
 	store_close(ctx->aux_store);
 	queue_producer_close(ctx->aux_queue);
-	metrics_free(ctx->metrics);
 	strvec_clear(&ctx->fetcher_args);
 	pthread_mutex_destroy(&ctx->renew_lock);
 	pthread_mutex_destroy(&ctx->lock);
@@ -987,4 +1006,5 @@ static long scan_hold(void *arg)
 
 const struct worker_processor scan_processor = {
 	"scan", scan_open, scan_start, scan_cancel, scan_close, scan_hold,
+	scan_probes, 1,
 };

@@ -1,4 +1,4 @@
-/* scan_int.h - declarations shared by scan.c and scan_keeper.c only. */
+/* scan_int.h - declarations shared by scan.c, scan_keeper.c and scan_task.c only. */
 #ifndef SAFEURL_SCAN_INT_H
 #define SAFEURL_SCAN_INT_H
 
@@ -6,11 +6,11 @@
 #include <stdatomic.h>
 
 #include "http.h"
+#include "lifecycle.h"
 #include "state.h"
 #include "strvec.h"
 
 struct config;
-struct http_server;
 struct metrics;
 struct queue_producer;
 struct runtime;
@@ -24,23 +24,22 @@ struct scan_task {
 	char *id;               /* scan id once known; stable until freed */
 	struct state_job row;   /* the scan row; only the task's thread */
 	atomic_llong version;   /* row version the keeper may renew at */
-	atomic_int renewable;   /* the row is ours and FETCHING/ANALYZING */
-	atomic_int cancel;      /* non-zero: kill the container now */
-	atomic_int lost;        /* the keeper found our lease taken */
-	long long started_ms;
+	atomic_int phase;       /* enum task_phase: only scan_task_move() */
+	atomic_int cancel;      /* the runtime's kill request: non-zero, kill
+				   the container now (set on LOST too) */
+	long long started_ms;   /* clock_mono_ms */
 	struct scan_task *next;             /* pending list */
 	struct scan_task *prev_on, *next_on; /* in-flight list */
 };
 
 struct scan_ctx {
 	const struct config *cfg;
-	long long lease_ms;
+	long long lease_ms;     /* worker_lease_ms() */
 	struct strvec fetcher_args;
 	struct runtime *rt;
 	atomic_int engine_away; /* a run found the engine away; the keeper
 				   clears it when the engine answers again */
-	struct metrics *metrics;
-	struct http_server *http;
+	struct metrics *metrics; /* the worker's, borrowed */
 
 	/* Held by the keeper through a renewal pass and by a thread freeing a
 	 * task, so the keeper can renew without holding `lock` across I/O. */
@@ -58,15 +57,21 @@ struct scan_ctx {
 	int keeper_stop;             /* under lock */
 	pthread_cond_t keeper_wake;
 
-	struct http_probe probes[5];
-
-	/* the keeper's and the health probes' own connections */
+	/* the keeper's own connections (the database probe uses aux_store) */
 	pthread_mutex_t aux_lock;
 	struct store *aux_store;
 	struct queue_producer *aux_queue; /* NULL until needed, or after a failure */
 };
 
-long long scan_now_ms(void);
+/* The task's phase (lifecycle.h), from any thread. */
+enum task_phase scan_task_phase(struct scan_task *t);
+/*
+ * Move the task from `from` to `to`, from any thread: 0 done, -1 when the
+ * task was not in `from` (nothing changed). A move the table does not
+ * list is a bug: logged, and fatal in debug builds.
+ */
+int scan_task_move(struct scan_task *t, enum task_phase from,
+		   enum task_phase to);
 
 /* While the engine is away: no new jobs, the keeper pings it this often. */
 #define SCAN_ENGINE_RECHECK_MS 500
@@ -74,7 +79,8 @@ long long scan_now_ms(void);
 /* scan_keeper.c */
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e);
 void scan_keeper_stop(struct scan_ctx *ctx);
-int scan_health_start(struct scan_ctx *ctx, struct err *e);
+/* The database and engine probes for the worker's /healthz (worker.h). */
+size_t scan_probes(void *ctx, struct http_probe *out, size_t max);
 /*
  * Is BullMQ job bull_id still waiting, delayed, prioritized, paused or
  * active? 1 yes, 0 no, -1 when Redis could not tell. Caller holds aux_lock.

@@ -2,11 +2,12 @@
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
  * flight, the sweep of abandoned rows, the removal of containers the
  * engine could not remove while it was away, the check that tells the
- * worker to take jobs again once the engine answers, and the health probes.
+ * worker to take jobs again once the engine answers; and the database and
+ * engine probes the worker's health thread runs.
  *
  * Runs on its own thread with its own database handle and queue
- * connection (aux_store, aux_queue, shared with the health probes under
- * aux_lock), so a scan thread blocked on its container never delays a
+ * connection (aux_store, aux_queue; the database probe shares aux_store
+ * under aux_lock), so a scan thread blocked on its container never delays a
  * renewal. Not here: moving jobs on the queue, running containers.
  */
 #include "fmacros.h"
@@ -18,6 +19,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "http.h"
@@ -27,7 +29,6 @@
 #include "scan_int.h"
 #include "state.h"
 #include "store.h"
-#include "worker.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -53,10 +54,10 @@ static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
 	rc = state_renew(ctx->aux_store, &who, &j, &e);
 	pthread_mutex_unlock(&ctx->aux_lock);
 	if (rc && (e.kind == ERR_CONFLICT || e.kind == ERR_NOT_ALLOWED) &&
-	    atomic_load(&t->renewable) && atomic_load(&t->version) == version) {
+	    atomic_load(&t->version) == version &&
+	    !scan_task_move(t, TASK_OWNED, TASK_LOST)) {
 		log_event(LOG_WARN, j.id, "lease",
 			  "lease lost to another worker; stopping the scan");
-		atomic_store(&t->lost, 1);
 		atomic_store(&t->cancel, 1);
 	} else if (rc && e.kind != ERR_CONFLICT && e.kind != ERR_NOT_ALLOWED) {
 		log_event(LOG_WARN, j.id, "lease", "lease renewal failed: %s",
@@ -73,14 +74,14 @@ static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
  */
 static void renew_all(struct scan_ctx *ctx)
 {
-	long long now = scan_now_ms();
+	long long now = clock_wall_ms(); /* stored: the lease expiry */
 	struct scan_task **snap = NULL, *t;
 	size_t n = 0, cap = 0, i;
 
 	pthread_mutex_lock(&ctx->renew_lock);
 	pthread_mutex_lock(&ctx->lock);
 	for (t = ctx->inflight; t; t = t->next_on) {
-		if (!atomic_load(&t->renewable))
+		if (scan_task_phase(t) != TASK_OWNED)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -95,7 +96,7 @@ static void renew_all(struct scan_ctx *ctx)
 	free(snap);
 }
 
-/* ---- Redis, for the sweep and the health probe ---- */
+/* ---- Redis, for the sweep ---- */
 
 /* The keeper's queue connection, opened on first use and after a failure. */
 static int aux_queue_ready(struct scan_ctx *ctx, struct err *e)
@@ -176,7 +177,7 @@ static char *queue_job_of(struct scan_ctx *ctx, const struct state_job *row)
 
 static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
 {
-	struct state_actor who = { ctx->cfg->worker_id, scan_now_ms(),
+	struct state_actor who = { ctx->cfg->worker_id, clock_wall_ms(),
 				   ctx->lease_ms, NULL };
 	char *bid = queue_job_of(ctx, row);
 	struct err e = ERR_INIT;
@@ -188,7 +189,7 @@ static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
 			log_event(LOG_DEBUG, row->id, "sweep",
 				  "not failed as abandoned: %s", e.msg);
 		else
-			log_event(LOG_WARN, row->id, "sweep",
+			log_event(LOG_ERROR, row->id, "sweep",
 				  "failed as ABANDONED: owner's lease lapsed "
 				  "and the queue job %s is gone", bid);
 	}
@@ -202,7 +203,7 @@ static void sweep(struct scan_ctx *ctx)
 	size_t i;
 
 	pthread_mutex_lock(&ctx->aux_lock);
-	if (state_sweep(ctx->aux_store, scan_now_ms(), ctx->lease_ms,
+	if (state_sweep(ctx->aux_store, clock_wall_ms(), ctx->lease_ms,
 			SWEEP_LIMIT, &list, &e))
 		log_event(LOG_WARN, NULL, "sweep", "sweep failed: %s", e.msg);
 	for (i = 0; i < list.nr; i++)
@@ -228,7 +229,7 @@ static int wait_ms(struct scan_ctx *ctx, long long ms)
 	struct timespec until;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until); /* keeper_wake's clock */
 	until.tv_sec += ms / 1000;
 	until.tv_nsec += (ms % 1000) * 1000000;
 	if (until.tv_nsec >= 1000000000) {
@@ -264,14 +265,14 @@ static void *keeper_main(void *arg)
 	while (!wait_ms(ctx, atomic_load(&ctx->engine_away) ?
 				     SCAN_ENGINE_RECHECK_MS : tick)) {
 		check_engine(ctx);
-		if (scan_now_ms() >= next_renew) {
+		if (clock_mono_ms() >= next_renew) {
 			renew_all(ctx);
-			next_renew = scan_now_ms() + tick;
+			next_renew = clock_mono_ms() + tick;
 		}
-		if (scan_now_ms() >= next_sweep) {
+		if (clock_mono_ms() >= next_sweep) {
 			sweep(ctx);
 			remove_unremoved(ctx);
-			next_sweep = scan_now_ms() + ctx->lease_ms;
+			next_sweep = clock_mono_ms() + ctx->lease_ms;
 		}
 	}
 	return NULL;
@@ -279,7 +280,14 @@ static void *keeper_main(void *arg)
 
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
 {
-	pthread_cond_init(&ctx->keeper_wake, NULL);
+	pthread_condattr_t attr;
+
+	/* timed waits on the monotonic clock: a wall-clock step must not
+	 * stretch or cut the renewal interval */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctx->keeper_wake, &attr);
+	pthread_condattr_destroy(&attr);
 	if (pthread_create(&ctx->keeper, NULL, keeper_main, ctx))
 		return err_set(e, ERR_INTERNAL, "scan: cannot start the keeper");
 	ctx->keeper_started = 1;
@@ -288,8 +296,6 @@ int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
 
 void scan_keeper_stop(struct scan_ctx *ctx)
 {
-	http_stop(ctx->http);
-	ctx->http = NULL;
 	if (!ctx->keeper_started)
 		return;
 	pthread_mutex_lock(&ctx->lock);
@@ -301,20 +307,7 @@ void scan_keeper_stop(struct scan_ctx *ctx)
 	ctx->keeper_started = 0;
 }
 
-/* ---- health probes ---- */
-
-static int probe_redis(void *arg, struct err *e)
-{
-	struct scan_ctx *ctx = arg;
-	int rc;
-
-	pthread_mutex_lock(&ctx->aux_lock);
-	rc = aux_queue_ready(ctx, e) || queue_producer_ping(ctx->aux_queue, e);
-	if (rc)
-		aux_queue_failed(ctx);
-	pthread_mutex_unlock(&ctx->aux_lock);
-	return rc ? -1 : 0;
-}
+/* ---- dependency probes (the worker's probe thread, health.h) ---- */
 
 static int probe_database(void *arg, struct err *e)
 {
@@ -337,57 +330,15 @@ static int probe_engine(void *arg, struct err *e)
 	return runtime_ping(ctx->rt, e);
 }
 
-/* The loop has turned within this long (it wakes at least every 10 s). */
-#define LOOP_STUCK_MS 60000
-
-static int probe_loop(void *arg, struct err *e)
+size_t scan_probes(void *arg, struct http_probe *out, size_t max)
 {
-	struct timespec ts;
-	long long now, last = worker_last_turn_ms();
+	const struct http_probe mine[] = {
+		{ "database", probe_database, arg, 0, NULL },
+		{ "engine", probe_engine, arg, 0, NULL },
+	};
+	size_t i, n = sizeof(mine) / sizeof(mine[0]);
 
-	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (last && now - last > LOOP_STUCK_MS)
-		return err_set(e, ERR_UNAVAILABLE, "the worker loop has not "
-			       "turned for %lld ms: restart the worker and "
-			       "report its log", now - last);
-	return 0;
-}
-
-static int probe_draining(void *arg, struct err *e)
-{
-	const char *why = worker_draining();
-
-	(void)arg;
-	return why ? err_set(e, ERR_UNAVAILABLE, "%s", why) : 0;
-}
-
-static const struct http_probe probes[] = {
-	{ "loop", probe_loop, NULL, 1 },
-	{ "accepting", probe_draining, NULL, 0 },
-	{ "redis", probe_redis, NULL, 0 },
-	{ "database", probe_database, NULL, 0 },
-	{ "engine", probe_engine, NULL, 0 },
-};
-
-#define NPROBES (sizeof(probes) / sizeof(probes[0]))
-
-int scan_health_start(struct scan_ctx *ctx, struct err *e)
-{
-	size_t i;
-
-	if (!ctx->cfg->health_port)
-		return 0;
-	for (i = 0; i < NPROBES; i++) {
-		ctx->probes[i] = probes[i];
-		ctx->probes[i].ctx = ctx;
-	}
-	ctx->http = http_start(ctx->cfg->health_addr, ctx->cfg->health_port,
-			       ctx->probes, NPROBES, ctx->metrics, e);
-	if (!ctx->http)
-		return -1;
-	log_event(LOG_INFO, NULL, "http", "serving /livez, /healthz and /metrics on %s port %d",
-		  ctx->cfg->health_addr, ctx->cfg->health_port);
-	return 0;
+	for (i = 0; i < n && i < max; i++)
+		out[i] = mine[i];
+	return i;
 }

@@ -24,6 +24,7 @@
  */
 #include "fmacros.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,8 +37,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
+#include "health.h"
+#include "http.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "queue_admin.h"
 #include "worker.h"
@@ -47,7 +53,8 @@
 #define DRAIN_DELAY_MS 5000
 #define CANCEL_WAIT_MS 5000
 #define GIVE_UP_MS 10000
-#define LOCK_MS 30000
+/* The queue lock and the scan lease (SPEC §5): one length for both. */
+#define LEASE_MS 30000
 #define STALLED_MS 30000
 #define MAX_STALLED 1
 
@@ -55,10 +62,9 @@ struct worker_job {
 	struct worker *w;
 	struct queue_job q;
 	atomic_int cancelled;
-	int reported;       /* processor reported (under the list lock) */
-	int released;       /* released at shutdown before the report came */
-	int settled;        /* released job: the release step is done */
-	int report_seen;    /* released job: its late report was collected */
+	/* enum job_phase, changed only by job_move(); RUNNING -> REPORTED
+	 * (any thread) and RUNNING -> RELEASING only under the list lock */
+	atomic_int phase;
 	int failed;         /* report: failure */
 	enum err_kind kind;
 	enum worker_fail_mode mode;
@@ -98,14 +104,14 @@ struct worker {
 
 	int want_take;
 	long long next_delayed; /* wall ms of the earliest delayed job, 0 none */
-	long long limit_until;  /* wall ms: rate limited until then, 0 none */
+	long long limit_until;  /* mono ms: rate limited until then, 0 none */
 	unsigned generation;
 	long lock_ms, stalled_ms;
 	long long renew_at, stalled_at;
 
 	int stopping;
 	long long deadline, cancel_deadline;
-	int unreported; /* released jobs whose report has not come */
+	int unreported; /* jobs in JOB_RELEASED_AWAITING (loop thread) */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -123,26 +129,41 @@ void worker_request_stop(void)
 	errno = saved;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
+/* ---- the job lifecycle (lifecycle.h) ---- */
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static enum job_phase job_phase(const struct worker_job *job)
+{
+	return (enum job_phase)atomic_load(&job->phase);
 }
 
-static long long wall_ms(void)
+/*
+ * The only way a job changes phase: the move is checked against the
+ * table (a move it does not list is a bug: logged, and fatal in debug
+ * builds) and logged at debug level.
+ */
+static void job_move(struct worker_job *job, enum job_phase to)
 {
-	struct timespec ts;
+	enum job_phase from = job_phase(job);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!lifecycle_job_allowed(from, to)) {
+		log_event(LOG_ERROR, job->q.id, "bug",
+			  "job lifecycle: illegal move %s -> %s",
+			  lifecycle_job_name(from), lifecycle_job_name(to));
+		assert(!"illegal job lifecycle move");
+		return;
+	}
+	atomic_store(&job->phase, (int)to);
+	if (to == JOB_RELEASED_AWAITING)
+		job->w->unreported++;
+	else if (from == JOB_RELEASED_AWAITING)
+		job->w->unreported--;
+	log_event(LOG_DEBUG, job->q.id, "job", "job %s -> %s",
+		  lifecycle_job_name(from), lifecycle_job_name(to));
 }
 
 /* ---- the processor-facing side ---- */
 
 const char *worker_job_id(const struct worker_job *job) { return job->q.id; }
-const char *worker_job_name(const struct worker_job *job) { return job->q.name; }
 const char *worker_job_data(const struct worker_job *job) { return job->q.data; }
 long long worker_job_timestamp(const struct worker_job *job) { return job->q.timestamp; }
 int worker_job_attempts_made(const struct worker_job *job) { return job->q.attempts_made; }
@@ -160,7 +181,9 @@ static void report(struct worker_job *job)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&w->mu);
-	job->reported = 1;
+	if (job_phase(job) == JOB_RUNNING)
+		job_move(job, JOB_REPORTED);
+	/* a released job's report only lets the worker free it */
 	job->next = w->reported;
 	w->reported = job;
 	pthread_mutex_unlock(&w->mu);
@@ -236,6 +259,7 @@ void worker_job_fail(struct worker_job *job, enum err_kind kind,
 
 static void job_free(struct worker_job *job)
 {
+	job_move(job, JOB_DONE);
 	queue_job_release(&job->q);
 	free(job->value);
 	free(job);
@@ -300,11 +324,10 @@ static void collect_reports(struct worker *w)
 	}
 	for (job = prev; job; job = next) {
 		next = job->next;
-		if (job->released && job->settled) {
-			w->unreported--;
+		if (job_phase(job) == JOB_RELEASED_AWAITING) {
 			job_free(job);
-		} else if (job->released) {
-			job->report_seen = 1;
+		} else if (job_phase(job) == JOB_RELEASING) {
+			job_move(job, JOB_RELEASE_REPORTED);
 		} else if (abandoned(job)) {
 			slot_remove(w, job);
 			job_free(job);
@@ -320,7 +343,7 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 {
 	memset(o, 0, sizeof(*o));
 	o->job = &job->q;
-	if (job->released) {
+	if (job_phase(job) != JOB_REPORTED) { /* released */
 		o->op = QUEUE_RELEASE;
 		return;
 	}
@@ -339,9 +362,17 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 static const char *const op_event[] = { "complete", "fail", "retry", "retry",
 					"release", "abandon" };
 
+/*
+ * The queue's side of an outcome: debug when the processor logged the
+ * outcome itself (own_log), unless the processor never ran the job
+ * (malformed or deferred).
+ */
 static void log_settled(const struct queue_outcome *o,
 			const struct worker_job *job)
 {
+	enum log_level level = !job->w->proc->own_log || job->q.malformed ||
+				       job->q.deferred ? LOG_INFO : LOG_DEBUG;
+
 	if (o->code < 0) {
 		log_event(LOG_WARN, job->q.id, "lock-lost",
 			  "outcome dropped: the job is no longer ours (code %d)",
@@ -351,16 +382,16 @@ static void log_settled(const struct queue_outcome *o,
 	switch (o->op) {
 	case QUEUE_COMPLETE:
 	case QUEUE_RELEASE:
-		log_event(LOG_INFO, job->q.id, op_event[o->op], "%s",
+		log_event(level, job->q.id, op_event[o->op], "%s",
 			  o->op == QUEUE_COMPLETE ? "completed"
 						  : "released to wait");
 		break;
 	case QUEUE_FAIL:
-		log_event(LOG_INFO, job->q.id, "fail", "failed (%s): %s",
-			  err_kind_name(job->kind), job->value);
+		log_event(level, job->q.id, "fail", "failed: %s",
+			  job->value);
 		break;
 	default:
-		log_event(LOG_INFO, job->q.id, "retry",
+		log_event(level, job->q.id, "retry",
 			  "attempt %d failed, retry in %lld ms: %s",
 			  job->q.attempts_made + 1, o->delay_ms, job->value);
 	}
@@ -375,7 +406,7 @@ static void outcome_release(struct queue_outcome *o)
 /* A job that cannot run is failed without calling the processor. */
 static void start_job(struct worker *w, struct worker_job *job)
 {
-	log_event(LOG_INFO, job->q.id, "active",
+	log_event(w->proc->own_log ? LOG_DEBUG : LOG_INFO, job->q.id, "active",
 		  "claimed (attempt %d of %d)", job->q.attempts_made + 1,
 		  job->q.attempts > 0 ? job->q.attempts : 1);
 	if (job->q.malformed || job->q.deferred)
@@ -397,13 +428,15 @@ static void adopt_jobs(struct worker *w, struct queue_job *jobs, size_t n)
 		job->w = w;
 		job->q = jobs[i];
 		w->slots[w->nslots++] = job;
+		atomic_init(&job->phase, JOB_NEW);
 		if (w->cancel_deadline) {
 			/* taken by a step sent before the grace ran out: give
 			 * it straight back, never started, so never reported */
-			job->released = job->report_seen = 1;
+			job_move(job, JOB_RELEASE_REPORTED);
 			pending_push(w, job);
 			continue;
 		}
+		job_move(job, JOB_RUNNING);
 		start_job(w, job);
 	}
 	free(jobs);
@@ -452,9 +485,8 @@ static void finish_batch(struct worker *w, int ok)
 			if (ok == 1)
 				log_settled(o, job);
 			slot_remove(w, job);
-			job->settled = 1;
-			if (job->released && !job->report_seen)
-				w->unreported++; /* freed when it reports */
+			if (job_phase(job) == JOB_RELEASING) /* freed when */
+				job_move(job, JOB_RELEASED_AWAITING); /* it reports */
 			else
 				job_free(job);
 		}
@@ -479,14 +511,82 @@ static const char *const drain_reasons[] = {
 			   "received)",
 };
 
-long long worker_last_turn_ms(void)
+/* The loop has turned within this long (it wakes at least every 10 s). */
+#define LOOP_STUCK_MS 60000
+
+/* Live probe: the loop turns. */
+static int probe_loop(void *arg, struct err *e)
 {
-	return atomic_load(&last_turn_ms);
+	long long now = clock_mono_ms(), last = atomic_load(&last_turn_ms);
+
+	(void)arg;
+	if (last && now - last > LOOP_STUCK_MS)
+		return err_set(e, ERR_UNAVAILABLE, "the worker loop has not "
+			       "turned for %lld ms: restart the worker and "
+			       "report its log", now - last);
+	return 0;
 }
 
-const char *worker_draining(void)
+/* Readiness: not draining (shutting down, or the queue paused). */
+static int probe_draining(void *arg, struct err *e)
 {
-	return drain_reasons[atomic_load(&drain_state)];
+	const char *why = drain_reasons[atomic_load(&drain_state)];
+
+	(void)arg;
+	return why ? err_set(e, ERR_UNAVAILABLE, "%s", why) : 0;
+}
+
+/* Dependency probe (the probe thread only): Redis answers a PING. */
+struct redis_probe {
+	const struct config *cfg;
+	struct queue_producer *qp; /* NULL until needed, or after a failure */
+};
+
+static int probe_redis(void *arg, struct err *e)
+{
+	struct redis_probe *rp = arg;
+	struct queue_params qp;
+
+	if (!rp->qp) {
+		queue_params_from_config(&qp, rp->cfg);
+		if (queue_producer_open(&rp->qp, &qp, e))
+			return -1;
+	}
+	if (!queue_producer_ping(rp->qp, e))
+		return 0;
+	queue_producer_close(rp->qp);
+	rp->qp = NULL;
+	return -1;
+}
+
+#define MAX_PROBES 8
+
+/* /livez, /healthz and /metrics, when HEALTH_PORT is set. */
+static int services_start(struct worker *w, struct redis_probe *rp,
+			  struct metrics *m, struct health **out,
+			  struct err *e)
+{
+	const struct http_probe live[] = {
+		{ "loop", probe_loop, NULL, 1, NULL },
+		{ "accepting", probe_draining, NULL, 0, NULL },
+	};
+	struct http_probe deps[MAX_PROBES];
+	size_t n = 1;
+
+	*out = NULL;
+	if (!w->cfg->health_port)
+		return 0;
+	deps[0] = (struct http_probe){ "redis", probe_redis, rp, 0, NULL };
+	if (w->proc->probes)
+		n += w->proc->probes(w->ctx, deps + 1, MAX_PROBES - 1);
+	*out = health_start(w->cfg->health_addr, w->cfg->health_port, live,
+			    sizeof(live) / sizeof(live[0]), deps, n, m, e);
+	if (!*out)
+		return -1;
+	log_event(LOG_INFO, NULL, "http", "serving /livez, /healthz and "
+		  "/metrics on %s port %d", w->cfg->health_addr,
+		  w->cfg->health_port);
+	return 0;
 }
 
 static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
@@ -510,7 +610,7 @@ static void on_step(void *arg, struct queue_outcome *outs, size_t nout,
 		w->want_take = 0; /* drained: wait for the marker */
 	if (limit > 0) {
 		/* rate limited: take nothing until the window ends */
-		w->limit_until = wall_ms() + limit;
+		w->limit_until = clock_mono_ms() + limit;
 		w->want_take = 0;
 		log_event(LOG_DEBUG, NULL, "limited",
 			  "rate limited for %lld ms", limit);
@@ -532,7 +632,7 @@ static void send_step(struct worker *w)
 		   w->cap - w->nslots + (int)w->npending;
 	size_t i;
 
-	if (w->limit_until && wall_ms() < w->limit_until)
+	if (w->limit_until && clock_mono_ms() < w->limit_until)
 		take = 0; /* rate limited: settle only */
 
 	if (w->step_busy || !queue_ready(w->q))
@@ -570,7 +670,7 @@ static void maybe_wait(struct worker *w)
 {
 	long long timeout = DRAIN_DELAY_MS;
 
-	if (w->limit_until && wall_ms() >= w->limit_until) {
+	if (w->limit_until && clock_mono_ms() >= w->limit_until) {
 		/* the rate limit's window ended: take now, whatever else
 		 * waits (a BZPOPMIN may be outstanding for seconds) */
 		w->limit_until = 0;
@@ -582,7 +682,7 @@ static void maybe_wait(struct worker *w)
 	    queue_waiting(w->q) || w->limit_until)
 		return; /* limited: next_wakeup() returns when it ends */
 	if (w->next_delayed) {
-		timeout = w->next_delayed - wall_ms();
+		timeout = w->next_delayed - clock_wall_ms();
 		if (timeout <= 0) {
 			w->want_take = 1;
 			return;
@@ -668,9 +768,9 @@ static void release_running(struct worker *w, long long now)
 		int release;
 
 		pthread_mutex_lock(&w->mu);
-		release = !job->reported && !job->released;
+		release = job_phase(job) == JOB_RUNNING;
 		if (release)
-			job->released = 1;
+			job_move(job, JOB_RELEASING);
 		pthread_mutex_unlock(&w->mu);
 		if (!release)
 			continue;
@@ -714,7 +814,7 @@ static void drop_leftovers(struct worker *w)
 	for (i = 0; i < w->npending; i++) {
 		struct worker_job *job = w->pending[i];
 
-		if (job->released && !job->report_seen) {
+		if (job_phase(job) == JOB_RELEASING) {
 			kept++; /* its processor may still touch it */
 			continue;
 		}
@@ -742,15 +842,15 @@ static long long next_wakeup(struct worker *w, long long now, long tick)
 		t = w->deadline - now;
 	if (held(w) > 0 && held(w) < t)
 		t = held(w);
-	if (w->limit_until && w->limit_until - wall_ms() < t)
-		t = w->limit_until - wall_ms();
+	if (w->limit_until && w->limit_until - now < t)
+		t = w->limit_until - now;
 	return t < 0 ? 0 : t;
 }
 
 static void loop_once(struct worker *w)
 {
 	struct pollfd pfd[3];
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 	long tick = queue_tick(w->q, now);
 	int n;
 
@@ -786,21 +886,30 @@ static void loop_once(struct worker *w)
 	queue_handle(w->q, pfd + 1, n - 1);
 }
 
+long worker_lease_ms(void)
+{
+	long long v = LEASE_MS;
+#ifdef SAFEURL_TEST
+	/* Test-only: a shorter lease keeps tests fast. */
+	const char *s = getenv("SAFEURL_TEST_LOCK_MS");
+
+	if (s && config_parse_int(s, 100, LEASE_MS, &v))
+		v = LEASE_MS;
+#endif
+	return (long)v;
+}
+
 static void settings(struct worker *w)
 {
-	w->lock_ms = LOCK_MS;
+	w->lock_ms = worker_lease_ms();
 	w->stalled_ms = STALLED_MS;
 #ifdef SAFEURL_TEST
-	/* Test-only: shorter lock and stalled interval to keep tests fast. */
+	/* Test-only: a shorter stalled interval to keep tests fast. */
 	{
-		const char *s;
+		const char *s = getenv("SAFEURL_TEST_STALLED_MS");
 		long long v;
 
-		if ((s = getenv("SAFEURL_TEST_LOCK_MS")) &&
-		    !config_parse_int(s, 100, LOCK_MS, &v))
-			w->lock_ms = (long)v;
-		if ((s = getenv("SAFEURL_TEST_STALLED_MS")) &&
-		    !config_parse_int(s, 100, STALLED_MS, &v))
+		if (s && !config_parse_int(s, 100, STALLED_MS, &v))
 			w->stalled_ms = (long)v;
 	}
 #endif
@@ -825,7 +934,7 @@ static void worker_init(struct worker *w, const struct config *cfg,
 	p.stalled_ms = w->stalled_ms;
 	p.max_stalled = MAX_STALLED;
 	w->q = queue_new(&p);
-	srand48((long)wall_ms() ^ (long)getpid());
+	srand48((long)clock_wall_ms() ^ (long)getpid());
 }
 
 static void worker_release(struct worker *w)
@@ -863,30 +972,26 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e)
 {
 	struct worker w;
-	int announced = 0;
+	struct metrics *m = metrics_new();
+	struct redis_probe rp = { cfg, NULL };
+	struct health *services = NULL;
+	int announced = 0, opened = 0, rc = -1;
 
 	worker_init(&w, cfg, proc);
 	w.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w.wake_fd < 0) {
-		worker_release(&w);
-		return err_set_errno(e, ERR_INTERNAL, errno, "worker: eventfd");
+		err_set_errno(e, ERR_INTERNAL, errno, "worker: eventfd");
+		goto out;
 	}
-	if (proc->open && proc->open(&w.ctx, cfg, e)) {
-		close(w.wake_fd);
-		worker_release(&w);
-		return -1;
-	}
-	if (refused_password(cfg, e)) {
-		if (proc->close)
-			proc->close(w.ctx);
-		close(w.wake_fd);
-		worker_release(&w);
-		return -1;
-	}
+	if (proc->open && proc->open(&w.ctx, cfg, m, e))
+		goto out;
+	opened = 1;
+	if (refused_password(cfg, e) || services_start(&w, &rp, m, &services, e))
+		goto out;
 	stop_fd = w.wake_fd;
 	log_event(LOG_INFO, NULL, "starting", "connecting to redis '%s:%d'",
 		  cfg->redis_host, cfg->redis_port);
-	while (!finished(&w, mono_ms()) && !queue_failed(w.q, e)) {
+	while (!finished(&w, clock_mono_ms()) && !queue_failed(w.q, e)) {
 		loop_once(&w);
 		/* "consuming" only once the queue really answers */
 		if (!announced && queue_ready(w.q)) {
@@ -898,19 +1003,18 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 				  proc->name, w.cap);
 		}
 	}
-	if (queue_failed(w.q, e)) {
-		stop_fd = -1;
-		if (proc->close)
-			proc->close(w.ctx);
-		worker_release(&w);
-		close(w.wake_fd);
-		return -1;
-	}
+	rc = queue_failed(w.q, e) ? -1 : 0;
+out:
 	stop_fd = -1;
-	if (proc->close)
+	health_stop(services); /* before close: probes use the processor */
+	queue_producer_close(rp.qp);
+	if (opened && proc->close)
 		proc->close(w.ctx);
 	worker_release(&w);
-	close(w.wake_fd);
-	log_event(LOG_INFO, NULL, "stop", "worker stopped");
-	return 0;
+	if (w.wake_fd >= 0)
+		close(w.wake_fd);
+	metrics_free(m);
+	if (!rc)
+		log_event(LOG_INFO, NULL, "stop", "worker stopped");
+	return rc;
 }

@@ -18,13 +18,14 @@
 #include "err.h"
 
 struct config;
+struct http_probe;
+struct metrics;
 
 /* A job in flight, as a processor sees it. Owned by the worker. */
 struct worker_job;
 
 /* Accessors; strings are borrowed until the job is reported. */
 const char *worker_job_id(const struct worker_job *job);
-const char *worker_job_name(const struct worker_job *job);
 const char *worker_job_data(const struct worker_job *job); /* JSON text */
 long long worker_job_timestamp(const struct worker_job *job);
 int worker_job_attempts_made(const struct worker_job *job); /* before this */
@@ -58,8 +59,12 @@ void worker_job_fail(struct worker_job *job, enum err_kind kind,
 
 struct worker_processor {
 	const char *name;
-	/* Optional: set up *ctx before the loop starts. */
-	int (*open)(void **ctx, const struct config *cfg, struct err *e);
+	/*
+	 * Optional: set up *ctx before the loop starts. m is the worker's
+	 * metrics (served on /metrics), borrowed until close.
+	 */
+	int (*open)(void **ctx, const struct config *cfg, struct metrics *m,
+		    struct err *e);
 	/*
 	 * Start one job. Called on the loop thread: must not block. The job
 	 * is reported later (or before returning) with worker_job_complete
@@ -80,6 +85,19 @@ struct worker_processor {
 	 * thread: must not block.
 	 */
 	long (*hold)(void *ctx);
+	/*
+	 * Optional: the processor's dependency probes for /healthz (the
+	 * database, the engine), at most max of them written to out; returns
+	 * how many. They run on the worker's probe thread (health.h) and may
+	 * block for a bounded time; their ctx must live until close.
+	 */
+	size_t (*probes)(void *ctx, struct http_probe *out, size_t max);
+	/*
+	 * 1: the processor logs each job's transitions and outcome itself,
+	 * so the worker's own per-job lines (claimed, settled) go to debug
+	 * and every event is logged once.
+	 */
+	int own_log;
 };
 
 /*
@@ -91,22 +109,23 @@ const struct worker_processor *worker_processor_find(const char *name);
 
 /*
  * Run until a stop is requested, then shut down as described above.
+ * With HEALTH_PORT set it serves /livez, /healthz and /metrics for any
+ * processor (health.h): the loop, draining and Redis are the worker's
+ * probes, the processor adds its own.
  * Returns 0 after a clean shutdown, -1 with e filled when the processor
  * could not be set up.
  */
 int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e);
 
+/*
+ * The lease: how long a job's queue lock and its scan row's lease last
+ * without renewal (both renewed every half lease). 30000 ms; in
+ * -DSAFEURL_TEST builds SAFEURL_TEST_LOCK_MS (100..30000) overrides it.
+ */
+long worker_lease_ms(void);
+
 /* Ask worker_run to stop. Async-signal-safe. */
 void worker_request_stop(void);
-
-/*
- * For the health server, from any thread: the CLOCK_MONOTONIC ms of the
- * loop's last turn (0 before it first turns), and why the worker is
- * draining: a static sentence (shutting down, or the queue paused), or
- * NULL when it takes jobs.
- */
-long long worker_last_turn_ms(void);
-const char *worker_draining(void);
 
 #endif

@@ -46,7 +46,7 @@ static void noop_start(void *ctx, struct worker_job *job)
 }
 
 static const struct worker_processor noop_processor = {
-	"noop", NULL, noop_start, NULL, NULL, NULL,
+	"noop", NULL, noop_start, NULL, NULL, NULL, NULL, 0,
 };
 
 #ifdef SAFEURL_TEST
@@ -134,7 +134,7 @@ static void test_start(void *ctx, struct worker_job *job)
 }
 
 static const struct worker_processor test_processor = {
-	"test", NULL, test_start, NULL, NULL, NULL,
+	"test", NULL, test_start, NULL, NULL, NULL, NULL, 0,
 };
 #endif
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "runtime_int.h"
 #include "runtime_stream.h"
@@ -25,10 +26,7 @@
 
 double rt_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)clock_mono_us() / 1e3;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -44,14 +45,6 @@ struct call {
 	void *arg;
 	const char *sql;
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long long ms)
 {
@@ -132,7 +125,7 @@ static int call_once(struct store *st, const struct call *c, struct err *e)
 static int with_retry(struct store *st, const char *job_id,
 		      const struct call *c, struct err *e)
 {
-	long long start = mono_ms(), left, delay;
+	long long start = clock_mono_ms(), left, delay;
 	struct err tmp = ERR_INIT;
 	int attempt, rc;
 
@@ -140,7 +133,7 @@ static int with_retry(struct store *st, const char *job_id,
 		rc = call_once(st, c, &tmp);
 		if (rc >= 0 || tmp.kind != ERR_UNAVAILABLE)
 			break;
-		left = st->retry_max_ms - (mono_ms() - start);
+		left = st->retry_max_ms - (clock_mono_ms() - start);
 		if (attempt >= st->retry_attempts || left <= 0) {
 			log_event(LOG_WARN, job_id, "db_retry",
 				  "giving up after %d attempts: %s", attempt,
@@ -257,7 +250,7 @@ static struct store *open_store(const struct config *cfg, int migrate,
 	st->busy_timeout_ms = cfg->db_busy_timeout_ms;
 	st->retry_attempts = cfg->db_retry_attempts;
 	st->retry_max_ms = cfg->db_retry_max_ms;
-	st->rng = ((unsigned long long)mono_ms() << 20) ^
+	st->rng = ((unsigned long long)clock_mono_ms() << 20) ^
 		  (unsigned long long)getpid() ^ (unsigned long long)(size_t)st;
 	st->rng |= 1;
 	hook_init(st);

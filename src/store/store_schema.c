@@ -103,7 +103,7 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 	 */
 	[STORE_SQL_JOB_MOVE] =
 		"UPDATE scan_jobs SET state = ?1, version = version + 1,"
-		" updated_at = ?2,"
+		" updated_at = max(?2, created_at)," /* wall clock stepped back */
 		" worker_id = CASE ?3 WHEN 1 THEN ?4 WHEN 2 THEN NULL"
 		"  ELSE worker_id END,"
 		" lease_expires_at = CASE ?5 WHEN 1 THEN ?6 WHEN 2 THEN NULL"
@@ -119,7 +119,8 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		" RETURNING " JOB_COLS,
 	/* ?1 lease expiry, ?2 now, ?3 id, ?4 version read, ?5 owner */
 	[STORE_SQL_JOB_RENEW] =
-		"UPDATE scan_jobs SET lease_expires_at = ?1, updated_at = ?2"
+		"UPDATE scan_jobs SET lease_expires_at = ?1,"
+		" updated_at = max(?2, created_at)"
 		" WHERE id = ?3 AND version = ?4 AND worker_id = ?5"
 		" AND state IN ('FETCHING', 'ANALYZING')"
 		" RETURNING " JOB_COLS,

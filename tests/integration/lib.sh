@@ -31,6 +31,12 @@ cleanup() {
     eval "${CLEANUP[$i]}" >/dev/null 2>&1 || true
   done
   reap_scope
+  # Under scripts/test.sh: keep the logs for its closing secret grep.
+  if [ -n "${SAFEURL_TEST_RUN_DIR:-}" ]; then
+    mkdir -p "$SAFEURL_TEST_RUN_DIR/logs/${T##*/}"
+    find "$T" -type f \( -name '*.log' -o -name '*.err' \) \
+      -exec cp -t "$SAFEURL_TEST_RUN_DIR/logs/${T##*/}" {} + 2>/dev/null || true
+  fi
   # SAFEURL_TEST_KEEP=1 keeps the logs and files for a post-mortem.
   if [ "${SAFEURL_TEST_KEEP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }

@@ -47,13 +47,13 @@ cat > .env <<'ENV'
 export WORKER_CONCURRENCY=7
 QUEUE_NAME="from-dotenv" # trailing comment
 REDIS_PASSWORD='s3cret-pass'
-TURSO_AUTH_TOKEN=tok-123
+TURSO_AUTH_TOKEN=tok-T001-secret-4f2a
 ENV
 out=$(QUEUE_NAME=from-env "$B/safeurl-worker" --check-config)
 expect_match ".env value used" "^WORKER_CONCURRENCY=7$" "$(printf '%s\n' "$out" | grep WORKER_CONCURRENCY)"
 expect_match "environment wins over .env" "^QUEUE_NAME=from-env$" "$(printf '%s\n' "$out" | grep QUEUE_NAME)"
 expect_match "password masked" "^REDIS_PASSWORD=<redacted>$" "$(printf '%s\n' "$out" | grep REDIS_PASSWORD)"
-check "no secret in --check-config" bash -c "! grep -q -e s3cret-pass -e tok-123 <<<'$out'"
+check "no secret in --check-config" bash -c "! grep -q -e s3cret-pass -e tok-T001-secret-4f2a <<<'$out'"
 
 printf 'WORKER_CONCURRENCY=2\nBROKEN LINE\n' > .env
 set +e
@@ -63,7 +63,7 @@ expect_eq "malformed .env exits 78" 78 "$rc"
 expect_match "malformed .env names the line" "\.env: line 2" "$err"
 
 # The worker logs its configuration, masks secrets, stops on SIGTERM.
-printf 'REDIS_PASSWORD=s3cret-pass\nTURSO_AUTH_TOKEN=tok-123\n' > .env
+printf 'REDIS_PASSWORD=s3cret-pass\nTURSO_AUTH_TOKEN=tok-T001-secret-4f2a\n' > .env
 # No engine or image needed to test configuration and signals.
 LOG_FORMAT=json WORKER_ID=w-test "$B/safeurl-worker" --processor=noop 2> worker.log &
 pid=$!
@@ -74,7 +74,7 @@ set +e; wait "$pid"; rc=$?; set -e
 expect_eq "SIGTERM exits 0" 0 "$rc"
 check "config logged as JSON with worker id" grep -q '"worker":"w-test","event":"config","msg":"WORKER_CONCURRENCY=5"' worker.log
 check "secrets masked in logs" grep -q 'REDIS_PASSWORD=<redacted>' worker.log
-check "no secret in logs" bash -c "! grep -q -e s3cret-pass -e tok-123 worker.log"
+check "no secret in logs" bash -c "! grep -q -e s3cret-pass -e tok-T001-secret-4f2a worker.log"
 check "every log line is JSON" bash -c "python3 -c 'import json,sys; [json.loads(l) for l in open(\"worker.log\")]'"
 check "stop logged" grep -q '"event":"stop"' worker.log
 

@@ -78,4 +78,35 @@ mv local.db local-newer.db; rm -f local.db-wal local.db-shm
 cp before-upgrade.db local.db
 run su status "$ID2"
 expect_eq "rolled back: status works" 0 "$RC"
+
+# Remote database (a self-hosted libSQL server: tursodb behind a proxy
+# that checks the token as a provider would)
+start_tursodb
+OLD=t210-old-token-secret NEW=t210-new-token-secret
+start_libsql_proxy "$OLD"
+OLD_PORT=$PROXY_PORT
+export TURSO_CONNECTION_URL=http://127.0.0.1:$OLD_PORT TURSO_AUTH_TOKEN=$OLD
+run su migrate
+expect_eq "remote: migrate" 0 "$RC"
+RID=$(su submit http://127.0.0.1:9/remote)
+run su status "$RID"
+expect_eq "remote: status" 0 "$RC"
+# Backup of the server's file, on its host, as for SQLite
+sqlite3 "$T/turso.db" "VACUUM INTO 'remote-backup.db'"
+expect_eq "remote backup integrity" ok "$(sqlite3 remote-backup.db 'PRAGMA integrity_check')"
+expect_eq "remote backup has the scan" 1 "$(sqlite3 remote-backup.db "SELECT count(*) FROM scan_jobs WHERE id='$RID'")"
+
+# Rotating TURSO_AUTH_TOKEN: the new token works while the old one does,
+# then the old one is revoked and refused with exit 78 naming the variable
+start_libsql_proxy "$NEW"
+NEW_PORT=$PROXY_PORT
+export TURSO_CONNECTION_URL=http://127.0.0.1:$NEW_PORT TURSO_AUTH_TOKEN=$NEW
+run su stats --format json
+expect_eq "rotation: stats with the new token" 0 "$RC"
+expect_eq "rotation: the scan counted" 1 \
+  "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["states"].get("QUEUED", 0))' <<<"$OUT")"
+TURSO_AUTH_TOKEN=$OLD run su stats
+expect_eq "rotation: the old token revoked: exit 78" 78 "$RC"
+expect_match "rotation: the variable named" "TURSO_AUTH_TOKEN" "$ERR"
+check "rotation: no token in the output" bash -c "! grep -q -e '$OLD' -e '$NEW' <<<\"\$1\"" _ "$OUT$ERR"
 finish

@@ -69,7 +69,7 @@ expect_eq "already terminal: skipped with the stored verdict" '["already_termina
 expect_eq "the redelivery changed nothing" 3 "$(sql "SELECT version FROM scan_jobs WHERE id='$phish'")"
 
 health=$(curl -s "http://127.0.0.1:$HEALTH/healthz")
-expect_match "healthz reports every dependency up" '"redis":\{"status":"up"\},"database":\{"status":"up"\},"engine":\{"status":"up"\}\},"status":"ok"' "$health"
+expect_match "healthz reports every dependency up, with the age of its probe" '"redis":\{"status":"up","age_ms":[0-9]+\},"database":\{"status":"up","age_ms":[0-9]+\},"engine":\{"status":"up","age_ms":[0-9]+\}\},"status":"ok"' "$health"
 expect_eq "livez answers 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HEALTH/livez")"
 # readiness reports draining while the queue is paused; liveness does not
 "$B/safeurl" pause >/dev/null

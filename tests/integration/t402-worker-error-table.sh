@@ -20,7 +20,7 @@ error_of() { sql "SELECT error_code FROM scan_jobs WHERE id='$1'"; }
 RP=$(free_port)
 start_worker real CONTAINER_TIMEOUT_MS=2000 FETCHER_ARGS="$FETCHER_ARGS,$RP --resolve shop.test:$RP:127.0.0.1"
 slow=$($CLI submit "$SITE/slow")
-refused=$($CLI submit "http://user:s3cret@shop.test:$RP/x?token=t0ken")
+refused=$($CLI submit "http://user:s3cret-T402-urlpass@shop.test:$RP/x?token=t0ken-T402-query")
 add '{}' '{"jobId":"bad-empty","attempts":3}' >/dev/null
 add '{"url":"ftp://shop.test/x"}' '{"jobId":"bad-scheme","attempts":3}' >/dev/null
 add '{"jobId":"no-such-scan"}' '{"jobId":"bad-missing","attempts":3}' >/dev/null
@@ -34,7 +34,7 @@ expect_eq "deadline: audit ends FETCHING>TIMED_OUT" "FETCHING>TIMED_OUT@2" "$(au
 expect_eq "refused connection -> FAILED CONNECT_FAILED" "FAILED|CONNECT_FAILED" \
   "$(sql "SELECT state, error_code FROM scan_jobs WHERE id='$refused'")"
 # The row keeps the URL; logs and stored messages lose its credentials and query values.
-expect_eq "the row keeps the full URL" "http://user:s3cret@shop.test:$RP/x?token=t0ken" \
+expect_eq "the row keeps the full URL" "http://user:s3cret-T402-urlpass@shop.test:$RP/x?token=t0ken-T402-query" \
   "$(sql "SELECT url FROM scan_jobs WHERE id='$refused'")"
 expect_match "the log names the URL redacted" "starting fetcher for http://\*\*\*@shop.test:$RP/x\?token=\*\*\*" "$(cat "$T/real.log")"
 expect_eq "no credential or query value in the log" 0 "$(grep -c 's3cret\|t0ken' "$T/real.log" || true)"

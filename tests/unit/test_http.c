@@ -1,17 +1,25 @@
-/* test_http.c - /livez, /healthz and /metrics over real HTTP on loopback. */
+/*
+ * test_http.c - /livez, /healthz and /metrics over real HTTP on loopback;
+ * health.c: a dependency probe that blocks never delays an answer.
+ */
 #include "fmacros.h"
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <cmocka.h>
 
 #include "buf.h"
 #include "err.h"
+#include "clock.h"
+#include "health.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -32,8 +40,8 @@ static int check_always(void *ctx, struct err *e)
 }
 
 static const struct http_probe probes[] = {
-	{ "redis", check_always, NULL, 1 },
-	{ "database", check_flag, &probe_ok, 0 },
+	{ "redis", check_always, NULL, 1, NULL },
+	{ "database", check_flag, &probe_ok, 0, NULL },
 };
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
@@ -194,12 +202,103 @@ static void test_metrics_exposition(void **state)
 	metrics_free(m);
 }
 
+/* A dependency that takes 3 s to answer each probe. */
+static atomic_int slow_ok, slow_rounds;
+
+static int check_slow(void *ctx, struct err *e)
+{
+	(void)ctx;
+	sleep(3);
+	atomic_fetch_add(&slow_rounds, 1);
+	if (atomic_load(&slow_ok))
+		return 0;
+	return err_set(e, ERR_UNAVAILABLE, "database is locked");
+}
+
+/* GET path, asserting the answer took less than a second. */
+static long quick_get(int port, const char *path, json_t **doc)
+{
+	struct buf body = BUF_INIT;
+	long long t0 = clock_mono_ms();
+	long status = get(port, "GET", path, &body);
+
+	if (clock_mono_ms() - t0 >= 1000)
+		fail_msg("%s took %lld ms", path, clock_mono_ms() - t0);
+	*doc = json_loads(body.data, 0, NULL);
+	assert_non_null(*doc);
+	buf_release(&body);
+	return status;
+}
+
+static json_t *check_of(json_t *doc, const char *name)
+{
+	return json_object_get(json_object_get(doc, "checks"), name);
+}
+
+static void test_health_slow_probe(void **state)
+{
+	const struct http_probe live[] = {
+		{ "loop", check_always, NULL, 1, NULL },
+	};
+	const struct http_probe deps[] = {
+		{ "database", check_slow, NULL, 0, NULL },
+	};
+	struct metrics *m = metrics_new();
+	struct err e = ERR_INIT;
+	struct health *h;
+	json_t *j;
+	int port, i;
+
+	(void)state;
+	atomic_store(&slow_ok, 1);
+	h = health_start("127.0.0.1", 0, live, 1, deps, 1, m, &e);
+	assert_non_null(h);
+	port = health_port(h);
+	assert_true(port > 0);
+
+	/* the first probe is still running: down, not probed yet, at once */
+	assert_int_equal(quick_get(port, "/healthz", &j), 503);
+	assert_string_equal(json_string_value(json_object_get(
+		check_of(j, "database"), "error")), "not probed yet");
+	assert_true(json_is_null(json_object_get(check_of(j, "database"),
+						 "age_ms")));
+	json_decref(j);
+	assert_int_equal(quick_get(port, "/livez", &j), 200);
+	json_decref(j);
+
+	/* once probed: up, with the age of the result; answers stay quick
+	 * while the next probe blocks */
+	for (i = 0; i < 100 && atomic_load(&slow_rounds) < 1; i++)
+		usleep(100 * 1000);
+	assert_int_equal(quick_get(port, "/healthz", &j), 200);
+	assert_true(json_is_integer(json_object_get(check_of(j, "database"),
+						    "age_ms")));
+	assert_true(json_integer_value(json_object_get(check_of(j, "database"),
+						       "age_ms")) < 3000);
+	json_decref(j);
+
+	/* the dependency fails: the next result says so */
+	atomic_store(&slow_ok, 0);
+	for (i = 0; i < 100 && atomic_load(&slow_rounds) < 3; i++)
+		usleep(100 * 1000);
+	assert_int_equal(quick_get(port, "/healthz", &j), 503);
+	assert_string_equal(json_string_value(json_object_get(
+		check_of(j, "database"), "error")), "database is locked");
+	json_decref(j);
+	assert_int_equal(quick_get(port, "/livez", &j), 200);
+	json_decref(j);
+
+	health_stop(h);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_healthz),
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_metrics_exposition),
+		cmocka_unit_test(test_health_slow_probe),
 	};
 	int rc;
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# t411: lease renewal runs on the monotonic clock. With the wall clock of
+# every worker stepped back ten minutes in the middle of a scan (the
+# -DSAFEURL_TEST hook SAFEURL_TEST_WALL_OFFSET_FILE), the owner keeps
+# renewing its lease every half lease, another worker handed the same scan
+# waits one lease and skips it instead of taking it over, and the scan
+# completes once, by its owner, on its first attempt.
+. "$(dirname "$0")/lib.sh"
+require_test_hooks
+. "$(dirname "$0")/lib_worker.sh"
+ensure_fetcher_image
+start_fixture
+export SAFEURL_TEST_LOCK_MS=2000 SAFEURL_TEST_WALL_OFFSET_FILE=$T/wall-offset
+echo 0 >"$SAFEURL_TEST_WALL_OFFSET_FILE"
+
+lease_of() { sql "SELECT lease_expires_at FROM scan_jobs WHERE id='$1'"; }
+
+start_worker owner WORKER_CONCURRENCY=1
+id=$($CLI submit "$SITE/delay/9000")
+wait_for "the owner fetching" 30 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$DB' \"SELECT state FROM scan_jobs WHERE id='$id'\")\" = FETCHING ]" ||
+  die "the scan did not start"
+before=$(lease_of "$id")
+
+# Step every process's wall clock back ten minutes.
+echo -600000 >"$SAFEURL_TEST_WALL_OFFSET_FILE"
+
+# Another worker is handed the same scan (a second BullMQ job for it).
+start_worker other
+$BULL add "[{\"name\":\"scan\",\"data\":{\"jobId\":\"$id\"}}]" >/dev/null
+
+# Renewals continue: over 5 s (two and a half leases) the owner writes
+# the lease again every second, each time from the stepped clock (earlier
+# than the lease written before the step).
+seen=()
+stepped_at=$(date +%s%3N)
+for _ in $(seq 1 100); do
+  v=$(lease_of "$id")
+  if [ "$v" != "$before" ] && [[ " ${seen[*]} " != *" $v "* ]]; then seen+=("$v"); fi
+  [ $(( $(date +%s%3N) - stepped_at )) -ge 5000 ] && break
+  sleep 0.1
+done
+check "lease renewed at least 3 times after the step (got ${#seen[@]})" [ "${#seen[@]}" -ge 3 ]
+for v in "${seen[@]}"; do
+  check "renewal $v written from the stepped clock" [ "$v" -lt "$before" ]
+done
+
+wait_terminal 60 "$id" || die "the scan did not end"
+expect_eq "completed on the first attempt" "COMPLETED|1|$WORKER_ID-owner" \
+  "$(sql "SELECT state, attempts, worker_id FROM scan_jobs WHERE id='$id'")"
+expect_eq "one claim, no takeover" "1|0" \
+  "$(sql "SELECT SUM(to_state='FETCHING' AND from_state='QUEUED'), SUM(from_state IN ('FETCHING','ANALYZING') AND to_state='FETCHING') FROM audit_logs WHERE job_id='$id'")"
+wait_for "the other worker's job settled" 20 grep -q 'version_conflict\|already' "$T/other.log" ||
+  die "the other worker did not settle its job"
+check "the other worker skipped the live scan" grep -q '"event":"skip"' "$T/other.log"
+check "no takeover logged" bash -c "! grep -q '\"event\":\"takeover\"' '$T/owner.log' '$T/other.log'"
+check "no lease lost" bash -c "! grep -q 'lease lost' '$T/owner.log'"
+stop_worker other
+expect_eq "other worker stops cleanly" 0 "$WRC"
+stop_worker owner
+expect_eq "owner stops cleanly" 0 "$WRC"
+check "no sanitizer report" logs_clean owner other
+finish
