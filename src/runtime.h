@@ -52,6 +52,8 @@ struct runtime;
 #define RUNTIME_LABEL_HOST "safeurl.host"
 #define RUNTIME_LABEL_PID "safeurl.pid"
 #define RUNTIME_LABEL_PIDNS "safeurl.pidns" /* "pid:[<inode>]" */
+#define RUNTIME_LABEL_ROLE "safeurl.role"   /* set on non-scan containers */
+#define RUNTIME_ROLE_EGRESS "egress-holder" /* bridge mode's network holder */
 
 #define RUNTIME_USER "65534:65534"   /* nobody: never root in a container */
 #define RUNTIME_PIDS_LIMIT 64
@@ -154,6 +156,8 @@ struct runtime_spec {
 	size_t max_stdout;       /* more is ERR_INVALID; must be > 0 */
 	size_t stderr_tail;      /* keep the last bytes of stderr */
 	const atomic_int *cancel; /* optional: non-zero cancels this run */
+	const char *role;        /* optional: label safeurl.role (not a scan) */
+	const char *const *dns;  /* optional: NULL-terminated resolvers */
 };
 
 /*

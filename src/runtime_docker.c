@@ -18,7 +18,9 @@
  * missed; attach, wait and start share one curl multi handle, driven until
  * the container exits, the deadline passes or the run is cancelled.
  * Removal (force: kills a live container) follows every outcome. Two
- * lines are logged per run: container_start and container_exit.
+ * lines are logged per run: container_start and container_exit. In
+ * bridge mode the container joins the worker's egress network
+ * (runtime_egress.c) instead of the engine's bridge.
  */
 #include "fmacros.h"
 
@@ -147,6 +149,7 @@ static int docker_open(struct runtime *rt, const struct runtime_opts *opts,
 
 static void docker_release(struct runtime *rt)
 {
+	rt_egress_free(rt);
 	free(rt->socket_path);
 }
 
@@ -225,7 +228,7 @@ static int leftover(const struct runtime *rt, const struct rt_listed *l)
 	       pid_gone(l->pid);
 }
 
-static int sweep_label(const struct runtime *rt, const char *name,
+static int sweep_label(struct runtime *rt, const char *name,
 		       const char *value, int *removed, struct err *e)
 {
 	struct rt_listed *list;
@@ -235,7 +238,7 @@ static int sweep_label(const struct runtime *rt, const char *name,
 	if (list_labelled(rt, name, value, &list, &n, e) < 0)
 		return -1;
 	for (i = 0; i < n && !rc; i++) {
-		if (!leftover(rt, &list[i]))
+		if (!leftover(rt, &list[i]) || rt_egress_holds(rt, list[i].id))
 			continue;
 		rc = remove_container(rt, list[i].id, e);
 		if (!rc) {
@@ -269,6 +272,8 @@ struct rt_run {
 	struct runtime_stream stream;
 	double t0;
 	time_t t0_wall;
+	struct runtime_spec joined; /* spec on the network it runs in */
+	char network[96];
 };
 
 /* Create failed with status: a missing image gets the how-to-build line. */
@@ -575,8 +580,16 @@ static int run_container(struct rt_run *run, struct err *e)
 static int docker_body(void *arg, struct err *e)
 {
 	struct rt_run *run = arg;
-	int rc = run_create(run, e);
+	int rc;
 
+	/* bridge: the worker's egress network (runtime_egress.c) */
+	if (rt_egress_network(run->rt, run->spec, run->network,
+			      sizeof(run->network), e) < 0)
+		return -1;
+	run->joined = *run->spec;
+	run->joined.network_mode = run->network;
+	run->spec = &run->joined;
+	rc = run_create(run, e);
 	return rc ? rc : run_container(run, e);
 }
 
