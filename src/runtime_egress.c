@@ -82,6 +82,7 @@ static struct rt_egress *state_of(struct runtime *rt)
 		pthread_mutex_init(&eg->lock, NULL);
 		eg->pidfd = -1;
 		sandbox_egress_init(&eg->net);
+		eg->net.who = "runtime";
 		rt->egress = eg;
 	}
 	eg = rt->egress;

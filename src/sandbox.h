@@ -51,6 +51,7 @@ struct sandbox_egress {
 	pid_t helper;         /* slirp4netns, or -1 */
 	int exit_w;           /* its --exit-fd pipe: closing it ends it */
 	int routes, host_addrs; /* prohibit routes; of them host addresses */
+	const char *who;      /* static: the runtime named in its log lines */
 	pthread_mutex_t lock;
 };
 

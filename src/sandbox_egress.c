@@ -484,8 +484,8 @@ static int start_helper(struct sandbox_egress *eg, struct err *e)
 	rc = await_ready(eg, ready[0], e);
 	close(ready[0]);
 	if (!rc)
-		log_info("egress: egress network up: " EG_HELPER " pid %d, %d ranges refused (%d of them this host's addresses)",
-			 (int)eg->helper, eg->routes, eg->host_addrs);
+		log_info("%s: egress network up: " EG_HELPER " pid %d, %d ranges refused (%d of them this host's addresses)",
+			 eg->who, (int)eg->helper, eg->routes, eg->host_addrs);
 	return rc;
 }
 
@@ -496,8 +496,8 @@ static int helper_gone(struct sandbox_egress *eg)
 
 	if (eg->helper <= 0 || waitpid(eg->helper, &status, WNOHANG) != eg->helper)
 		return eg->helper <= 0;
-	log_warn("egress: " EG_HELPER " pid %d %s %d: starting it again",
-		 (int)eg->helper, WIFSIGNALED(status) ? "killed by signal" : "exited",
+	log_warn("%s: egress network: " EG_HELPER " pid %d %s %d: starting it again",
+		 eg->who, (int)eg->helper, WIFSIGNALED(status) ? "killed by signal" : "exited",
 		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	eg->helper = -1;
 	close_fd(&eg->exit_w);
@@ -511,6 +511,7 @@ void sandbox_egress_init(struct sandbox_egress *eg)
 	memset(eg, 0, sizeof(*eg));
 	eg->netns = eg->log = eg->exit_w = -1;
 	eg->helper = -1;
+	eg->who = "sandbox";
 	pthread_mutex_init(&eg->lock, NULL);
 }
 
