@@ -67,7 +67,9 @@ struct runtime_opts {
 	const char *socket_path; /* DOCKER_SOCKET_PATH; borrowed, copied */
 	const char *rootfs;      /* sandbox: FETCHER_ROOTFS; copied */
 	const char *entrypoint;  /* sandbox: FETCHER_ENTRYPOINT; copied */
-	const char *network_mode; /* sandbox: refused at open when unusable */
+	const char *network_mode; /* copied; sandbox: refused at open when
+				     unusable; Docker bridge: see
+				     runtime_check_image() */
 	const char *worker_id;   /* label safeurl.worker; required, copied */
 	const char *host;        /* label safeurl.host; NULL = gethostname() */
 	int pid;                 /* label safeurl.pid; 0 = getpid() */
@@ -112,7 +114,9 @@ int runtime_ping(struct runtime *rt, struct err *e);
 /*
  * Does image (borrowed) exist on the engine (sandbox: is the entrypoint an
  * executable in the rootfs; image is not used)? -1 with ERR_UNAVAILABLE and
- * one line saying how to build it when it does not.
+ * one line saying how to build it when it does not. Docker in network
+ * mode bridge: also bring the worker's egress network up (its holder
+ * container runs image), -1 ERR_UNAVAILABLE naming what it lacks.
  */
 int runtime_check_image(struct runtime *rt, const char *image,
 			struct err *e);

@@ -114,6 +114,28 @@ static int docker_ping(struct runtime *rt, struct err *e)
 	return rc;
 }
 
+/*
+ * Bridge mode: bring the worker's egress network up now (its holder runs
+ * image), so that what it needs (root, the engine's pid namespace,
+ * slirp4netns, an image with --hold) is reported at start, as the
+ * sandbox runtime does, rather than by the first scan.
+ */
+static int egress_check(struct runtime *rt, const char *image, struct err *e)
+{
+	struct runtime_spec spec;
+	char mode[96];
+
+	if (!rt->network_mode || strcmp(rt->network_mode, "bridge"))
+		return 0;
+	memset(&spec, 0, sizeof(spec));
+	spec.image = image;
+	spec.network_mode = rt->network_mode;
+	spec.user = RUNTIME_USER;
+	spec.cpus = 0.1;
+	spec.tmpfs_mb = RUNTIME_TMPFS_MB;
+	return rt_egress_network(rt, &spec, mode, sizeof(mode), e);
+}
+
 static int docker_check_image(struct runtime *rt, const char *image,
 			      struct err *e)
 {
@@ -131,7 +153,7 @@ static int docker_check_image(struct runtime *rt, const char *image,
 		rc = rt_engine_error(status, &reply, path.data, e);
 	buf_release(&reply);
 	buf_release(&path);
-	return rc;
+	return rc ? rc : egress_check(rt, image, e);
 }
 
 static int docker_open(struct runtime *rt, const struct runtime_opts *opts,
@@ -139,6 +161,7 @@ static int docker_open(struct runtime *rt, const struct runtime_opts *opts,
 {
 	pthread_once(&curl_once, curl_init_once);
 	rt->socket_path = xstrdup(opts->socket_path);
+	rt->network_mode = opts->network_mode ? xstrdup(opts->network_mode) : NULL;
 	rt->request_timeout_ms = opts->request_timeout_ms > 0 ?
 		opts->request_timeout_ms : RT_DEFAULT_TIMEOUT_MS;
 	if (docker_ping(rt, e) < 0 || negotiate(rt, e) < 0 ||
@@ -151,6 +174,7 @@ static void docker_release(struct runtime *rt)
 {
 	rt_egress_free(rt);
 	free(rt->socket_path);
+	free(rt->network_mode);
 }
 
 /* ---- sweep ---- */

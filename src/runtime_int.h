@@ -66,6 +66,7 @@ struct runtime {
 	int request_timeout_ms;
 	pthread_mutex_t lock;    /* guards unremoved */
 	struct strvec unremoved; /* ids whose removal failed, retried later */
+	char *network_mode;   /* CONTAINER_NETWORK_MODE at open, or NULL */
 	struct rt_egress *egress; /* bridge mode's network (runtime_egress.c) */
 	/* sandbox */
 	struct sandbox *sb;

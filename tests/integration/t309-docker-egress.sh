@@ -155,6 +155,7 @@ expect_eq "no peer listener saw a fetcher" "" "$(cat "$T/peer-trap")"
 
 # A worker on the egress network, the fetcher's guard lowered.
 start_worker w1 FETCHER_ARGS="--allow-addr 0.0.0.0/0 --allow-addr ::/0" WORKER_CONCURRENCY=2
+check "the worker brought its egress network up at start" grep -q "network holder '[0-9a-f]*' up" "$T/w1.log"
 scan() {
   local id
   id=$("$CLI" submit "$1") || die "submit $1 failed"
