@@ -97,10 +97,11 @@ for url in "http://10.0.2.2:8080/" "http://$HOST_ADDR:8080/" "http://$INSIDE_ADD
     "$(jget "$out" ok) $(jpath "$out" error.code)"
 done
 
-# While one container holds the holder up, a root listener in its
+# While one container holds the holder up (until it is killed below,
+# however slow the machine), a root listener in its
 # namespace stands for another fetcher's: loopback and the tap address.
 token="t309-live-$$-$RANDOM"
-drv run --image "$TESTBOX_IMAGE" --timeout-ms 120000 -- sleep "$token" >"$T/live.json" &
+drv run --image "$TESTBOX_IMAGE" --timeout-ms 900000 -- sleep "$token" >"$T/live.json" &
 live=$!
 wait_for "the live container" 90 pgrep -f "testbox [s]leep $token" ||
   die "the container did not start: $(cat "$T/live.json") $(tail -3 "$T/driver.err")"
