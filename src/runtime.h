@@ -52,6 +52,8 @@ struct runtime;
 #define RUNTIME_LABEL_HOST "safeurl.host"
 #define RUNTIME_LABEL_PID "safeurl.pid"
 #define RUNTIME_LABEL_PIDNS "safeurl.pidns" /* "pid:[<inode>]" */
+#define RUNTIME_LABEL_ROLE "safeurl.role"   /* set on non-scan containers */
+#define RUNTIME_ROLE_EGRESS "egress-holder" /* bridge mode's network holder */
 
 #define RUNTIME_USER "65534:65534"   /* nobody: never root in a container */
 #define RUNTIME_PIDS_LIMIT 64
@@ -65,7 +67,9 @@ struct runtime_opts {
 	const char *socket_path; /* DOCKER_SOCKET_PATH; borrowed, copied */
 	const char *rootfs;      /* sandbox: FETCHER_ROOTFS; copied */
 	const char *entrypoint;  /* sandbox: FETCHER_ENTRYPOINT; copied */
-	const char *network_mode; /* sandbox: refused at open when unusable */
+	const char *network_mode; /* copied; sandbox: refused at open when
+				     unusable; Docker bridge: see
+				     runtime_check_image() */
 	const char *worker_id;   /* label safeurl.worker; required, copied */
 	const char *host;        /* label safeurl.host; NULL = gethostname() */
 	int pid;                 /* label safeurl.pid; 0 = getpid() */
@@ -110,7 +114,9 @@ int runtime_ping(struct runtime *rt, struct err *e);
 /*
  * Does image (borrowed) exist on the engine (sandbox: is the entrypoint an
  * executable in the rootfs; image is not used)? -1 with ERR_UNAVAILABLE and
- * one line saying how to build it when it does not.
+ * one line saying how to build it when it does not. Docker in network
+ * mode bridge: also bring the worker's egress network up (its holder
+ * container runs image), -1 ERR_UNAVAILABLE naming what it lacks.
  */
 int runtime_check_image(struct runtime *rt, const char *image,
 			struct err *e);
@@ -154,6 +160,8 @@ struct runtime_spec {
 	size_t max_stdout;       /* more is ERR_INVALID; must be > 0 */
 	size_t stderr_tail;      /* keep the last bytes of stderr */
 	const atomic_int *cancel; /* optional: non-zero cancels this run */
+	const char *role;        /* optional: label safeurl.role (not a scan) */
+	const char *const *dns;  /* optional: NULL-terminated resolvers */
 };
 
 /*

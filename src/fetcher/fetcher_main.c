@@ -9,6 +9,7 @@
 #include "../fmacros.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,10 +129,11 @@ static void usage(FILE *out)
 	for (i = 0; i < NOPTIONS; i++)
 		fprintf(out, "  --%-20s %s\n", options[i].name, options[i].help);
 	fprintf(out,
-		"  --%-20s %s\n  --%-20s %s\n\n"
+		"  --%-20s %s\n  --%-20s %s\n  --%-20s %s\n\n"
 		"exit codes: 0 document written (verdict or fetch error), 64 usage,\n"
 		"70 internal failure\n",
-		"help", "show this help", "version", "show the version");
+		"help", "show this help", "version", "show the version",
+		"hold", "wait until killed (the worker's network holder container)");
 }
 
 /* Store arg as o says: a checked number or a borrowed string. */
@@ -221,6 +223,18 @@ static int run(struct cli *c)
 	return rc ? EX_SOFTWARE : 0;
 }
 
+/*
+ * --hold: do nothing until killed. The worker's network holder container
+ * (Docker runtime, bridge mode) runs this so that its network namespace
+ * lives; the fetchers join that namespace. The worker removes it (kill).
+ */
+static int hold(void)
+{
+	for (;;)
+		poll(NULL, 0, -1);
+	return 0; /* not reached */
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -235,6 +249,8 @@ int main(int argc, char **argv)
 		printf("safeurl-fetcher %s\n", SAFEURL_VERSION);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "--hold"))
+		return hold();
 	memset(&c, 0, sizeof(c));
 	fetch_opts_init(&c.fetch);
 	analyze_lists_init(&c.lists);

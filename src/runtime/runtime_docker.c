@@ -18,7 +18,9 @@
  * missed; attach, wait and start share one curl multi handle, driven until
  * the container exits, the deadline passes or the run is cancelled.
  * Removal (force: kills a live container) follows every outcome. Two
- * lines are logged per run: container_start and container_exit.
+ * lines are logged per run: container_start and container_exit. In
+ * bridge mode the container joins the worker's egress network
+ * (runtime_egress.c) instead of the engine's bridge.
  */
 #include "fmacros.h"
 
@@ -112,6 +114,28 @@ static int docker_ping(struct runtime *rt, struct err *e)
 	return rc;
 }
 
+/*
+ * Bridge mode: bring the worker's egress network up now (its holder runs
+ * image), so that what it needs (root, the engine's pid namespace,
+ * slirp4netns, an image with --hold) is reported at start, as the
+ * sandbox runtime does, rather than by the first scan.
+ */
+static int egress_check(struct runtime *rt, const char *image, struct err *e)
+{
+	struct runtime_spec spec;
+	char mode[96];
+
+	if (!rt->network_mode || strcmp(rt->network_mode, "bridge"))
+		return 0;
+	memset(&spec, 0, sizeof(spec));
+	spec.image = image;
+	spec.network_mode = rt->network_mode;
+	spec.user = RUNTIME_USER;
+	spec.cpus = 0.1;
+	spec.tmpfs_mb = RUNTIME_TMPFS_MB;
+	return rt_egress_network(rt, &spec, mode, sizeof(mode), e);
+}
+
 static int docker_check_image(struct runtime *rt, const char *image,
 			      struct err *e)
 {
@@ -129,7 +153,7 @@ static int docker_check_image(struct runtime *rt, const char *image,
 		rc = rt_engine_error(status, &reply, path.data, e);
 	buf_release(&reply);
 	buf_release(&path);
-	return rc;
+	return rc ? rc : egress_check(rt, image, e);
 }
 
 static int docker_open(struct runtime *rt, const struct runtime_opts *opts,
@@ -137,6 +161,7 @@ static int docker_open(struct runtime *rt, const struct runtime_opts *opts,
 {
 	pthread_once(&curl_once, curl_init_once);
 	rt->socket_path = xstrdup(opts->socket_path);
+	rt->network_mode = opts->network_mode ? xstrdup(opts->network_mode) : NULL;
 	rt->request_timeout_ms = opts->request_timeout_ms > 0 ?
 		opts->request_timeout_ms : RT_DEFAULT_TIMEOUT_MS;
 	if (docker_ping(rt, e) < 0 || negotiate(rt, e) < 0 ||
@@ -147,7 +172,9 @@ static int docker_open(struct runtime *rt, const struct runtime_opts *opts,
 
 static void docker_release(struct runtime *rt)
 {
+	rt_egress_free(rt);
 	free(rt->socket_path);
+	free(rt->network_mode);
 }
 
 /* ---- sweep ---- */
@@ -225,7 +252,7 @@ static int leftover(const struct runtime *rt, const struct rt_listed *l)
 	       pid_gone(l->pid);
 }
 
-static int sweep_label(const struct runtime *rt, const char *name,
+static int sweep_label(struct runtime *rt, const char *name,
 		       const char *value, int *removed, struct err *e)
 {
 	struct rt_listed *list;
@@ -235,7 +262,7 @@ static int sweep_label(const struct runtime *rt, const char *name,
 	if (list_labelled(rt, name, value, &list, &n, e) < 0)
 		return -1;
 	for (i = 0; i < n && !rc; i++) {
-		if (!leftover(rt, &list[i]))
+		if (!leftover(rt, &list[i]) || rt_egress_holds(rt, list[i].id))
 			continue;
 		rc = remove_container(rt, list[i].id, e);
 		if (!rc) {
@@ -269,6 +296,8 @@ struct rt_run {
 	struct runtime_stream stream;
 	double t0;
 	time_t t0_wall;
+	struct runtime_spec joined; /* spec on the network it runs in */
+	char network[96];
 };
 
 /* Create failed with status: a missing image gets the how-to-build line. */
@@ -575,8 +604,16 @@ static int run_container(struct rt_run *run, struct err *e)
 static int docker_body(void *arg, struct err *e)
 {
 	struct rt_run *run = arg;
-	int rc = run_create(run, e);
+	int rc;
 
+	/* bridge: the worker's egress network (runtime_egress.c) */
+	if (rt_egress_network(run->rt, run->spec, run->network,
+			      sizeof(run->network), e) < 0)
+		return -1;
+	run->joined = *run->spec;
+	run->joined.network_mode = run->network;
+	run->spec = &run->joined;
+	rc = run_create(run, e);
 	return rc ? rc : run_container(run, e);
 }
 

@@ -66,6 +66,8 @@ struct runtime {
 	int request_timeout_ms;
 	pthread_mutex_t lock;    /* guards unremoved */
 	struct strvec unremoved; /* ids whose removal failed, retried later */
+	char *network_mode;   /* CONTAINER_NETWORK_MODE at open, or NULL */
+	struct rt_egress *egress; /* bridge mode's network (runtime_egress.c) */
 	/* sandbox */
 	struct sandbox *sb;
 };
@@ -107,6 +109,22 @@ int rt_run_frame(const struct runtime *rt, const struct runtime_spec *spec,
 		 struct runtime_result *res, struct runtime_stream *stream,
 		 int (*body)(void *arg, struct err *e), void *arg,
 		 struct err *e);
+
+/* ---- runtime_egress.c: the Docker backend's egress network ---- */
+
+/*
+ * The network mode of a run of spec into out (size bytes): spec's own,
+ * except bridge: "container:<holder id>", the worker's holder container
+ * whose network namespace is equipped as the sandbox's egress network,
+ * made (again) when it is not running. -1 ERR_UNAVAILABLE naming what
+ * failed. Safe from any thread.
+ */
+int rt_egress_network(struct runtime *rt, const struct runtime_spec *spec,
+		      char *out, size_t size, struct err *e);
+/* Is id (a full container id) the live holder of rt? */
+int rt_egress_holds(struct runtime *rt, const char *id);
+/* Remove the holder, stop the helper, free the state (NULL is fine). */
+void rt_egress_free(struct runtime *rt);
 
 /* ---- runtime_http.c: one HTTP exchange with the engine ---- */
 
@@ -203,6 +221,9 @@ int runtime_json_wait(const char *text, size_t len, int *status_code,
 /* GET /containers/{id}/json: State.OOMKilled and State.ExitCode. */
 int runtime_json_inspect(const char *text, size_t len, int *oom_killed,
 			 int *exit_code, struct err *e);
+/* GET /containers/{id}/json: State.Running, State.Pid, State.ExitCode. */
+int runtime_json_state(const char *text, size_t len, int *running, long *pid,
+		       int *exit_code, struct err *e);
 /*
  * GET /events (one JSON object per line): does an event with this Action
  * appear? Lines that are not JSON are skipped.

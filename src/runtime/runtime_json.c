@@ -163,6 +163,27 @@ int runtime_json_inspect(const char *text, size_t len, int *oom_killed,
 	return 0;
 }
 
+int runtime_json_state(const char *text, size_t len, int *running, long *pid,
+		       int *exit_code, struct err *e)
+{
+	json_t *doc = parse_object(text, len, "inspect", e);
+	json_t *state, *run, *p, *code;
+
+	if (!doc)
+		return -1;
+	state = json_object_get(doc, "State");
+	run = json_object_get(state, "Running");
+	p = json_object_get(state, "Pid");
+	code = json_object_get(state, "ExitCode");
+	if (!json_is_boolean(run) || !json_is_integer(p) || !json_is_integer(code))
+		return missing(doc, "inspect", "State.Running", e);
+	*running = json_is_true(run);
+	*pid = (long)json_integer_value(p);
+	*exit_code = (int)json_integer_value(code);
+	json_decref(doc);
+	return 0;
+}
+
 /* The string member key of o, or "" when o or the member is not there. */
 static const char *member(json_t *o, const char *key)
 {
@@ -271,12 +292,17 @@ static json_t *labels(const struct runtime *rt, const struct runtime_spec *spec)
 {
 	char pid[24];
 
+	json_t *l;
+
 	snprintf(pid, sizeof(pid), "%d", rt->pid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}",
-			 RUNTIME_LABEL_JOB, spec->job_id ? spec->job_id : "",
-			 RUNTIME_LABEL_WORKER, rt->worker_id,
-			 RUNTIME_LABEL_HOST, rt->host, RUNTIME_LABEL_PID, pid,
-			 RUNTIME_LABEL_PIDNS, rt->pidns);
+	l = json_pack("{s:s, s:s, s:s, s:s, s:s}",
+		      RUNTIME_LABEL_JOB, spec->job_id ? spec->job_id : "",
+		      RUNTIME_LABEL_WORKER, rt->worker_id,
+		      RUNTIME_LABEL_HOST, rt->host, RUNTIME_LABEL_PID, pid,
+		      RUNTIME_LABEL_PIDNS, rt->pidns);
+	if (l && spec->role)
+		json_object_set_new(l, RUNTIME_LABEL_ROLE, json_string(spec->role));
+	return l;
 }
 
 /* seccomp: the sandbox's allow-list, as a profile (sandbox_seccomp.c). */
@@ -324,6 +350,9 @@ int runtime_json_create_body(const struct runtime *rt,
 			       "runtime: cannot build the create request");
 	if (spec->env)
 		json_object_set_new(body, "Env", string_array(spec->env));
+	if (spec->dns)
+		json_object_set_new(json_object_get(body, "HostConfig"), "Dns",
+				    string_array(spec->dns));
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (!text)

@@ -51,6 +51,7 @@ struct sandbox_egress {
 	pid_t helper;         /* slirp4netns, or -1 */
 	int exit_w;           /* its --exit-fd pipe: closing it ends it */
 	int routes, host_addrs; /* prohibit routes; of them host addresses */
+	const char *who;      /* static: the runtime named in its log lines */
 	pthread_mutex_t lock;
 };
 
@@ -64,6 +65,17 @@ void sandbox_egress_init(struct sandbox_egress *eg);
  * included).
  */
 int sandbox_egress_ready(struct sandbox_egress *eg, struct err *e);
+/*
+ * The same egress network in a namespace made elsewhere (the Docker
+ * runtime's holder container): stop the helper and let go of any
+ * namespace held before, enter netns (borrowed: the caller closes its
+ * fd; eg keeps a copy of its own), equip it exactly as one made here and
+ * start slirp4netns for it. The next sandbox_egress_ready() keeps that
+ * helper running. -1 ERR_UNAVAILABLE naming what failed.
+ */
+int sandbox_egress_adopt(struct sandbox_egress *eg, int netns, struct err *e);
+/* Stop the helper and let go of the namespace; eg can adopt again. */
+void sandbox_egress_drop(struct sandbox_egress *eg);
 /* Has the namespace been made (a later failure restarts the helper)? */
 int sandbox_egress_opened(struct sandbox_egress *eg);
 /* Stop the helper and close the namespace (sandboxes in it must be gone). */

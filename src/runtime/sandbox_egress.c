@@ -33,6 +33,10 @@
  * only replies: it holds whatever route, source or interface a socket
  * picks.
  *
+ * The Docker runtime equips its fetchers' namespace with the same code
+ * (sandbox_egress_adopt: a namespace made by the engine, entered instead
+ * of made; runtime_egress.c).
+ *
  * The fetcher's own SSRF guard stays on: this is the layer beneath it.
  */
 #include "fmacros.h"
@@ -107,6 +111,7 @@ struct route {
 struct ns_job {
 	const struct route *routes;
 	int nroutes;
+	int enter;           /* in: a namespace to equip, or -1: a new one */
 	int fd;              /* out: the namespace */
 	const char *step;    /* out: what failed */
 	int err;
@@ -221,14 +226,17 @@ static int load_filter(struct ns_job *job)
 	return rc;
 }
 
-/* Thread body: a new network namespace for this thread alone, its fd
- * kept, loopback up, the prohibit routes and the filter in. */
+/* Thread body: a new network namespace for this thread alone (or the
+ * one job->enter names, entered), its fd kept, loopback up, the prohibit
+ * routes and the filter in. */
 static void *make_ns(void *arg)
 {
 	struct ns_job *job = arg;
 	int nl, i;
 
-	if (unshare(CLONE_NEWNET) < 0)
+	if (job->enter >= 0 && setns(job->enter, CLONE_NEWNET) < 0)
+		return ns_fail(job, "enter the network namespace");
+	if (job->enter < 0 && unshare(CLONE_NEWNET) < 0)
 		return ns_fail(job, "unshare a network namespace");
 	job->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (job->fd < 0)
@@ -259,17 +267,17 @@ static int collect_routes(struct route *out, int max, int *nhost,
 
 	for (i = 0; i < nref; i++)
 		if (parse_cidr(refused[i], &out[n++]) < 0)
-			return err_set(e, ERR_INTERNAL, "sandbox: bad range '%s'",
+			return err_set(e, ERR_INTERNAL, "egress: bad range '%s'",
 				       refused[i]);
 	if (getifaddrs(&ifs) < 0)
-		return err_set(e, ERR_UNAVAILABLE, "sandbox: getifaddrs: %s",
+		return err_set(e, ERR_UNAVAILABLE, "egress: getifaddrs: %s",
 			       strerror(errno));
 	*nhost = 0;
 	for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
 		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
 			continue;
 		if (n == max) {
-			log_warn("sandbox: this host has more than %d IPv4 addresses: '%s' and later ones get no prohibit route",
+			log_warn("egress: this host has more than %d IPv4 addresses: '%s' and later ones get no prohibit route",
 				 EG_MAX_HOST, ifa->ifa_name);
 			break;
 		}
@@ -281,7 +289,9 @@ static int collect_routes(struct route *out, int max, int *nhost,
 	return n;
 }
 
-static int make_namespace(struct sandbox_egress *eg, struct err *e)
+/* The egress namespace: a new one (enter -1) or the one enter names
+ * (borrowed; the kept fd is our own), equipped. */
+static int make_namespace(struct sandbox_egress *eg, int enter, struct err *e)
 {
 	struct route routes[EG_MAX_ROUTES];
 	struct ns_job job;
@@ -294,9 +304,10 @@ static int make_namespace(struct sandbox_egress *eg, struct err *e)
 	memset(&job, 0, sizeof(job));
 	job.routes = routes;
 	job.nroutes = n;
+	job.enter = enter;
 	job.fd = -1;
 	if (pthread_create(&th, NULL, make_ns, &job) != 0)
-		return err_set(e, ERR_UNAVAILABLE, "sandbox: cannot start a thread");
+		return err_set(e, ERR_UNAVAILABLE, "egress: cannot start a thread");
 	pthread_join(th, NULL);
 	if (job.step) {
 		if (job.fd >= 0)
@@ -306,7 +317,7 @@ static int make_namespace(struct sandbox_egress *eg, struct err *e)
 			return -1;
 		}
 		return err_set(e, ERR_UNAVAILABLE,
-			       "sandbox: egress namespace: %s: %s", job.step,
+			       "egress: egress namespace: %s: %s", job.step,
 			       strerror(job.err));
 	}
 	eg->netns = job.fd;
@@ -440,7 +451,7 @@ static int await_ready(struct sandbox_egress *eg, int ready_r, struct err *e)
 	stop_helper(eg);
 	helper_log(eg, said, sizeof(said));
 	return err_set(e, ERR_UNAVAILABLE,
-		       "sandbox: " EG_HELPER " did not bring up the egress network%s: %s",
+		       "egress: " EG_HELPER " did not bring up the egress network%s: %s",
 		       rc == 0 ? " within 5 s" : "", said[0] ? said : "(it said nothing)");
 }
 
@@ -449,14 +460,14 @@ static int start_helper(struct sandbox_egress *eg, struct err *e)
 	int ready[2], ex[2], rc;
 
 	if (pipe2(ready, O_CLOEXEC) < 0)
-		return err_set(e, ERR_UNAVAILABLE, "sandbox: pipe: %s", strerror(errno));
+		return err_set(e, ERR_UNAVAILABLE, "egress: pipe: %s", strerror(errno));
 	if (pipe2(ex, O_CLOEXEC) < 0) {
 		close(ready[0]);
 		close(ready[1]);
-		return err_set(e, ERR_UNAVAILABLE, "sandbox: pipe: %s", strerror(errno));
+		return err_set(e, ERR_UNAVAILABLE, "egress: pipe: %s", strerror(errno));
 	}
 	if (ftruncate(eg->log, 0) < 0 || lseek(eg->log, 0, SEEK_SET) < 0)
-		log_debug("sandbox: helper log not emptied: %s", strerror(errno));
+		log_debug("egress: helper log not emptied: %s", strerror(errno));
 	rc = spawn_helper(eg, ready[1], ex[0], &eg->helper);
 	close(ready[1]);
 	close(ex[0]);
@@ -466,15 +477,15 @@ static int start_helper(struct sandbox_egress *eg, struct err *e)
 		close(ready[0]);
 		close_fd(&eg->exit_w);
 		return err_set(e, ERR_UNAVAILABLE,
-			       "sandbox: CONTAINER_NETWORK_MODE=bridge needs " EG_HELPER
+			       "egress: CONTAINER_NETWORK_MODE=bridge needs " EG_HELPER
 			       " (apt-get install " EG_HELPER "): %s",
 			       rc == ENOENT ? "not found in PATH" : strerror(rc));
 	}
 	rc = await_ready(eg, ready[0], e);
 	close(ready[0]);
 	if (!rc)
-		log_info("sandbox: egress network up: " EG_HELPER " pid %d, %d ranges refused (%d of them this host's addresses)",
-			 (int)eg->helper, eg->routes, eg->host_addrs);
+		log_info("%s: egress network up: " EG_HELPER " pid %d, %d ranges refused (%d of them this host's addresses)",
+			 eg->who, (int)eg->helper, eg->routes, eg->host_addrs);
 	return rc;
 }
 
@@ -485,8 +496,8 @@ static int helper_gone(struct sandbox_egress *eg)
 
 	if (eg->helper <= 0 || waitpid(eg->helper, &status, WNOHANG) != eg->helper)
 		return eg->helper <= 0;
-	log_warn("sandbox: " EG_HELPER " pid %d %s %d: starting it again",
-		 (int)eg->helper, WIFSIGNALED(status) ? "killed by signal" : "exited",
+	log_warn("%s: egress network: " EG_HELPER " pid %d %s %d: starting it again",
+		 eg->who, (int)eg->helper, WIFSIGNALED(status) ? "killed by signal" : "exited",
 		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	eg->helper = -1;
 	close_fd(&eg->exit_w);
@@ -500,6 +511,7 @@ void sandbox_egress_init(struct sandbox_egress *eg)
 	memset(eg, 0, sizeof(*eg));
 	eg->netns = eg->log = eg->exit_w = -1;
 	eg->helper = -1;
+	eg->who = "sandbox";
 	pthread_mutex_init(&eg->lock, NULL);
 }
 
@@ -509,9 +521,9 @@ static int open_locked(struct sandbox_egress *eg, struct err *e)
 		if (eg->log < 0)
 			eg->log = memfd_create("safeurl-egress-log", MFD_CLOEXEC);
 		if (eg->log < 0)
-			return err_set(e, ERR_UNAVAILABLE, "sandbox: memfd: %s",
+			return err_set(e, ERR_UNAVAILABLE, "egress: memfd: %s",
 				       strerror(errno));
-		if (make_namespace(eg, e) < 0)
+		if (make_namespace(eg, -1, e) < 0)
 			return -1;
 	}
 	return helper_gone(eg) ? start_helper(eg, e) : 0;
@@ -525,6 +537,33 @@ int sandbox_egress_ready(struct sandbox_egress *eg, struct err *e)
 	rc = open_locked(eg, e);
 	pthread_mutex_unlock(&eg->lock);
 	return rc;
+}
+
+int sandbox_egress_adopt(struct sandbox_egress *eg, int netns, struct err *e)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&eg->lock);
+	stop_helper(eg);
+	close_fd(&eg->netns);
+	if (eg->log < 0)
+		eg->log = memfd_create("safeurl-egress-log", MFD_CLOEXEC);
+	if (eg->log < 0)
+		rc = err_set(e, ERR_UNAVAILABLE, "egress: memfd: %s", strerror(errno));
+	if (!rc)
+		rc = make_namespace(eg, netns, e);
+	if (!rc)
+		rc = start_helper(eg, e);
+	pthread_mutex_unlock(&eg->lock);
+	return rc;
+}
+
+void sandbox_egress_drop(struct sandbox_egress *eg)
+{
+	pthread_mutex_lock(&eg->lock);
+	stop_helper(eg);
+	close_fd(&eg->netns);
+	pthread_mutex_unlock(&eg->lock);
 }
 
 int sandbox_egress_opened(struct sandbox_egress *eg)

@@ -74,7 +74,7 @@ int sandbox_nft_load(const char *ruleset, struct err *e)
 	int rc;
 
 	if (!nft)
-		return err_set(e, ERR_UNAVAILABLE, "sandbox: nftables: cannot make a context");
+		return err_set(e, ERR_UNAVAILABLE, "egress: nftables: cannot make a context");
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
 	rc = nft_run_cmd_from_buffer(nft, ruleset);
@@ -87,7 +87,7 @@ int sandbox_nft_load(const char *ruleset, struct err *e)
 			if (msg[len] == '\n' || msg[len] == '\t')
 				msg[len] = ' ';
 		err_set(e, ERR_UNAVAILABLE,
-			"sandbox: the egress network's nftables filter was refused "
+			"egress: the network's nftables filter was refused "
 			"(kernel without nf_tables, nft_fib or conntrack?): %s", msg);
 	}
 	nft_ctx_free(nft);

@@ -298,11 +298,72 @@ static void test_create_body(void **state)
 			    "rw,noexec,nosuid,nodev,size=16m");
 	assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "none");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none");
+	assert_null(json_object_get(json_object_get(doc, "Labels"), "safeurl.role"));
+	assert_null(json_object_get(hc, "Dns"));
 	json_decref(doc);
 	buf_release(&body);
 	spec.network_mode = NULL;
 	assert_int_equal(runtime_json_create_body(&rt, &spec, &body, &e), -1);
 	buf_release(&body);
+}
+
+/* The network holder's create body: role label and resolvers. */
+static void test_holder_body(void **state)
+{
+	static const char *const cmd[] = { "--hold", NULL };
+	static const char *const dns[] = { "10.0.2.3", NULL };
+	struct runtime rt = test_rt();
+	struct runtime_spec spec;
+	struct buf body = BUF_INIT;
+	struct err e = ERR_INIT;
+	json_t *doc, *hc;
+
+	(void)state;
+	memset(&spec, 0, sizeof(spec));
+	spec.image = "safeurl-fetcher:latest";
+	spec.cmd = cmd;
+	spec.job_id = "";
+	spec.network_mode = "none";
+	spec.user = RUNTIME_USER;
+	spec.memory_mb = 32;
+	spec.cpus = 0.1;
+	spec.pids_limit = 4;
+	spec.tmpfs_mb = 16;
+	spec.role = RUNTIME_ROLE_EGRESS;
+	spec.dns = dns;
+	assert_int_equal(runtime_json_create_body(&rt, &spec, &body, &e), 0);
+	doc = json_loadb(body.data, body.len, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.role")), "egress-holder");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "Labels"), "safeurl.worker")), "w-1");
+	hc = json_object_get(doc, "HostConfig");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(hc, "Dns"), 0)), "10.0.2.3");
+	assert_int_equal(json_array_size(json_object_get(hc, "Dns")), 1);
+	assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "none");
+	json_decref(doc);
+	buf_release(&body);
+}
+
+static void test_state(void **state)
+{
+	static const char running[] = "{\"State\":{\"Running\":true,\"Pid\":4321,\"ExitCode\":0}}";
+	static const char exited[] = "{\"State\":{\"Running\":false,\"Pid\":0,\"ExitCode\":64}}";
+	struct err e = ERR_INIT;
+	int run = -1, code = -1;
+	long pid = -1;
+
+	(void)state;
+	assert_int_equal(runtime_json_state(running, strlen(running), &run, &pid, &code, &e), 0);
+	assert_int_equal(run, 1);
+	assert_int_equal(pid, 4321);
+	assert_int_equal(code, 0);
+	assert_int_equal(runtime_json_state(exited, strlen(exited), &run, &pid, &code, &e), 0);
+	assert_int_equal(run, 0);
+	assert_int_equal(pid, 0);
+	assert_int_equal(code, 64);
+	assert_int_equal(runtime_json_state("{\"State\":{\"Running\":true}}", 26, &run, &pid, &code, &e), -1);
+	assert_non_null(strstr(e.msg, "State.Running"));
+	assert_int_equal(runtime_json_state("[]", 2, &run, &pid, &code, &e), -1);
 }
 
 int main(void)
@@ -318,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_message),
 		cmocka_unit_test(test_engine_error),
 		cmocka_unit_test(test_create_body),
+		cmocka_unit_test(test_holder_body),
+		cmocka_unit_test(test_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
