@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "http.h"
+#include "reconcile.h"
 #include "state.h"
 #include "strvec.h"
 
@@ -22,6 +23,7 @@ struct scan_task {
 	struct scan_ctx *ctx;
 	struct worker_job *job;
 	char *id;               /* scan id once known; stable until freed */
+	struct state_queue_ref qref; /* our queue and this job's BullMQ id */
 	struct state_job row;   /* the scan row; only the task's thread */
 	atomic_llong version;   /* row version the keeper may renew at */
 	atomic_int renewable;   /* the row is ours and FETCHING/ANALYZING */
@@ -35,6 +37,8 @@ struct scan_task {
 struct scan_ctx {
 	const struct config *cfg;
 	long long lease_ms;
+	char *queue;            /* "prefix:name": recorded in rows we claim */
+	struct reconcile_cursor reconcile_at; /* the keeper's, under aux_lock */
 	struct strvec fetcher_args;
 	struct runtime *rt;
 	atomic_int engine_away; /* a run found the engine away; the keeper
@@ -75,10 +79,10 @@ long long scan_now_ms(void);
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e);
 void scan_keeper_stop(struct scan_ctx *ctx);
 int scan_health_start(struct scan_ctx *ctx, struct err *e);
-/*
- * Is BullMQ job bull_id still waiting, delayed, prioritized, paused or
- * active? 1 yes, 0 no, -1 when Redis could not tell. Caller holds aux_lock.
- */
-int scan_queue_pending(struct scan_ctx *ctx, const char *bull_id);
+
+/* Reconciliation acts on at most this many rows, and looks up at most
+ * this many QUEUED rows, per pass. */
+#define SCAN_RECONCILE_MAX_ACTIONS 64
+#define SCAN_RECONCILE_MAX_CHECKS 256
 
 #endif
