@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t211: databases written by the release before migration 2 (the dumps in
+# t220: databases written by the release before migration 2 (the dumps in
 # tests/fixtures/schema-v1, made by make.sh there with that release's
 # safeurl) upgrade in place, on an embedded file and on a tursodb server:
 # `migrate` applies migration 2 only, the rows keep their states and audit
