@@ -100,6 +100,7 @@ static int requeue(struct store *st, struct queue_producer *qp,
 	struct state_queue_ref ref = { o->queue, row->id };
 	struct state_actor who = { o->actor, o->now, o->lease_ms, &ref };
 	enum queue_job_place where = l->by_scan;
+	char *jid = NULL; /* the new job's id: the move replaces *row */
 	int rc = 0;
 
 	if (where != QUEUE_JOB_GONE) {
@@ -116,6 +117,7 @@ static int requeue(struct store *st, struct queue_producer *qp,
 			  row->id, ref.job_id, state_name(row->state));
 		goto out;
 	}
+	ref.job_id = jid = xstrdup(ref.job_id);
 	buf_addf(&msg, NULL, "%s; re-enqueued as job '%s' on '%s'", why,
 		 ref.job_id, o->queue);
 	if (state_requeue(st, &who, row, "QUEUE_JOB_LOST", msg.data, e)) {
@@ -141,6 +143,7 @@ static int requeue(struct store *st, struct queue_producer *qp,
 		o->on_requeue(o->arg, row->id);
 	rc = 1;
 out:
+	free(jid);
 	buf_release(&alt);
 	buf_release(&msg);
 	return rc;
