@@ -78,12 +78,12 @@ static int look_up(struct queue_producer *qp, const struct state_job *row,
 
 	if (queue_job_where(qp, rec, &l->recorded, e))
 		return -1;
-	if (strcmp(rec, row->id))
-		return queue_job_where(qp, row->id, &l->by_scan, e) ? -1 :
-		       (l->pending = l->recorded == QUEUE_JOB_PENDING ||
-				     l->by_scan == QUEUE_JOB_PENDING, 0);
 	l->by_scan = l->recorded;
-	l->pending = l->recorded == QUEUE_JOB_PENDING;
+	if (strcmp(rec, row->id) &&
+	    queue_job_where(qp, row->id, &l->by_scan, e))
+		return -1;
+	l->pending = l->recorded == QUEUE_JOB_PENDING ||
+		     l->by_scan == QUEUE_JOB_PENDING;
 	return 0;
 }
 

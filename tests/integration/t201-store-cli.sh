@@ -115,6 +115,6 @@ sqlite3 newer.db "INSERT INTO schema_migrations VALUES (99, 0)"
 for cmd in "status job-done" "migrate"; do
   TURSO_CONNECTION_URL=file:newer.db run "$B/safeurl" $cmd
   expect_eq "newer schema: $cmd exits 78" 78 "$RC"
-  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 1" "$ERR"
+  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 2" "$ERR"
 done
 finish
