@@ -140,7 +140,9 @@ static void naive_lifecycle(sqlite3 *db, long i)
 		" actor, detail, created_at) VALUES"
 		" ('scan-%ld', %Q, %Q, %d, 'bench:1', '{}', %lld)";
 
-	exec_f(db, "INSERT INTO scan_jobs VALUES ('scan-%ld',"
+	exec_f(db, "INSERT INTO scan_jobs(id, url, state, version, attempts,"
+		   " worker_id, lease_expires_at, error_code, error_message,"
+		   " created_at, updated_at) VALUES ('scan-%ld',"
 		   " 'https://example.com/page', 'QUEUED', 0, 0, NULL, NULL,"
 		   " NULL, NULL, %lld, %lld)", i, t, t);
 	exec_f(db, audit, i, NULL, "QUEUED", 0, t);

@@ -26,14 +26,13 @@
 #include "config.h"
 #include "err.h"
 #include "queue.h"
+#include "reconcile.h"
 #include "scan.h"
 #include "state.h"
 #include "store.h"
 #include "xalloc.h"
 #include "banned.h"
 
-#define SUBMIT_ATTEMPTS 3
-#define SUBMIT_BACKOFF_MS 2000
 
 /* A random (version 4) UUID in out[37]. */
 static int new_scan_id(char out[37], struct err *e)
@@ -55,25 +54,16 @@ static int new_scan_id(char out[37], struct err *e)
 int cli_enqueue(struct queue_producer *qp, const char *bull_id,
 		   const char *id, const char *url, int *added, struct err *e)
 {
-	struct buf data = BUF_INIT;
-	struct queue_add add;
-	int rc;
+	return reconcile_enqueue(qp, bull_id, id, url, added, e);
+}
 
-	buf_addstr(&data, "{\"jobId\":\"", NULL);
-	buf_add_json_str(&data, id, strlen(id), NULL);
-	buf_addstr(&data, "\",\"url\":\"", NULL);
-	buf_add_json_str(&data, url, strlen(url), NULL);
-	buf_addstr(&data, "\"}", NULL);
-	memset(&add, 0, sizeof(add));
-	add.job_id = bull_id;
-	add.name = "scan";
-	add.data = data.data;
-	add.attempts = SUBMIT_ATTEMPTS;
-	add.backoff = QUEUE_BACKOFF_EXPONENTIAL;
-	add.backoff_delay = SUBMIT_BACKOFF_MS;
-	rc = queue_add_job(qp, &add, added, NULL, e);
-	buf_release(&data);
-	return rc;
+/* "prefix:name" of cfg's queue, new string. */
+static char *queue_of(const struct config *cfg)
+{
+	struct buf q = BUF_INIT;
+
+	buf_addf(&q, NULL, "%s:%s", cfg->bullmq_prefix, cfg->queue_name);
+	return buf_detach(&q, NULL);
 }
 
 static int open_both(const struct config *cfg, struct store **st,
@@ -430,7 +420,9 @@ static int wait_scans(struct store *st, struct waited *ws, size_t n,
 
 int cli_submit(const struct config *cfg, int argc, char **argv)
 {
-	struct state_actor who = { "cli", 0, 0, NULL };
+	struct state_queue_ref ref = { NULL, NULL };
+	char *qname;
+	struct state_actor who = { "cli", 0, 0, &ref };
 	struct queue_producer *qp;
 	struct err e = ERR_INIT;
 	struct submit_opts o;
@@ -454,10 +446,12 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		return cli_exit_code(e.kind);
 	}
 	ws = xcalloc((size_t)nurls, sizeof(*ws));
+	ref.queue = qname = queue_of(cfg);
 	started = clock_mono_ms();
 	for (i = 1; i <= nurls && !rc; i++) {
 		w = &ws[nw];
 		who.now = clock_wall_ms();
+		ref.job_id = w->id;
 		if (new_scan_id(w->id, &e) ||
 		    state_create(st, &who, w->id, argv[i], NULL, &e)) {
 			rc = -1;
@@ -480,6 +474,7 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	queue_producer_close(qp);
+	free(qname);
 	if (rc) {
 		fprintf(stderr, "safeurl: submit: %s\n", e.msg);
 		rc = cli_exit_code(e.kind);
@@ -495,40 +490,19 @@ int cli_submit(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
-#define REQUEUE_PAGE 200
 #define REQUEUE_DEFAULT_AGE_S 60
+/* The lease the worker holds (SPEC §5): leased rows are looked at once it
+ * lapsed more than this long ago. */
+#define REQUEUE_LEASE_MS 30000
+#define REQUEUE_CHECKS 200
 
-/*
- * Give one stale QUEUED row a queue job again: under its own id when the
- * queue has no such job, else under "<id>-requeue-v<version>" (its first
- * job finished without moving the row), unless either is still pending.
- * *done is 1 when a job was added.
- */
-static int requeue_one(struct queue_producer *qp, const struct state_job *row,
-		       int *done, struct err *e)
+static void print_requeued(void *arg, const char *id)
 {
-	enum queue_job_place where[2];
-	struct buf alt = BUF_INIT;
-	const char *ids[2];
-	int rc = 0, i;
+	int *n = arg;
 
-	*done = 0;
-	buf_addf(&alt, NULL, "%s-requeue-v%lld", row->id, row->version);
-	ids[0] = row->id;
-	ids[1] = alt.data;
-	for (i = 0; i < 2 && !rc; i++)
-		rc = queue_job_where(qp, ids[i], &where[i], e);
-	if (rc || where[0] == QUEUE_JOB_PENDING || where[1] == QUEUE_JOB_PENDING)
-		;
-	else if (where[0] == QUEUE_JOB_GONE || where[1] == QUEUE_JOB_GONE)
-		rc = cli_enqueue(qp, ids[where[0] == QUEUE_JOB_GONE ? 0 : 1], row->id,
-			     row->url, done, e);
-	else
-		fprintf(stderr, "safeurl: requeue: '%s': jobs '%s' and '%s' both "
-			"finished without moving the scan; left QUEUED\n",
-			row->id, ids[0], ids[1]);
-	buf_release(&alt);
-	return rc;
+	printf("%s\n", id);
+	fflush(stdout);
+	(*n)++;
 }
 
 static int requeue_args(int argc, char **argv, long long *age_s)
@@ -550,14 +524,15 @@ static int requeue_args(int argc, char **argv, long long *age_s)
 
 int cli_requeue(const struct config *cfg, int argc, char **argv)
 {
-	struct state_job_list page = { NULL, 0 };
+	struct reconcile_stats stats = { 0, 0, 0 };
+	struct reconcile_cursor cur;
+	struct reconcile_opts o;
 	struct queue_producer *qp;
 	struct err e = ERR_INIT;
 	struct store *st;
-	char *after = NULL;
-	long long age_s, now = clock_wall_ms();
-	int rc = 0, requeued = 0, done;
-	size_t i;
+	long long age_s;
+	int rc = 0, requeued = 0, wrapped = 0;
+	char *qname;
 
 	if (requeue_args(argc, argv, &age_s)) {
 		fprintf(stderr, "usage: safeurl requeue --stale [--older-than SECONDS]\n");
@@ -567,26 +542,31 @@ int cli_requeue(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "safeurl: requeue: %s\n", e.msg);
 		return cli_exit_code(e.kind);
 	}
+	memset(&o, 0, sizeof(o));
+	o.queue = qname = queue_of(cfg);
+	o.actor = "cli";
+	o.now = clock_wall_ms();
+	o.lease_ms = REQUEUE_LEASE_MS;
+	o.grace_ms = age_s * 1000;
+	o.leased = 1;
+	o.queued = 1;
+	o.max_actions = (size_t)-1;
+	o.max_checks = REQUEUE_CHECKS;
+	o.on_requeue = print_requeued;
+	o.arg = &requeued;
+	reconcile_cursor_init(&cur);
+	/* the leased rows once, then the QUEUED rows page by page */
 	do {
-		rc = state_list_queued(st, now - age_s * 1000, after,
-				       REQUEUE_PAGE, &page, &e);
-		for (i = 0; !rc && i < page.nr; i++) {
-			rc = requeue_one(qp, &page.items[i], &done, &e);
-			if (!rc && done) {
-				printf("%s\n", page.items[i].id);
-				requeued++;
-			}
-		}
-		free(after);
-		after = page.nr ? xstrdup(page.items[page.nr - 1].id) : NULL;
-		i = page.nr;
-		state_job_list_release(&page);
-	} while (!rc && i == REQUEUE_PAGE);
-	free(after);
+		rc = reconcile_pass(st, qp, &o, &cur, &stats, &wrapped, &e);
+		o.leased = 0;
+	} while (!rc && !wrapped);
+	reconcile_cursor_release(&cur);
 	if (rc)
 		fprintf(stderr, "safeurl: requeue: %s\n", e.msg);
 	else
-		fprintf(stderr, "safeurl: requeue: %d scan(s) re-enqueued\n", requeued);
+		fprintf(stderr, "safeurl: requeue: %d scan(s) re-enqueued, "
+			"%zu failed ABANDONED\n", requeued, stats.abandoned);
+	free(qname);
 	queue_producer_close(qp);
 	store_close(st);
 	return rc ? cli_exit_code(e.kind) : 0;

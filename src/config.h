@@ -39,6 +39,7 @@ struct config {
 	char *container_network_mode;
 	int container_allow_host_network; /* 1: CONTAINER_NETWORK_MODE=host allowed */
 	int shutdown_grace_ms;
+	int reconcile_interval_ms; /* QUEUED rows without a job; 0 = off */
 	int health_port; /* 0 = off */
 	char *health_addr;
 	int fetcher_max_output_bytes;

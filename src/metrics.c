@@ -29,7 +29,23 @@ struct metrics {
 	unsigned long long jobs[METRICS_OUTCOME_COUNT];
 	long in_flight;
 	struct histogram scan, spawn;
+	unsigned long long reconciled[METRICS_RECONCILE_COUNT];
 };
+
+static const char *const reconcile_names[METRICS_RECONCILE_COUNT] = {
+	[METRICS_RECONCILE_REQUEUED] = "requeued",
+	[METRICS_RECONCILE_ABANDONED] = "abandoned",
+};
+
+void metrics_reconciled(struct metrics *m, enum metrics_reconcile action,
+			unsigned long long n)
+{
+	if ((unsigned)action >= METRICS_RECONCILE_COUNT)
+		abort();
+	pthread_mutex_lock(&m->lock);
+	m->reconciled[action] += n;
+	pthread_mutex_unlock(&m->lock);
+}
 
 static const char *const outcome_names[METRICS_OUTCOME_COUNT] = {
 	[METRICS_COMPLETED] = "completed",
@@ -138,4 +154,10 @@ void metrics_render(struct metrics *m, struct buf *out)
 		 "safeurl_jobs_in_flight %ld\n", snap.in_flight);
 	render_histogram(&snap.scan, out);
 	render_histogram(&snap.spawn, out);
+	buf_addstr(out, "# HELP safeurl_reconcile_total Scans whose queue job "
+			"was gone or finished, by what reconciliation did.\n"
+			"# TYPE safeurl_reconcile_total counter\n", NULL);
+	for (i = 0; i < METRICS_RECONCILE_COUNT; i++)
+		buf_addf(out, NULL, "safeurl_reconcile_total{action=\"%s\"} %llu\n",
+			 reconcile_names[i], snap.reconciled[i]);
 }

@@ -34,6 +34,18 @@ void metrics_in_flight(struct metrics *m, int delta);
 void metrics_observe_scan(struct metrics *m, double seconds);
 void metrics_observe_spawn(struct metrics *m, double seconds);
 
+/* What reconciliation did to a scan whose queue job was gone or finished,
+ * as the `action` label of safeurl_reconcile_total. */
+enum metrics_reconcile {
+	METRICS_RECONCILE_REQUEUED,  /* given a new queue job */
+	METRICS_RECONCILE_ABANDONED, /* failed ABANDONED */
+	METRICS_RECONCILE_COUNT
+};
+
+/* Add n to safeurl_reconcile_total{action}. */
+void metrics_reconciled(struct metrics *m, enum metrics_reconcile action,
+			unsigned long long n);
+
 /* Append the Prometheus text exposition of every metric to out. */
 void metrics_render(struct metrics *m, struct buf *out);
 

@@ -67,7 +67,7 @@ static const struct runtime_rule {
 static struct state_actor actor(const struct scan_task *t)
 {
 	struct state_actor who = { t->ctx->cfg->worker_id, clock_wall_ms(),
-				   t->ctx->lease_ms, worker_job_id(t->job) };
+				   t->ctx->lease_ms, &t->qref };
 
 	return who;
 }
@@ -904,6 +904,13 @@ static int scan_open(void **arg, const struct config *cfg, struct metrics *m,
 	*arg = ctx;
 	ctx->cfg = cfg;
 	ctx->lease_ms = worker_lease_ms();
+	{
+		struct buf q = BUF_INIT;
+
+		buf_addf(&q, NULL, "%s:%s", cfg->bullmq_prefix, cfg->queue_name);
+		ctx->queue = buf_detach(&q, NULL);
+	}
+	reconcile_cursor_init(&ctx->reconcile_at);
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
 	ctx->metrics = m;
@@ -941,6 +948,8 @@ static void scan_start(void *arg, struct worker_job *job)
 
 	t->ctx = ctx;
 	t->job = job;
+	t->qref.queue = ctx->queue;
+	t->qref.job_id = worker_job_id(job);
 	t->started_ms = clock_mono_ms();
 	atomic_init(&t->phase, TASK_QUEUED);
 	state_job_init(&t->row);
@@ -988,6 +997,8 @@ static void scan_close(void *arg)
 	runtime_free(ctx->rt);
 	store_close(ctx->aux_store);
 	queue_producer_close(ctx->aux_queue);
+	reconcile_cursor_release(&ctx->reconcile_at);
+	free(ctx->queue);
 	strvec_clear(&ctx->fetcher_args);
 	pthread_mutex_destroy(&ctx->renew_lock);
 	pthread_mutex_destroy(&ctx->lock);

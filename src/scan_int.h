@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "lifecycle.h"
+#include "reconcile.h"
 #include "state.h"
 #include "strvec.h"
 
@@ -22,6 +23,7 @@ struct scan_task {
 	struct scan_ctx *ctx;
 	struct worker_job *job;
 	char *id;               /* scan id once known; stable until freed */
+	struct state_queue_ref qref; /* our queue and this job's BullMQ id */
 	struct state_job row;   /* the scan row; only the task's thread */
 	atomic_llong version;   /* row version the keeper may renew at */
 	atomic_int phase;       /* enum task_phase: only scan_task_move() */
@@ -35,6 +37,8 @@ struct scan_task {
 struct scan_ctx {
 	const struct config *cfg;
 	long long lease_ms;     /* worker_lease_ms() */
+	char *queue;            /* "prefix:name": recorded in rows we claim */
+	struct reconcile_cursor reconcile_at; /* the keeper's, under aux_lock */
 	struct strvec fetcher_args;
 	struct runtime *rt;
 	atomic_int engine_away; /* a run found the engine away; the keeper
@@ -81,10 +85,10 @@ int scan_keeper_start(struct scan_ctx *ctx, struct err *e);
 void scan_keeper_stop(struct scan_ctx *ctx);
 /* The database and engine probes for the worker's /healthz (worker.h). */
 size_t scan_probes(void *ctx, struct http_probe *out, size_t max);
-/*
- * Is BullMQ job bull_id still waiting, delayed, prioritized, paused or
- * active? 1 yes, 0 no, -1 when Redis could not tell. Caller holds aux_lock.
- */
-int scan_queue_pending(struct scan_ctx *ctx, const char *bull_id);
+
+/* Reconciliation acts on at most this many rows, and looks up at most
+ * this many QUEUED rows, per pass. */
+#define SCAN_RECONCILE_MAX_ACTIONS 64
+#define SCAN_RECONCILE_MAX_CHECKS 256
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
- * flight, the sweep of abandoned rows, the removal of containers the
+ * flight, reconciliation of our queue's rows with their queue jobs (the
+ * sweep of abandoned rows, scans whose job was lost), the removal of containers the
  * engine could not remove while it was away, the check that tells the
  * worker to take jobs again once the engine answers; and the database and
  * engine probes the worker's health thread runs.
@@ -13,7 +14,6 @@
 #include "fmacros.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -24,15 +24,15 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
+#include "reconcile.h"
 #include "runtime.h"
 #include "scan_int.h"
 #include "state.h"
 #include "store.h"
 #include "xalloc.h"
 #include "banned.h"
-
-#define SWEEP_LIMIT 64
 
 /* ---- lease renewal ---- */
 
@@ -96,7 +96,7 @@ static void renew_all(struct scan_ctx *ctx)
 	free(snap);
 }
 
-/* ---- Redis, for the sweep ---- */
+/* ---- Redis, for reconciliation ---- */
 
 /* The keeper's queue connection, opened on first use and after a failure. */
 static int aux_queue_ready(struct scan_ctx *ctx, struct err *e)
@@ -115,101 +115,43 @@ static void aux_queue_failed(struct scan_ctx *ctx)
 	ctx->aux_queue = NULL;
 }
 
-int scan_queue_pending(struct scan_ctx *ctx, const char *bull_id)
-{
-	enum queue_job_place where;
-	struct err e = ERR_INIT;
-
-	if (aux_queue_ready(ctx, &e) ||
-	    queue_job_where(ctx->aux_queue, bull_id, &where, &e)) {
-		log_event(LOG_WARN, bull_id, "sweep", "cannot look the job up: %s",
-			  e.msg);
-		aux_queue_failed(ctx);
-		return -1;
-	}
-	return where == QUEUE_JOB_PENDING;
-}
-
-/* ---- the sweep of abandoned rows (SPEC §5) ---- */
-
-/* The BullMQ job id of a scan: "<queue>-<id>-<ts>" for automatic ids. */
-static char *bull_id(const struct scan_ctx *ctx, const char *scan_id)
-{
-	size_t qlen = strlen(ctx->cfg->queue_name);
-	const char *p = scan_id + qlen + 1, *dash;
-
-	if (strncmp(scan_id, ctx->cfg->queue_name, qlen) || scan_id[qlen] != '-')
-		return xstrdup(scan_id);
-	dash = strchr(p, '-');
-	if (!dash || dash == p || strspn(p, "0123456789") != (size_t)(dash - p) ||
-	    !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
-		return xstrdup(scan_id);
-	return xstrndup(p, (size_t)(dash - p));
-}
+/* ---- reconciliation: the sweep of abandoned rows, lost jobs (SPEC §5) ---- */
 
 /*
- * The BullMQ job that last carried the scan, as its last claim or takeover
- * recorded it; else the id derived from the scan id. New string.
+ * One pass over our queue's rows (reconcile.h): leased rows every lease,
+ * QUEUED rows when `queued`. Counted in safeurl_reconcile_total.
  */
-static char *queue_job_of(struct scan_ctx *ctx, const struct state_job *row)
+static void reconcile(struct scan_ctx *ctx, int queued)
 {
-	struct state_audit_list trail = { NULL, 0 };
+	struct reconcile_opts o;
+	struct reconcile_stats s = { 0, 0, 0 };
 	struct err e = ERR_INIT;
-	char *id = NULL;
-	size_t i;
 
-	if (!state_get_audit(ctx->aux_store, row->id, &trail, &e)) {
-		for (i = trail.nr; i-- > 0 && !id;) {
-			json_t *d = trail.items[i].to == STATE_FETCHING ?
-				json_loads(trail.items[i].detail ?
-					   trail.items[i].detail : "", 0, NULL) :
-				NULL;
-			const char *q = json_string_value(json_object_get(d, "queue_job"));
-
-			if (q)
-				id = xstrdup(q);
-			json_decref(d);
-		}
-	}
-	state_audit_list_release(&trail);
-	return id ? id : bull_id(ctx, row->id);
-}
-
-static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
-{
-	struct state_actor who = { ctx->cfg->worker_id, clock_wall_ms(),
-				   ctx->lease_ms, NULL };
-	char *bid = queue_job_of(ctx, row);
-	struct err e = ERR_INIT;
-	int pending = scan_queue_pending(ctx, bid);
-
-	if (pending == 0) {
-		if (state_fail(ctx->aux_store, &who, row, "ABANDONED",
-			       "no live owner and no queue job left", &e))
-			log_event(LOG_DEBUG, row->id, "sweep",
-				  "not failed as abandoned: %s", e.msg);
-		else
-			log_event(LOG_ERROR, row->id, "sweep",
-				  "failed as ABANDONED: owner's lease lapsed "
-				  "and the queue job %s is gone", bid);
-	}
-	free(bid);
-}
-
-static void sweep(struct scan_ctx *ctx)
-{
-	struct state_job_list list = { NULL, 0 };
-	struct err e = ERR_INIT;
-	size_t i;
-
+	memset(&o, 0, sizeof(o));
+	o.queue = ctx->queue;
+	o.actor = ctx->cfg->worker_id;
+	o.now = clock_wall_ms();
+	o.lease_ms = ctx->lease_ms;
+	o.grace_ms = ctx->lease_ms;
+	o.leased = 1;
+	o.queued = queued;
+	o.max_actions = SCAN_RECONCILE_MAX_ACTIONS;
+	o.max_checks = SCAN_RECONCILE_MAX_CHECKS;
 	pthread_mutex_lock(&ctx->aux_lock);
-	if (state_sweep(ctx->aux_store, clock_wall_ms(), ctx->lease_ms,
-			SWEEP_LIMIT, &list, &e))
-		log_event(LOG_WARN, NULL, "sweep", "sweep failed: %s", e.msg);
-	for (i = 0; i < list.nr; i++)
-		sweep_one(ctx, &list.items[i]);
+	if (aux_queue_ready(ctx, &e) ||
+	    reconcile_pass(ctx->aux_store, ctx->aux_queue, &o,
+			   &ctx->reconcile_at, &s, NULL, &e)) {
+		log_event(LOG_WARN, NULL, "reconcile",
+			  "reconciliation pass failed: %s", e.msg);
+		aux_queue_failed(ctx);
+	}
 	pthread_mutex_unlock(&ctx->aux_lock);
-	state_job_list_release(&list);
+	if (s.requeued)
+		metrics_reconciled(ctx->metrics, METRICS_RECONCILE_REQUEUED,
+				   s.requeued);
+	if (s.abandoned)
+		metrics_reconciled(ctx->metrics, METRICS_RECONCILE_ABANDONED,
+				   s.abandoned);
 }
 
 /* Containers the engine could not remove while it was away. */
@@ -261,6 +203,7 @@ static void *keeper_main(void *arg)
 {
 	struct scan_ctx *ctx = arg;
 	long long tick = ctx->lease_ms / 2, next_sweep = 0, next_renew = 0;
+	long long every = ctx->cfg->reconcile_interval_ms, next_queued = 0;
 
 	while (!wait_ms(ctx, atomic_load(&ctx->engine_away) ?
 				     SCAN_ENGINE_RECHECK_MS : tick)) {
@@ -269,8 +212,13 @@ static void *keeper_main(void *arg)
 			renew_all(ctx);
 			next_renew = clock_mono_ms() + tick;
 		}
-		if (clock_mono_ms() >= next_sweep) {
-			sweep(ctx);
+		if (clock_mono_ms() >= next_sweep ||
+		    (every && clock_mono_ms() >= next_queued)) {
+			int queued = every && clock_mono_ms() >= next_queued;
+
+			reconcile(ctx, queued);
+			if (queued)
+				next_queued = clock_mono_ms() + every;
 			remove_unremoved(ctx);
 			next_sweep = clock_mono_ms() + ctx->lease_ms;
 		}

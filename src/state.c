@@ -29,6 +29,11 @@
  *   FETCHING  -> FAILED     [state_fail]      by anyone
  *   ANALYZING -> FAILED     [state_fail]      by anyone
  *   FETCHING  -> QUEUED     [state_release]   by the owner, for a retry
+ *   FETCHING  -> QUEUED     [state_requeue]   by anyone of the row's queue once
+ *   ANALYZING -> QUEUED     [state_requeue]   the lease expired: the queue
+ *                                             job is gone (reconciliation)
+ *   QUEUED    -> QUEUED     [state_requeue]   by anyone of the row's queue:
+ *                                             the queue job is gone
  *   FAILED    -> QUEUED     [state_retry]     by the operator (safeurl retry)
  *   TIMED_OUT -> QUEUED     [state_retry]     by the operator: error cleared
  *
@@ -36,6 +41,11 @@
  * terminal. Only an operator's `safeurl retry` starts a new attempt, through
  * the same guarded, audited move as every other (detail: the error it
  * clears), so the audit trail shows who retried what and why it had failed.
+ *
+ * Claim, takeover and requeue record the actor's queue and job in the row
+ * (queue, queue_job_id); a takeover or requeue by anyone but the owner
+ * needs the row to be of the actor's queue (or of none, for rows written
+ * before migration 2), so a worker never moves another queue's scans.
  *
  * state_renew extends the owner's lease of a FETCHING or ANALYZING row; it
  * is not a move (same state, same version, no audit row).
@@ -83,6 +93,9 @@ static const struct state_info {
 
 enum column_mode { KEEP, SET, CLEAR }; /* matches STORE_SQL_JOB_MOVE */
 
+/* Who may make a move (by_owner; matches STORE_SQL_JOB_MOVE ?14). */
+enum { ANYONE, OWNER, OWNER_OR_EXPIRED };
+
 struct move {
 	enum state from, to;
 	unsigned char owner;    /* enum column_mode for worker_id */
@@ -90,26 +103,34 @@ struct move {
 	unsigned char attempt;  /* attempts increment */
 	unsigned char error;    /* SET: error_code and error_message from the
 				 * change; CLEAR: both NULL; 0 keeps them */
-	unsigned char by_owner; /* only the owner may */
+	unsigned char by_owner; /* ANYONE, OWNER, OWNER_OR_EXPIRED */
 	unsigned char expired;  /* only once the lease expired */
 	unsigned char result;   /* inserts the scan_results row */
+	unsigned char queue;    /* records the actor's queue and job; by a
+				 * non-owner only on a row of that queue */
 };
 
 static const struct move moves[] = {
-	/* from, to, owner, lease, attempt, error, by_owner, expired, result */
-	{ STATE_QUEUED, STATE_FETCHING, SET, SET, 1, 0, 0, 0, 0 },
-	{ STATE_FETCHING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
-	{ STATE_ANALYZING, STATE_FETCHING, SET, SET, 1, 0, 0, 1, 0 },
-	{ STATE_FETCHING, STATE_ANALYZING, KEEP, KEEP, 0, 0, 1, 0, 0 },
-	{ STATE_ANALYZING, STATE_COMPLETED, KEEP, CLEAR, 0, 0, 1, 0, 1 },
-	{ STATE_FETCHING, STATE_TIMED_OUT, KEEP, CLEAR, 0, 1, 1, 0, 0 },
-	{ STATE_ANALYZING, STATE_TIMED_OUT, KEEP, CLEAR, 0, 1, 1, 0, 0 },
-	{ STATE_QUEUED, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
-	{ STATE_FETCHING, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
-	{ STATE_ANALYZING, STATE_FAILED, KEEP, CLEAR, 0, 1, 0, 0, 0 },
-	{ STATE_FETCHING, STATE_QUEUED, CLEAR, CLEAR, 0, 0, 1, 0, 0 },
-	{ STATE_FAILED, STATE_QUEUED, CLEAR, CLEAR, 0, CLEAR, 0, 0, 0 },
-	{ STATE_TIMED_OUT, STATE_QUEUED, CLEAR, CLEAR, 0, CLEAR, 0, 0, 0 },
+	/* from, to, owner, lease, attempt, error, by_owner, expired, result,
+	 * queue */
+	{ STATE_QUEUED, STATE_FETCHING, SET, SET, 1, 0, ANYONE, 0, 0, 1 },
+	{ STATE_FETCHING, STATE_FETCHING, SET, SET, 1, 0, ANYONE, 1, 0, 1 },
+	{ STATE_ANALYZING, STATE_FETCHING, SET, SET, 1, 0, ANYONE, 1, 0, 1 },
+	{ STATE_FETCHING, STATE_ANALYZING, KEEP, KEEP, 0, 0, OWNER, 0, 0, 0 },
+	{ STATE_ANALYZING, STATE_COMPLETED, KEEP, CLEAR, 0, 0, OWNER, 0, 1, 0 },
+	{ STATE_FETCHING, STATE_TIMED_OUT, KEEP, CLEAR, 0, 1, OWNER, 0, 0, 0 },
+	{ STATE_ANALYZING, STATE_TIMED_OUT, KEEP, CLEAR, 0, 1, OWNER, 0, 0, 0 },
+	{ STATE_QUEUED, STATE_FAILED, KEEP, CLEAR, 0, 1, ANYONE, 0, 0, 0 },
+	{ STATE_FETCHING, STATE_FAILED, KEEP, CLEAR, 0, 1, ANYONE, 0, 0, 0 },
+	{ STATE_ANALYZING, STATE_FAILED, KEEP, CLEAR, 0, 1, ANYONE, 0, 0, 0 },
+	{ STATE_FETCHING, STATE_QUEUED, CLEAR, CLEAR, 0, 0, OWNER_OR_EXPIRED,
+	  0, 0, 1 },
+	{ STATE_ANALYZING, STATE_QUEUED, CLEAR, CLEAR, 0, 0, OWNER_OR_EXPIRED,
+	  0, 0, 1 },
+	{ STATE_QUEUED, STATE_QUEUED, CLEAR, CLEAR, 0, 0, ANYONE, 0, 0, 1 },
+	{ STATE_FAILED, STATE_QUEUED, CLEAR, CLEAR, 0, CLEAR, ANYONE, 0, 0, 0 },
+	{ STATE_TIMED_OUT, STATE_QUEUED, CLEAR, CLEAR, 0, CLEAR, ANYONE, 0, 0,
+	  0 },
 };
 
 #define NMOVES (sizeof(moves) / sizeof(moves[0]))
@@ -247,8 +268,13 @@ static void build_detail(struct buf *b, const struct move *m,
 	if (m->lease == SET) {
 		detail_int(b, "lease_expires_at", lease);
 		detail_int(b, "attempt", job->attempts + m->attempt);
-		if (who->queue_job)
-			detail_str(b, "queue_job", who->queue_job);
+	}
+	if (m->to == STATE_QUEUED && m->owner == CLEAR && job->worker_id &&
+	    (!who->id || strcmp(job->worker_id, who->id)))
+		detail_str(b, "previous_owner", job->worker_id);
+	if (m->queue && who->queue) {
+		detail_str(b, "queue", who->queue->queue);
+		detail_str(b, "queue_job", who->queue->job_id);
 	}
 	if (m->error == CLEAR) {
 		detail_str(b, "cleared_error_code", job->error_code);
@@ -267,25 +293,45 @@ static void build_detail(struct buf *b, const struct move *m,
 
 /* ---- transitions ---- */
 
+static int owned_by(const struct state_job *cur, const struct state_actor *who)
+{
+	return cur->worker_id && who->id && !strcmp(cur->worker_id, who->id);
+}
+
+/* The row is of another queue than the actor's (rows of none are anyone's). */
+static int other_queue(const struct state_job *cur,
+		       const struct state_actor *who)
+{
+	return who->queue && who->queue->queue && cur->queue &&
+	       strcmp(cur->queue, who->queue->queue);
+}
+
 /*
  * The guard returned no row: read the row again to say why. flags as in
- * struct move (by_owner, expired).
+ * struct move (by_owner, expired, queue).
  */
 static int explain_miss(struct store *st, const struct state_actor *who,
 			const struct state_job *job, int by_owner,
-			int expired, struct err *e)
+			int expired, int same_queue, struct err *e)
 {
 	struct state_job cur;
 
 	if (state_get_job(st, job->id, &cur, e))
 		return -1;
+	if (by_owner == OWNER_OR_EXPIRED && !owned_by(&cur, who)) {
+		by_owner = ANYONE;
+		expired = 1;
+	}
 	if (cur.version != job->version || cur.state != job->state)
 		err_set(e, ERR_CONFLICT,
 			"state: scan '%s' is at version %lld (%s), not %lld (%s)",
 			job->id, cur.version, state_name(cur.state),
 			job->version, state_name(job->state));
-	else if (by_owner && (!cur.worker_id || !who->id ||
-			      strcmp(cur.worker_id, who->id)))
+	else if (same_queue && other_queue(&cur, who))
+		err_set(e, ERR_NOT_ALLOWED,
+			"state: scan '%s' belongs to queue '%s', not '%s'",
+			job->id, cur.queue, who->queue->queue);
+	else if (by_owner == OWNER && !owned_by(&cur, who))
 		err_set(e, ERR_NOT_ALLOWED,
 			"state: scan '%s' is owned by '%s', not '%s'", job->id,
 			cur.worker_id ? cur.worker_id : "", who->id ? who->id : "");
@@ -337,11 +383,12 @@ static int wrong_from(const struct state_job *job, const char *what,
 
 /*
  * Run the batch whose first statement guards job; on success replace job
- * by the returned row. by_owner/expired explain a guard miss.
+ * by the returned row. by_owner/expired/same_queue explain a guard miss.
  */
 static int run_guarded(struct store *st, const struct state_actor *who,
 		       struct state_job *job, const struct store_stmt *stmts,
-		       size_t n, int by_owner, int expired, struct err *e)
+		       size_t n, int by_owner, int expired, int same_queue,
+		       struct err *e)
 {
 	struct state_job now;
 	int rc;
@@ -356,7 +403,8 @@ static int run_guarded(struct store *st, const struct state_actor *who,
 	}
 	state_job_release(&now);
 	if (rc == 0)
-		return explain_miss(st, who, job, by_owner, expired, e);
+		return explain_miss(st, who, job, by_owner, expired,
+				    same_queue, e);
 	return -1;
 }
 
@@ -390,6 +438,19 @@ static void audit_args(struct store_val *a, const char *id, enum state from,
 	a[6] = STORE_VAL_INT(who->now);
 }
 
+/* Does move m by who write the row's queue and job id? */
+static int record_queue(const struct move *m, const struct state_actor *who)
+{
+	return m->queue && who->queue && who->queue->queue;
+}
+
+/* Must the row be of who's queue? Moves that record it, but a claim. */
+static int same_queue(const struct move *m, const struct state_actor *who)
+{
+	return record_queue(m, who) &&
+	       !(m->from == STATE_QUEUED && m->to == STATE_FETCHING);
+}
+
 /* Parameters of STORE_SQL_JOB_MOVE for move m of job. */
 static void move_args(struct store_val *a, const struct move *m,
 		      const struct state_job *job,
@@ -413,6 +474,10 @@ static void move_args(struct store_val *a, const struct move *m,
 	a[12] = STORE_VAL_TEXT(state_name(job->state));
 	a[13] = STORE_VAL_INT(m->by_owner);
 	a[14] = STORE_VAL_INT(m->expired);
+	a[15] = STORE_VAL_INT(record_queue(m, who));
+	a[16] = STORE_VAL_TEXT(who->queue ? who->queue->queue : NULL);
+	a[17] = STORE_VAL_TEXT(who->queue ? who->queue->job_id : NULL);
+	a[18] = STORE_VAL_INT(same_queue(m, who));
 }
 
 /* One batch: the guarded move, its audit row, the result if any. */
@@ -420,9 +485,9 @@ static int do_move(struct store *st, const struct state_actor *who,
 		   struct state_job *job, const struct move *m,
 		   const struct state_change *chg, struct err *e)
 {
-	struct store_val mv[15], au[7], rs[10];
+	struct store_val mv[19], au[7], rs[10];
 	struct store_stmt stmts[3] = {
-		{ STORE_SQL_JOB_MOVE, mv, 15, STORE_GUARD },
+		{ STORE_SQL_JOB_MOVE, mv, 19, STORE_GUARD },
 		{ STORE_SQL_AUDIT_ADD, au, 7, 0 },
 		{ STORE_SQL_RESULT_ADD, rs, 10, 0 },
 	};
@@ -436,7 +501,7 @@ static int do_move(struct store *st, const struct state_actor *who,
 	if (m->result)
 		result_args(rs, job, chg->result, who->now);
 	rc = run_guarded(st, who, job, stmts, m->result ? 3 : 2, m->by_owner,
-			 m->expired, e);
+			 m->expired, same_queue(m, who), e);
 	buf_release(&detail);
 	return rc;
 }
@@ -520,6 +585,21 @@ int state_release(struct store *st, const struct state_actor *who,
 	return move_error(st, who, job, STATE_QUEUED, code, message, e);
 }
 
+int state_requeue(struct store *st, const struct state_actor *who,
+		  struct state_job *job, const char *code, const char *message,
+		  struct err *e)
+{
+	struct state_change chg = { code, message, NULL };
+
+	if (!who->queue || !who->queue->queue || !who->queue->job_id)
+		return err_set(e, ERR_INVALID, "state: scan '%s': a requeue "
+			       "needs the queue and job that will carry it",
+			       job->id ? job->id : "");
+	if (state_is_terminal(job->state))
+		return wrong_from(job, "requeue", e);
+	return state_move(st, who, job, STATE_QUEUED, &chg, e);
+}
+
 int state_retry(struct store *st, const struct state_actor *who,
 		struct state_job *job, struct err *e)
 {
@@ -540,18 +620,22 @@ int state_renew(struct store *st, const struct state_actor *who,
 
 	if (!leased(job->state))
 		return wrong_from(job, "lease renewal", e);
-	return run_guarded(st, who, job, &q, 1, 1, 0, e);
+	return run_guarded(st, who, job, &q, 1, OWNER, 0, 0, e);
 }
 
 int state_create(struct store *st, const struct state_actor *who,
 		 const char *id, const char *url, int *created,
 		 struct err *e)
 {
-	struct store_val job[3] = { STORE_VAL_TEXT(id), STORE_VAL_TEXT(url),
-				    STORE_VAL_INT(who->now) };
+	const struct state_queue_ref *q = who->queue;
+	struct store_val job[5] = {
+		STORE_VAL_TEXT(id), STORE_VAL_TEXT(url), STORE_VAL_INT(who->now),
+		STORE_VAL_TEXT(q ? q->queue : NULL),
+		STORE_VAL_TEXT(q ? q->job_id : NULL),
+	};
 	struct store_val au[7];
 	struct store_stmt stmts[2] = {
-		{ STORE_SQL_JOB_CREATE, job, 3, STORE_GUARD },
+		{ STORE_SQL_JOB_CREATE, job, 5, STORE_GUARD },
 		{ STORE_SQL_AUDIT_ADD, au, 7, 0 },
 	};
 	struct buf detail = BUF_INIT;
@@ -559,6 +643,10 @@ int state_create(struct store *st, const struct state_actor *who,
 
 	buf_addch(&detail, '{', NULL);
 	detail_str(&detail, "url", url);
+	if (q && q->queue) {
+		detail_str(&detail, "queue", q->queue);
+		detail_str(&detail, "queue_job", q->job_id);
+	}
 	buf_addch(&detail, '}', NULL);
 	audit_args(au, id, STATE_NONE, STATE_QUEUED, 0, who, detail.data);
 	rc = store_batch(st, id, stmts, 2, NULL, NULL, e);

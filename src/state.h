@@ -57,6 +57,9 @@ struct state_job {
 	char *error_message;
 	long long created_at;
 	long long updated_at;
+	char *queue;                /* "prefix:name"; NULL before migration 2
+				     * or from a producer that did not say */
+	char *queue_job_id;         /* BullMQ job id last recorded; may be NULL */
 };
 
 void state_job_init(struct state_job *job);
@@ -70,13 +73,27 @@ void state_job_release(struct state_job *job);
 const char *state_job_violation(const struct state_job *job);
 void state_check(const struct state_job *job);
 
+/*
+ * The BullMQ job that carries a scan: its queue as "prefix:name" (e.g.
+ * "bull:scan-jobs") and its job id. Strings borrowed.
+ */
+struct state_queue_ref {
+	const char *queue;
+	const char *job_id;
+};
+
 /* Who acts and when. Strings borrowed for the call. */
 struct state_actor {
 	const char *id;     /* worker id, or "cli" / "producer" */
 	long long now;      /* Unix epoch ms */
 	long long lease_ms; /* lease length for claim, takeover, renew */
-	const char *queue_job; /* BullMQ job carrying the scan, recorded in the
-				* claim's or takeover's audit detail; may be NULL */
+	/*
+	 * The queue the actor serves and the job at hand, or NULL. Recorded
+	 * in the row (columns queue, queue_job_id) by create, claim, takeover
+	 * and requeue, and in their audit detail; a takeover or requeue by a
+	 * non-owner then needs the row to be of this queue (or of none).
+	 */
+	const struct state_queue_ref *queue;
 };
 
 /* A scan_results row; strings owned by the struct. */
@@ -174,6 +191,18 @@ int state_release(struct store *st, const struct state_actor *who,
 		  struct err *e);
 
 /*
+ * Give a scan whose queue job is gone back to the queue (reconciliation):
+ * QUEUED -> QUEUED, or FETCHING/ANALYZING -> QUEUED once the lease has
+ * expired at who->now (else ERR_NOT_ALLOWED), by anyone serving the row's
+ * queue. Owner and lease cleared; who->queue (required) is recorded as the
+ * scan's queue and the job that will carry it; code and message (copied)
+ * say why, in the audit detail only.
+ */
+int state_requeue(struct store *st, const struct state_actor *who,
+		  struct state_job *job, const char *code, const char *message,
+		  struct err *e);
+
+/*
  * FAILED/TIMED_OUT -> QUEUED, by the operator (who->id "cli"): a new
  * attempt; error_code and error_message cleared (kept in the audit
  * detail), attempts kept. ERR_NOT_ALLOWED from any other state.
@@ -214,20 +243,24 @@ int state_get_audit(struct store *st, const char *id,
 		    struct state_audit_list *list, struct err *e);
 
 /*
- * Abandoned rows: FETCHING/ANALYZING whose lease expired before
- * now - lease_ms (more than one lease ago), oldest first, at most limit.
- * The caller checks the queue before failing them (code ABANDONED).
+ * Abandoned rows of queue (borrowed, "prefix:name"): FETCHING/ANALYZING
+ * whose lease expired before now - lease_ms (more than one lease ago),
+ * oldest first, at most limit. The caller checks the queue before acting
+ * on them (reconcile.h). Rows of other queues, or of none, are never
+ * listed.
  */
-int state_sweep(struct store *st, long long now, long long lease_ms,
-		size_t limit, struct state_job_list *list, struct err *e);
+int state_sweep(struct store *st, const char *queue, long long now,
+		long long lease_ms, size_t limit, struct state_job_list *list,
+		struct err *e);
 
 /*
- * QUEUED rows last changed before `before` (epoch ms) whose id sorts after
- * `after` (borrowed; NULL = from the start), by id, at most limit: pages
- * for `safeurl requeue --stale`.
+ * QUEUED rows of queue (borrowed) last changed before `before` (epoch ms)
+ * whose id sorts after `after` (borrowed; NULL = from the start), by id,
+ * at most limit: pages for reconciliation and `safeurl requeue --stale`.
  */
-int state_list_queued(struct store *st, long long before, const char *after,
-		      size_t limit, struct state_job_list *list, struct err *e);
+int state_list_queued(struct store *st, const char *queue, long long before,
+		      const char *after, size_t limit,
+		      struct state_job_list *list, struct err *e);
 
 /* What `safeurl list` selects; strings borrowed. */
 struct state_filter {

@@ -17,7 +17,7 @@
 #include "xalloc.h"
 #include "banned.h"
 
-#define JOB_NCOLS 11
+#define JOB_NCOLS 13
 #define RESULT_NCOLS 10
 #define AUDIT_NCOLS 8
 
@@ -34,6 +34,8 @@ void state_job_release(struct state_job *job)
 	free(job->worker_id);
 	free(job->error_code);
 	free(job->error_message);
+	free(job->queue);
+	free(job->queue_job_id);
 	state_job_init(job);
 }
 
@@ -109,6 +111,8 @@ static int parse_job(const struct store_row *row, struct state_job *job,
 	job->error_message = store_col_strdup(row, 8);
 	job->created_at = store_col_int(row, 9, 0);
 	job->updated_at = store_col_int(row, 10, 0);
+	job->queue = store_col_strdup(row, 11);
+	job->queue_job_id = store_col_strdup(row, 12);
 	return 0;
 }
 
@@ -231,23 +235,26 @@ static int job_list(struct store *st, const struct store_stmt *q,
 	return store_query(st, NULL, q, job_list_row, list, e);
 }
 
-int state_sweep(struct store *st, long long now, long long lease_ms,
-		size_t limit, struct state_job_list *list, struct err *e)
+int state_sweep(struct store *st, const char *queue, long long now,
+		long long lease_ms, size_t limit, struct state_job_list *list,
+		struct err *e)
 {
-	struct store_val a[2] = { STORE_VAL_INT(now - lease_ms),
+	struct store_val a[3] = { STORE_VAL_TEXT(queue),
+				  STORE_VAL_INT(now - lease_ms),
 				  STORE_VAL_INT((long long)limit) };
-	struct store_stmt q = { STORE_SQL_JOB_SWEEP, a, 2, 0 };
+	struct store_stmt q = { STORE_SQL_JOB_SWEEP, a, 3, 0 };
 
 	return job_list(st, &q, list, e);
 }
 
-int state_list_queued(struct store *st, long long before, const char *after,
-		      size_t limit, struct state_job_list *list, struct err *e)
+int state_list_queued(struct store *st, const char *queue, long long before,
+		      const char *after, size_t limit,
+		      struct state_job_list *list, struct err *e)
 {
-	struct store_val a[3] = { STORE_VAL_INT(before),
+	struct store_val a[4] = { STORE_VAL_TEXT(queue), STORE_VAL_INT(before),
 				  STORE_VAL_TEXT(after ? after : ""),
 				  STORE_VAL_INT((long long)limit) };
-	struct store_stmt q = { STORE_SQL_JOB_QUEUED, a, 3, 0 };
+	struct store_stmt q = { STORE_SQL_JOB_QUEUED, a, 4, 0 };
 
 	return job_list(st, &q, list, e);
 }

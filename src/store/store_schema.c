@@ -72,8 +72,23 @@ struct migration {
 	"  created_at INTEGER NOT NULL);\n" \
 	"CREATE INDEX audit_logs_job ON audit_logs(job_id, version);\n"
 
+/*
+ * Migration 2: the queue that carries each scan ("prefix:name", written by
+ * producers that know it and by every claim and takeover) and its BullMQ
+ * job id, so that the sweep, takeovers and reconciliation act only on
+ * their own queue's rows and find a row's job without parsing anything.
+ * Rows written before it keep NULL in both: no worker's sweep or
+ * reconciliation touches them until a claim records their queue.
+ */
+#define MIGRATION_2 \
+	"ALTER TABLE scan_jobs ADD COLUMN queue TEXT;\n" \
+	"ALTER TABLE scan_jobs ADD COLUMN queue_job_id TEXT;\n" \
+	"CREATE INDEX scan_jobs_queue_state_lease\n" \
+	"  ON scan_jobs(queue, state, lease_expires_at);\n"
+
 static const struct migration migrations[] = {
 	{ 1, MIGRATION_1(" WITHOUT ROWID"), MIGRATION_1("") },
+	{ 2, MIGRATION_2, MIGRATION_2 },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -85,21 +100,25 @@ static const char migrations_table[] =
 
 #define JOB_COLS                                                         \
 	"id, url, state, version, attempts, worker_id, lease_expires_at, " \
-	"error_code, error_message, created_at, updated_at"
+	"error_code, error_message, created_at, updated_at, queue, " \
+	"queue_job_id"
 
 static const char *const sql_text[STORE_SQL_COUNT] = {
-	/* ?1 id, ?2 url, ?3 now */
+	/* ?1 id, ?2 url, ?3 now, ?4 queue, ?5 queue job id (may be NULL) */
 	[STORE_SQL_JOB_CREATE] =
 		"INSERT INTO scan_jobs(id, url, state, version, attempts,"
-		" created_at, updated_at)"
-		" VALUES (?1, ?2, 'QUEUED', 0, 0, ?3, ?3)"
+		" created_at, updated_at, queue, queue_job_id)"
+		" VALUES (?1, ?2, 'QUEUED', 0, 0, ?3, ?3, ?4, ?5)"
 		" ON CONFLICT(id) DO NOTHING RETURNING " JOB_COLS,
 	/*
 	 * ?1 new state, ?2 now, ?3 owner mode and ?5 lease mode (0 keep,
 	 * 1 set to ?4 / ?6, 2 clear), ?4 actor, ?6 lease expiry, ?7 attempts
 	 * increment, ?8 set error (0/1) to ?9 code and ?10 message; guarded
 	 * by ?11 id, ?12 version read, ?13 state read, ?14 actor must own
-	 * it (0/1), ?15 lease must have expired at ?2 (0/1).
+	 * it (0/1, or 2: the owner, or anyone once the lease expired at
+	 * ?2), ?15 lease must have expired at ?2 (0/1); ?16 record the queue
+	 * (0/1) ?17 and job id ?18; ?19 the row must be of queue ?17 or of
+	 * none (0/1).
 	 */
 	[STORE_SQL_JOB_MOVE] =
 		"UPDATE scan_jobs SET state = ?1, version = version + 1,"
@@ -111,11 +130,15 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		" attempts = attempts + ?7,"
 		" error_code = CASE ?8 WHEN 1 THEN ?9 ELSE error_code END,"
 		" error_message = CASE ?8 WHEN 1 THEN ?10"
-		"  ELSE error_message END"
+		"  ELSE error_message END,"
+		" queue = CASE ?16 WHEN 1 THEN ?17 ELSE queue END,"
+		" queue_job_id = CASE ?16 WHEN 1 THEN ?18 ELSE queue_job_id END"
 		" WHERE id = ?11 AND version = ?12 AND state = ?13"
-		" AND (?14 = 0 OR worker_id = ?4)"
+		" AND (?14 = 0 OR worker_id = ?4 OR (?14 = 2 AND"
+		"  (lease_expires_at IS NULL OR lease_expires_at <= ?2)))"
 		" AND (?15 = 0 OR lease_expires_at IS NULL"
 		"  OR lease_expires_at <= ?2)"
+		" AND (?19 = 0 OR queue IS NULL OR queue = ?17)"
 		" RETURNING " JOB_COLS,
 	/* ?1 lease expiry, ?2 now, ?3 id, ?4 version read, ?5 owner */
 	[STORE_SQL_JOB_RENEW] =
@@ -148,16 +171,18 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		"SELECT id, job_id, from_state, to_state, version, actor,"
 		" detail, created_at FROM audit_logs WHERE job_id = ?1"
 		" ORDER BY version, id",
-	/* ?1 lease expiry cut-off, ?2 row limit */
+	/* ?1 queue, ?2 lease expiry cut-off, ?3 row limit (one range scan
+	 * of scan_jobs_queue_state_lease per state) */
 	[STORE_SQL_JOB_SWEEP] =
 		"SELECT " JOB_COLS " FROM scan_jobs"
-		" WHERE state IN ('FETCHING', 'ANALYZING')"
-		" AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2",
-	/* ?1 updated_at cut-off, ?2 ids after this one, ?3 row limit */
+		" WHERE queue = ?1 AND state IN ('FETCHING', 'ANALYZING')"
+		" AND lease_expires_at < ?2 ORDER BY lease_expires_at LIMIT ?3",
+	/* ?1 queue, ?2 updated_at cut-off, ?3 ids after this one, ?4 row
+	 * limit */
 	[STORE_SQL_JOB_QUEUED] =
 		"SELECT " JOB_COLS " FROM scan_jobs"
-		" WHERE state = 'QUEUED' AND updated_at < ?1 AND id > ?2"
-		" ORDER BY id LIMIT ?3",
+		" WHERE queue = ?1 AND state = 'QUEUED' AND updated_at < ?2"
+		" AND id > ?3 ORDER BY id LIMIT ?4",
 	[STORE_SQL_SCHEMA_VERSION] =
 		"SELECT coalesce(max(version), 0) FROM schema_migrations",
 	/*

@@ -22,21 +22,24 @@ expect_eq "without the schema: not migrated" "t" "$(sqlite3 empty.db "SELECT gro
 
 run "$B/safeurl" migrate
 expect_eq "migrate on a new database exits 0" 0 "$RC"
-expect_match "migrate applies the schema" "^schema at version 1, 1 migration applied$" "$OUT"
+expect_match "migrate applies the schema" "^schema at version 2, 2 migrations applied$" "$OUT"
 check "default URL file:./local.db is created" test -f local.db
 run "$B/safeurl" migrate
-expect_match "second migrate applies nothing" "^schema at version 1, 0 migrations applied$" "$OUT"
-expect_eq "schema_migrations has one row" 1 "$(sqlite3 local.db 'SELECT count(*) FROM schema_migrations')"
+expect_match "second migrate applies nothing" "^schema at version 2, 0 migrations applied$" "$OUT"
+expect_eq "schema_migrations has one row per migration" 2 "$(sqlite3 local.db 'SELECT count(*) FROM schema_migrations')"
 expect_eq "WAL journal" wal "$(sqlite3 local.db 'PRAGMA journal_mode')"
 
 sqlite3 local.db <<'SQL'
-INSERT INTO scan_jobs VALUES ('job-fetch', 'https://example.com/a', 'FETCHING', 1, 1,
+INSERT INTO scan_jobs(id, url, state, version, attempts, worker_id, lease_expires_at,
+  error_code, error_message, created_at, updated_at) VALUES ('job-fetch', 'https://example.com/a', 'FETCHING', 1, 1,
   'host:42', 1764371700000, NULL, NULL, 1764371656123, 1764371670000);
-INSERT INTO scan_jobs VALUES ('job-done', 'https://example.com/b', 'COMPLETED', 3, 1,
+INSERT INTO scan_jobs(id, url, state, version, attempts, worker_id, lease_expires_at,
+  error_code, error_message, created_at, updated_at) VALUES ('job-done', 'https://example.com/b', 'COMPLETED', 3, 1,
   'host:42', NULL, NULL, NULL, 1764371656123, 1764371680000);
 INSERT INTO scan_results VALUES ('job-done', 'safe', 3, 200, 'https://example.com/b',
   'text/html', NULL, 10, '{"ok":true,"verdict":"safe","riskScore":3}', 1764371680000);
-INSERT INTO scan_jobs VALUES ('job-failed', 'https://example.com/c', 'FAILED', 2, 1,
+INSERT INTO scan_jobs(id, url, state, version, attempts, worker_id, lease_expires_at,
+  error_code, error_message, created_at, updated_at) VALUES ('job-failed', 'https://example.com/c', 'FAILED', 2, 1,
   'host:42', NULL, 'CONTAINER_CRASH', 'exit 137', 1764371656123, 1764371690000);
 SQL
 
@@ -112,6 +115,6 @@ sqlite3 newer.db "INSERT INTO schema_migrations VALUES (99, 0)"
 for cmd in "status job-done" "migrate"; do
   TURSO_CONNECTION_URL=file:newer.db run "$B/safeurl" $cmd
   expect_eq "newer schema: $cmd exits 78" 78 "$RC"
-  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 1" "$ERR"
+  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 2" "$ERR"
 done
 finish

@@ -23,7 +23,8 @@
 #define T0 1000000LL
 #define LEASE 30000LL
 
-static const struct state_actor W1 = { "w1", T0, LEASE, NULL };
+static const struct state_queue_ref Q1 = { "bull:q1", "job-1" };
+static const struct state_actor W1 = { "w1", T0, LEASE, &Q1 };
 
 static struct state_result result;
 static const struct state_change full = { "E_TEST", "test failure", &result };
@@ -180,7 +181,7 @@ static void test_allowed_moves(void **state)
 			state_job_release(&job);
 			n++;
 		}
-	assert_int_equal(n, 13);
+	assert_int_equal(n, 15);
 }
 
 /* Every pair not in the table is refused and changes nothing. */
@@ -214,7 +215,7 @@ static void test_forbidden_moves(void **state)
 			state_job_release(&job);
 			n++;
 		}
-	assert_int_equal(n, STATE_COUNT * STATE_COUNT - 13);
+	assert_int_equal(n, STATE_COUNT * STATE_COUNT - 15);
 	assert_int_equal(fixture_inconsistencies(f->path), 0);
 }
 
@@ -461,20 +462,137 @@ static void test_sweep(void **state)
 	reach(f->st, "sw-queued", STATE_QUEUED, &job);
 	state_job_release(&job);
 	/* leases end at T0+LEASE; abandoned only past T0+2*LEASE */
-	assert_int_equal(state_sweep(f->st, T0 + 2 * LEASE, LEASE, 10, &list,
-				     &e), 0);
+	assert_int_equal(state_sweep(f->st, "bull:q1", T0 + 2 * LEASE, LEASE,
+				     10, &list, &e), 0);
 	assert_int_equal(list.nr, 0);
 	state_job_list_release(&list);
-	assert_int_equal(state_sweep(f->st, T0 + 2 * LEASE + 1, LEASE, 10,
-				     &list, &e), 0);
+	assert_int_equal(state_sweep(f->st, "bull:q1", T0 + 2 * LEASE + 1,
+				     LEASE, 10, &list, &e), 0);
 	assert_int_equal(list.nr, 2);
 	assert_true(list.items[0].state == STATE_FETCHING ||
 		    list.items[0].state == STATE_ANALYZING);
 	state_job_list_release(&list);
-	assert_int_equal(state_sweep(f->st, T0 + 2 * LEASE + 1, LEASE, 1,
-				     &list, &e), 0);
+	assert_int_equal(state_sweep(f->st, "bull:q1", T0 + 2 * LEASE + 1,
+				     LEASE, 1, &list, &e), 0);
 	assert_int_equal(list.nr, 1);
 	state_job_list_release(&list);
+	/* another queue's sweep sees none of them */
+	assert_int_equal(state_sweep(f->st, "bull:q2", T0 + 2 * LEASE + 1,
+				     LEASE, 10, &list, &e), 0);
+	assert_int_equal(list.nr, 0);
+	state_job_list_release(&list);
+}
+
+static int listed(const struct state_job_list *l, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++)
+		if (!strcmp(l->items[i].id, id))
+			return 1;
+	return 0;
+}
+
+/*
+ * Migration 2: create, claim, takeover and requeue record the queue and
+ * job; a worker of another queue can neither take a row over nor requeue
+ * it, and the sweep and the QUEUED listing are scoped to one queue; rows
+ * that record no queue are nobody's to reconcile.
+ */
+static void test_queue_scope(void **state)
+{
+	struct fixture *f = *state;
+	const long long late = T0 + 2 * LEASE + 1;
+	const struct state_queue_ref q1b = { "bull:q1", "job-2" },
+				     q1c = { "bull:q1", "qs-a" },
+				     q2 = { "bull:q2", "n-7" };
+	const struct state_actor w2 = { "w2", late, LEASE, &q1b },
+				 w3 = { "w3", late, LEASE, &q1c },
+				 early = { "w3", T0 + 1, LEASE, &q1c },
+				 other = { "o1", late, LEASE, &q2 },
+				 producer = { "producer", T0, 0, NULL };
+	struct state_audit_list audit;
+	struct state_job_list list;
+	struct state_job job;
+	struct err e = ERR_INIT;
+
+	reach(f->st, "qs-a", STATE_FETCHING, &job);
+	assert_string_equal(job.queue, "bull:q1");
+	assert_string_equal(job.queue_job_id, "job-1");
+	/* another queue's worker may not take it over, even expired */
+	assert_int_equal(state_takeover(f->st, &other, &job, &e), -1);
+	assert_int_equal(e.kind, ERR_NOT_ALLOWED);
+	assert_non_null(strstr(e.msg, "belongs to queue 'bull:q1'"));
+	assert_int_equal(state_requeue(f->st, &other, &job, "QUEUE_JOB_LOST",
+				       "x", &e), -1);
+	assert_int_equal(e.kind, ERR_NOT_ALLOWED);
+	/* our queue's may, and records the job that carries it now */
+	assert_int_equal(state_takeover(f->st, &w2, &job, &e), 0);
+	assert_string_equal(job.queue_job_id, "job-2");
+	assert_int_equal(job.attempts, 2);
+	/* requeue by a non-owner: only once the lease expired */
+	assert_int_equal(state_requeue(f->st, &early, &job, "QUEUE_JOB_LOST",
+				       "gone", &e), -1);
+	assert_int_equal(e.kind, ERR_NOT_ALLOWED);
+	job.lease_expires_at = 0;
+	{
+		struct state_job again;
+
+		assert_int_equal(state_get_job(f->st, "qs-a", &again, &e), 0);
+		state_job_release(&job);
+		job = again;
+	}
+	assert_int_equal(state_requeue(f->st, &(struct state_actor){
+		"w3", late + 2 * LEASE, LEASE, &q1c }, &job, "QUEUE_JOB_LOST",
+		"gone", &e), 0);
+	assert_int_equal(job.state, STATE_QUEUED);
+	assert_null(job.worker_id);
+	assert_int_equal(job.lease_expires_at, 0);
+	assert_null(job.error_code);
+	assert_string_equal(job.queue_job_id, "qs-a");
+	assert_null(state_job_violation(&job));
+	assert_int_equal(state_get_audit(f->st, "qs-a", &audit, &e), 0);
+	assert_string_equal(audit.items[audit.nr - 1].actor, "w3");
+	assert_non_null(strstr(audit.items[audit.nr - 1].detail,
+			       "\"previous_owner\":\"w2\""));
+	assert_non_null(strstr(audit.items[audit.nr - 1].detail,
+			       "\"error_code\":\"QUEUE_JOB_LOST\""));
+	assert_int_equal(audit.nr, (size_t)job.version + 1);
+	state_audit_list_release(&audit);
+	/* QUEUED -> QUEUED: ours may, another queue's may not */
+	assert_int_equal(state_requeue(f->st, &other, &job, "QUEUE_JOB_LOST",
+				       "x", &e), -1);
+	assert_int_equal(e.kind, ERR_NOT_ALLOWED);
+	assert_int_equal(state_requeue(f->st, &w3, &job, "QUEUE_JOB_LOST",
+				       "again", &e), 0);
+	assert_int_equal(job.state, STATE_QUEUED);
+	state_job_release(&job);
+
+	/* a row that records no queue (before migration 2) */
+	assert_int_equal(state_create(f->st, &producer, "qs-legacy",
+				      "https://example.com/l", NULL, &e), 0);
+	assert_int_equal(state_list_queued(f->st, "bull:q1", late + 10 * LEASE,
+					   NULL, 100, &list, &e), 0);
+	assert_true(listed(&list, "qs-a"));
+	assert_false(listed(&list, "qs-legacy"));
+	state_job_list_release(&list);
+	assert_int_equal(state_list_queued(f->st, "bull:q2", late + 10 * LEASE,
+					   NULL, 100, &list, &e), 0);
+	assert_false(listed(&list, "qs-a"));
+	state_job_list_release(&list);
+	/* paging: ids after "qs-a" only */
+	assert_int_equal(state_list_queued(f->st, "bull:q1", late + 10 * LEASE,
+					   "qs-a", 100, &list, &e), 0);
+	assert_false(listed(&list, "qs-a"));
+	state_job_list_release(&list);
+	/* its claim records the claimer's queue */
+	assert_int_equal(state_get_job(f->st, "qs-legacy", &job, &e), 0);
+	assert_null(job.queue);
+	assert_int_equal(state_claim(f->st, &other, &job, &e), 0);
+	assert_string_equal(job.queue, "bull:q2");
+	assert_string_equal(job.queue_job_id, "n-7");
+	state_job_release(&job);
+	assert_int_equal(fixture_inconsistencies(f->path), 0);
 }
 
 static void test_violations(void **state)
@@ -894,6 +1012,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_complete_atomic, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_scope, setup,
+						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_torture_lifecycle, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_contention, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, fixture_teardown),
