@@ -285,6 +285,10 @@ static void conn_open(struct conn *c)
 		conn_backoff(c);
 		return;
 	}
+	if (c->q->p.redis.mode != RCONN_DIRECT)
+		log_event(LOG_INFO, NULL, "connect",
+			  "redis %s connection: the master is at %s:%d",
+			  role_name(c), c->at.host, c->at.port);
 	ac = redisAsyncConnect(c->at.host, c->at.port);
 	if (!ac || ac->err) {
 		log_event(LOG_WARN, NULL, "reconnect",
