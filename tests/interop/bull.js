@@ -46,6 +46,16 @@ if (process.env.REDIS_SENTINELS) {
 const name = process.env.QUEUE_NAME || 'scan-jobs';
 const prefix = process.env.BULLMQ_PREFIX || 'bull';
 const opts = { connection, prefix };
+// REDIS_CLUSTER_NODES=host:port,...: an ioredis Cluster (the prefix must
+// hold a {hash tag}), as a BullMQ deployment on Redis Cluster sets it.
+if (process.env.REDIS_CLUSTER_NODES) {
+  const { Cluster } = require('ioredis');
+  opts.connection = new Cluster(process.env.REDIS_CLUSTER_NODES.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  }), { redisOptions: { password: connection.password, username: connection.username,
+    maxRetriesPerRequest: null } });
+}
 
 async function withQueue(fn) {
   const q = new Queue(name, opts);
