@@ -289,7 +289,19 @@ static void conn_open(struct conn *c)
 		log_event(LOG_INFO, NULL, "connect",
 			  "redis %s connection: the master is at %s:%d",
 			  role_name(c), c->at.host, c->at.port);
-	ac = redisAsyncConnect(c->at.host, c->at.port);
+	ac = rconn_async_connect(&c->q->p.redis, &c->at, &e);
+	if (!ac && e.kind == ERR_INVALID) { /* TLS refused: configuration */
+		c->q->fatal = e;
+		log_event(LOG_ERROR, NULL, "connect", "%s", e.msg);
+		return;
+	}
+	if (!ac && e.kind != ERR_NONE) {
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s connection: %s; retrying in %ld ms",
+			  role_name(c), e.msg, c->backoff_ms);
+		conn_backoff(c);
+		return;
+	}
 	if (!ac || ac->err) {
 		log_event(LOG_WARN, NULL, "reconnect",
 			  "redis %s connection to %s:%d failed: %s",

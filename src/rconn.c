@@ -8,6 +8,7 @@
  */
 #include "fmacros.h"
 
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "config.h"
 #include "err.h"
 #include "rconn.h"
+#include "rconn_int.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -218,15 +220,25 @@ int rconn_refusal(const struct rconn_params *p, const struct rconn_addr *a,
 
 /* ---- asking nodes ---- */
 
-static redisContext *node_open(const char *host, int port, long timeout_ms,
+/* A blocking connection to one node (over the TLS relay when p->tls). */
+static redisContext *node_open(const struct rconn_params *p,
+			       const struct rconn_addr *a, long timeout_ms,
 			       struct err *e)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	redisContext *c = redisConnectWithTimeout(host, port, tv);
+	char path[128];
+	redisContext *c;
 
+	if (p->tls) {
+		if (rconn_tls_relay(p, a, timeout_ms, path, sizeof(path), e))
+			return NULL;
+		c = redisConnectUnixWithTimeout(path, tv);
+	} else {
+		c = redisConnectWithTimeout(a->host, a->port, tv);
+	}
 	if (!c || c->err) {
 		err_set(e, ERR_UNAVAILABLE, "redis: cannot connect to "
-			"'%s:%d': %s", host, port,
+			"'%s:%d': %s", a->host, a->port,
 			c ? c->errstr : "out of memory");
 		if (c)
 			redisFree(c);
@@ -285,7 +297,7 @@ static int sentinel_ask(const struct rconn_params *p,
 	const char *argv[3] = { "SENTINEL", "get-master-addr-by-name",
 				p->sentinel_master };
 	size_t len[3] = { 8, 23, strlen(p->sentinel_master) };
-	redisContext *c = node_open(s->host, s->port, ASK_TIMEOUT_MS, e);
+	redisContext *c = node_open(p, s, ASK_TIMEOUT_MS, e);
 	redisReply *r;
 	int rc = -1;
 
@@ -354,7 +366,7 @@ static int cluster_ask(const struct rconn_params *p,
 {
 	const char *argv[3], *cs[2] = { "CLUSTER", "SLOTS" };
 	size_t len[3], cl[2] = { 7, 5 };
-	redisContext *c = node_open(n->host, n->port, ASK_TIMEOUT_MS, e);
+	redisContext *c = node_open(p, n, ASK_TIMEOUT_MS, e);
 	redisReply *r;
 	int argc, rc;
 	unsigned slot = rconn_key_slot(p->key, strlen(p->key));
@@ -427,6 +439,19 @@ int rconn_locate(const struct rconn_params *p, struct rconn_addr *out,
 	return -1;
 }
 
+struct redisAsyncContext *rconn_async_connect(const struct rconn_params *p,
+					      const struct rconn_addr *a,
+					      struct err *e)
+{
+	char path[128];
+
+	if (!p->tls)
+		return redisAsyncConnect(a->host, a->port);
+	if (rconn_tls_relay(p, a, 3000, path, sizeof(path), e))
+		return NULL;
+	return redisAsyncConnectUnix(path);
+}
+
 /* ---- a blocking connection ---- */
 
 int rconn_connect(redisContext **out, const struct rconn_params *p,
@@ -447,7 +472,7 @@ int rconn_connect(redisContext **out, const struct rconn_params *p,
 	}
 	if (at)
 		*at = a;
-	if (!(c = node_open(a.host, a.port, timeout_ms, e)))
+	if (!(c = node_open(p, &a, timeout_ms, e)))
 		return -1;
 	argc = rconn_auth_argv(p, argv, len);
 	if (!argc) { /* PING: a server that wants a password says NOAUTH */

@@ -25,6 +25,7 @@
 
 struct config;
 struct err;
+struct redisAsyncContext;
 struct redisContext;
 
 enum rconn_mode { RCONN_DIRECT, RCONN_SENTINEL, RCONN_CLUSTER };
@@ -112,6 +113,18 @@ int rconn_role_is_master(const char *role);
  */
 int rconn_connect(struct redisContext **out, const struct rconn_params *p,
 		  long timeout_ms, struct rconn_addr *at, struct err *e);
+
+/*
+ * A non-blocking hiredis context to a (the caller authenticates): plain
+ * TCP, or with p->tls a unix socket to a TLS relay whose handshake has
+ * been made here (blocking, within a few seconds). NULL with e set when
+ * TLS failed (ERR_INVALID: an untrusted certificate or unusable TLS file,
+ * the message names the variable; ERR_UNAVAILABLE otherwise); else a new
+ * context the caller frees as hiredis says (it may carry ac->err).
+ */
+struct redisAsyncContext *rconn_async_connect(const struct rconn_params *p,
+					      const struct rconn_addr *a,
+					      struct err *e);
 
 /* Pure: the Redis Cluster slot of a key (CRC16 of its {hash tag}). */
 unsigned rconn_key_slot(const char *key, size_t len);
