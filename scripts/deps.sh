@@ -35,6 +35,8 @@ if [ "$profile" = test ]; then
   PACKAGES+=(systemd)
   # nft, to read the egress network's filter as the kernel holds it.
   PACKAGES+=(nftables)
+  # Redis Sentinel for the failover tests (t116 runs redis-server --sentinel).
+  PACKAGES+=(redis-sentinel)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

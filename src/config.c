@@ -65,6 +65,15 @@ static const struct cfg_var vars[] = {
 	{ "REDIS_HOST", CFG_STR, F(redis_host), "localhost", 0, 0, CFG_WORD, NULL },
 	{ "REDIS_PORT", CFG_INT, F(redis_port), "6379", 1, 65535, 0, NULL },
 	{ "REDIS_PASSWORD", CFG_STR, F(redis_password), "", 0, 0, CFG_SECRET, NULL },
+	{ "REDIS_USERNAME", CFG_STR, F(redis_username), "", 0, 0, CFG_WORD | CFG_OPTIONAL, NULL },
+	{ "REDIS_SENTINELS", CFG_STR, F(redis_sentinels), "", 0, 0, CFG_WORD | CFG_OPTIONAL, NULL },
+	{ "REDIS_SENTINEL_MASTER", CFG_STR, F(redis_sentinel_master), "", 0, 0, CFG_WORD | CFG_OPTIONAL, NULL },
+	{ "REDIS_SENTINEL_PASSWORD", CFG_STR, F(redis_sentinel_password), "", 0, 0, CFG_SECRET, NULL },
+	{ "REDIS_CLUSTER_NODES", CFG_STR, F(redis_cluster_nodes), "", 0, 0, CFG_WORD | CFG_OPTIONAL, NULL },
+	{ "REDIS_TLS", CFG_ENUM, F(redis_tls), "0", 0, 0, 0, bool_words },
+	{ "REDIS_TLS_CA_FILE", CFG_STR, F(redis_tls_ca_file), "", 0, 0, CFG_OPTIONAL, NULL },
+	{ "REDIS_TLS_CERT_FILE", CFG_STR, F(redis_tls_cert_file), "", 0, 0, CFG_OPTIONAL, NULL },
+	{ "REDIS_TLS_KEY_FILE", CFG_STR, F(redis_tls_key_file), "", 0, 0, CFG_OPTIONAL, NULL },
 	{ "DOCKER_SOCKET_PATH", CFG_STR, F(docker_socket), "/var/run/docker.sock", 0, 0, 0, NULL },
 	{ "FETCHER_IMAGE", CFG_STR, F(fetcher_image), "safeurl-fetcher:latest", 0, 0, CFG_WORD, NULL },
 	{ "CONTAINER_RUNTIME", CFG_ENUM, F(container_runtime), "docker", 0, 0, 0, runtime_words },
@@ -356,6 +365,72 @@ static void check_host_network(const struct config *cfg, struct strvec *errors)
 			     "bridge, none or a network name");
 }
 
+/* "host:port[,host:port...]", each port 1..65535. */
+static int node_list_ok(const char *s)
+{
+	while (*s) {
+		const char *end = strchr(s, ','), *colon;
+		size_t len = end ? (size_t)(end - s) : strlen(s), i;
+
+		colon = memrchr(s, ':', len);
+		if (!colon || colon == s || colon + 1 == s + len ||
+		    s + len - colon - 1 > 5)
+			return 0;
+		for (i = 1; colon + i < s + len; i++)
+			if (!isdigit((unsigned char)colon[i]))
+				return 0;
+		if (strtol(colon + 1, NULL, 10) < 1 ||
+		    strtol(colon + 1, NULL, 10) > 65535)
+			return 0;
+		s += len;
+		if (*s == ',' && !*++s)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The Redis deployment's shape: Sentinel needs its master's name, Cluster
+ * a prefix whose {hash tag} puts every queue key in one slot (BullMQ's
+ * rule), the two exclude each other, TLS files only with REDIS_TLS=1.
+ */
+static void check_redis(const struct config *cfg, struct strvec *errors)
+{
+	const char *tag = strchr(cfg->bullmq_prefix, '{');
+
+	if (*cfg->redis_sentinels && !node_list_ok(cfg->redis_sentinels))
+		strvec_pushf(errors, "config: REDIS_SENTINELS='%s': expected "
+			     "host:port[,host:port...]", cfg->redis_sentinels);
+	if (*cfg->redis_cluster_nodes && !node_list_ok(cfg->redis_cluster_nodes))
+		strvec_pushf(errors, "config: REDIS_CLUSTER_NODES='%s': "
+			     "expected host:port[,host:port...]",
+			     cfg->redis_cluster_nodes);
+	if (*cfg->redis_sentinels && !*cfg->redis_sentinel_master)
+		strvec_pushf(errors, "config: REDIS_SENTINEL_MASTER='': "
+			     "expected the master's name the sentinels "
+			     "monitor (REDIS_SENTINELS is set)");
+	if (*cfg->redis_sentinels && *cfg->redis_cluster_nodes)
+		strvec_pushf(errors, "config: REDIS_SENTINELS and "
+			     "REDIS_CLUSTER_NODES: expected one of them, not "
+			     "both");
+	if (*cfg->redis_cluster_nodes &&
+	    (!tag || !strchr(tag + 1, '}') || strchr(tag + 1, '}') == tag + 1))
+		strvec_pushf(errors, "config: BULLMQ_PREFIX='%s': expected a "
+			     "{hash tag} such as '{bull}' with Redis Cluster "
+			     "(REDIS_CLUSTER_NODES is set), so that every key "
+			     "of the queue lives in one slot",
+			     cfg->bullmq_prefix);
+	if (!cfg->redis_tls && (*cfg->redis_tls_ca_file ||
+				*cfg->redis_tls_cert_file ||
+				*cfg->redis_tls_key_file))
+		strvec_pushf(errors, "config: REDIS_TLS='0': the REDIS_TLS_*_FILE "
+			     "variables are set; expected REDIS_TLS=1 with them");
+	if (!*cfg->redis_tls_cert_file != !*cfg->redis_tls_key_file)
+		strvec_pushf(errors, "config: REDIS_TLS_CERT_FILE and "
+			     "REDIS_TLS_KEY_FILE: expected both set (a client "
+			     "certificate) or both empty");
+}
+
 int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 		struct strvec *errors)
 {
@@ -403,6 +478,7 @@ int config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
 	if (!*cfg->worker_id)
 		default_worker_id(cfg);
 	check_host_network(cfg, errors);
+	check_redis(cfg, errors);
 	strvec_clear(&dotenv);
 	return errors->nr > before ? -1 : 0;
 }

@@ -22,6 +22,15 @@ struct config {
 	char *redis_host;
 	int redis_port;
 	char *redis_password;
+	char *redis_username;          /* ACL user, "" = default user */
+	char *redis_sentinels;         /* "host:port,...", "" = no Sentinel */
+	char *redis_sentinel_master;
+	char *redis_sentinel_password;
+	char *redis_cluster_nodes;     /* "host:port,...", "" = no Cluster */
+	int redis_tls;                 /* 1: TLS to Redis */
+	char *redis_tls_ca_file;
+	char *redis_tls_cert_file;
+	char *redis_tls_key_file;
 	char *docker_socket;
 	char *fetcher_image;
 	int container_runtime;   /* enum runtime_kind: 0 docker, 1 sandbox */

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "queue.h"
 #include "queue_int.h"
+#include "rconn.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -49,6 +50,7 @@ struct conn {
 	struct queue *q;
 	enum conn_role role;
 	redisAsyncContext *ac;
+	struct rconn_addr at; /* the node this connection talks to */
 	short events;
 	int ready;
 	int was_up; /* reached ready since the last drop (for the log line) */
@@ -59,7 +61,7 @@ struct conn {
 
 struct queue {
 	struct queue_params p; /* strings point at the copies below */
-	char *host, *password, *prefix, *name, *worker_name;
+	char *prefix, *name, *worker_name;
 	struct queue_keys keys;
 	struct conn cmd, blk;
 	char sha[QS_COUNT][41];
@@ -142,12 +144,15 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct conn *c = ac->ev.data;
 
-	if (status == REDIS_OK && c->role == CONN_BLOCKING)
+	/* With Sentinel or Cluster the blocking connection is up once ROLE
+	 * said master (on_role). */
+	if (status == REDIS_OK && c->role == CONN_BLOCKING &&
+	    c->q->p.redis.mode == RCONN_DIRECT)
 		mark_up(c);
 	else if (status != REDIS_OK)
 		log_event(LOG_WARN, NULL, "reconnect",
 			  "redis %s connection to %s:%d failed: %s",
-			  role_name(c), c->q->p.host, c->q->p.port,
+			  role_name(c), c->at.host, c->at.port,
 			  ac->errstr[0] ? ac->errstr : "error");
 }
 
@@ -157,16 +162,47 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	(void)status;
 }
 
+/* A refused password is configuration: the worker stops (exit 78). */
 static void on_auth(redisAsyncContext *ac, void *r, void *priv)
 {
+	struct conn *c = ac->ev.data;
 	redisReply *reply = r;
 
 	(void)priv;
 	if (reply && reply->type == REDIS_REPLY_ERROR) {
+		if (rconn_auth_refused(reply->str))
+			rconn_refusal(&c->q->p.redis, &c->at, reply->str,
+				      &c->q->fatal);
 		log_event(LOG_ERROR, NULL, "reconnect",
 			  "redis rejected the password: %s", reply->str);
 		redisAsyncDisconnect(ac);
 	}
+}
+
+/* Sentinel and Cluster: a node that is not (or no longer) a master is
+ * dropped; the next attempt asks where the master is now. */
+static void on_role(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct conn *c = ac->ev.data;
+	redisReply *reply = r;
+
+	(void)priv;
+	if (!reply)
+		return;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    rconn_role_is_master(reply->element[0]->str)) {
+		if (c->role == CONN_BLOCKING)
+			mark_up(c);
+		return;
+	}
+	log_event(LOG_WARN, NULL, "reconnect",
+		  "redis %s:%d is not a master (%s), locating the master again",
+		  c->at.host, c->at.port,
+		  reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+		  reply->element[0]->type == REDIS_REPLY_STRING
+			  ? reply->element[0]->str : "no role");
+	redisAsyncDisconnect(ac);
 }
 
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
@@ -201,7 +237,7 @@ static void on_info(redisAsyncContext *ac, void *r, void *priv)
 	(void)priv;
 	if (!reply || reply->type != REDIS_REPLY_STRING)
 		return; /* lost, or INFO refused (ACL): the scripts decide */
-	if (!queue_check_server(reply->str, c->q->p.host, c->q->p.port,
+	if (!queue_check_server(reply->str, c->at.host, c->at.port,
 				&c->q->fatal))
 		return;
 	log_event(LOG_ERROR, NULL, "connect", "%s", c->q->fatal.msg);
@@ -222,20 +258,59 @@ static void load_scripts(struct conn *c)
 	}
 }
 
+static void conn_backoff(struct conn *c)
+{
+	c->retry_at = c->q->now_ms + c->backoff_ms;
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+							   : c->backoff_ms * 2;
+}
+
 static void conn_open(struct conn *c)
 {
-	redisAsyncContext *ac = redisAsyncConnect(c->q->p.host, c->q->p.port);
+	redisAsyncContext *ac;
+	struct err e = ERR_INIT;
+	const char *argv[3];
+	size_t len[3];
+	int argc;
 
+	/* Where the master is now (blocking, short timeouts per node asked:
+	 * only while this connection is down). */
+	if (rconn_locate(&c->q->p.redis, &c->at, &e)) {
+		if (e.kind == ERR_INVALID) {
+			c->q->fatal = e;
+			return;
+		}
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s connection: %s; retrying in %ld ms",
+			  role_name(c), e.msg, c->backoff_ms);
+		conn_backoff(c);
+		return;
+	}
+	if (c->q->p.redis.mode != RCONN_DIRECT)
+		log_event(LOG_INFO, NULL, "connect",
+			  "redis %s connection: the master is at %s:%d",
+			  role_name(c), c->at.host, c->at.port);
+	ac = rconn_async_connect(&c->q->p.redis, &c->at, &e);
+	if (!ac && e.kind == ERR_INVALID) { /* TLS refused: configuration */
+		c->q->fatal = e;
+		log_event(LOG_ERROR, NULL, "connect", "%s", e.msg);
+		return;
+	}
+	if (!ac && e.kind != ERR_NONE) {
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s connection: %s; retrying in %ld ms",
+			  role_name(c), e.msg, c->backoff_ms);
+		conn_backoff(c);
+		return;
+	}
 	if (!ac || ac->err) {
 		log_event(LOG_WARN, NULL, "reconnect",
 			  "redis %s connection to %s:%d failed: %s",
-			  role_name(c), c->q->p.host, c->q->p.port,
+			  role_name(c), c->at.host, c->at.port,
 			  ac ? ac->errstr : "out of memory");
 		if (ac)
 			redisAsyncFree(ac);
-		c->retry_at = c->q->now_ms + c->backoff_ms;
-		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS
-					? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		conn_backoff(c);
 		return;
 	}
 	c->ac = ac;
@@ -248,9 +323,10 @@ static void conn_open(struct conn *c)
 	ac->ev.cleanup = ev_cleanup;
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	if (c->q->p.password && *c->q->p.password)
-		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s",
-				  c->q->p.password);
+	if ((argc = rconn_auth_argv(&c->q->p.redis, argv, len)) > 0)
+		redisAsyncCommandArgv(ac, on_auth, NULL, argc, argv, len);
+	if (c->q->p.redis.mode != RCONN_DIRECT)
+		redisAsyncCommand(ac, on_role, NULL, "ROLE");
 	if (c->role == CONN_COMMAND) {
 		redisAsyncCommand(ac, on_info, NULL, "INFO server");
 		load_scripts(c);
@@ -282,9 +358,7 @@ struct queue *queue_new(const struct queue_params *params)
 	struct buf b = BUF_INIT;
 
 	q->p = *params;
-	q->p.host = q->host = xstrdup(params->host);
-	q->p.password = q->password =
-		xstrdup(params->password ? params->password : "");
+	rconn_params_copy(&q->p.redis, &params->redis);
 	q->p.prefix = q->prefix = xstrdup(params->prefix);
 	q->p.name = q->name = xstrdup(params->name);
 	q->p.worker_name = q->worker_name = xstrdup(params->worker_name);
@@ -310,8 +384,7 @@ void queue_free(struct queue *q)
 	if (q->blk.ac)
 		redisAsyncFree(q->blk.ac);
 	queue_keys_release(&q->keys);
-	free(q->host);
-	free(q->password);
+	rconn_params_release(&q->p.redis);
 	free(q->prefix);
 	free(q->name);
 	free(q->worker_name);
@@ -445,6 +518,18 @@ static void on_script_reply(redisAsyncContext *ac, void *r, void *priv)
 		queue_argv_use_source(&req->argv, req->id);
 		if (!request_send(req))
 			return;
+		reply = NULL;
+	}
+	if (reply && reply->type == REDIS_REPLY_ERROR &&
+	    rconn_redirected(reply->str)) {
+		/* A demoted master (READONLY), a moved slot: the call did
+		 * not run; drop the connection and find the master again. */
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s:%d no longer serves the queue (%s), "
+			  "locating the master again", req->q->cmd.at.host,
+			  req->q->cmd.at.port, reply->str);
+		if (req->q->cmd.ac)
+			redisAsyncDisconnect(req->q->cmd.ac);
 		reply = NULL;
 	}
 	if (!reply) {
@@ -765,7 +850,14 @@ static void on_bzpopmin(redisAsyncContext *ac, void *r, void *priv)
 	struct waiter *w = priv;
 	redisReply *reply = r;
 
-	(void)ac;
+	if (reply && reply->type == REDIS_REPLY_ERROR &&
+	    rconn_redirected(reply->str)) {
+		log_event(LOG_WARN, NULL, "reconnect",
+			  "redis %s:%d no longer serves the queue (%s), "
+			  "locating the master again", w->q->blk.at.host,
+			  w->q->blk.at.port, reply->str);
+		redisAsyncDisconnect(ac);
+	}
 	w->q->wait_deadline = 0;
 	w->q->now_ms = clock_mono_ms();
 	w->cb(w->arg, reply && reply->type == REDIS_REPLY_ARRAY);

@@ -26,6 +26,8 @@
 
 #include <stddef.h>
 
+#include "rconn.h"
+
 struct config;
 struct err;
 struct pollfd;
@@ -125,9 +127,7 @@ char *queue_job_stacktrace(const struct queue_job *job, const char *entry);
 /* ---- the consumer ---- */
 
 struct queue_params {
-	const char *host;
-	int port;
-	const char *password;     /* "" = none */
+	struct rconn_params redis; /* where the master is, credentials */
 	const char *prefix;       /* BULLMQ_PREFIX */
 	const char *name;         /* QUEUE_NAME */
 	const char *worker_name;  /* stored as the job's "pb" (processedBy) */
@@ -250,10 +250,6 @@ struct queue_add {
 };
 
 struct queue_producer;
-
-/* Does a Redis error reply (borrowed) say the password was refused
- * (WRONGPASS, NOAUTH)? That is configuration, not an outage. */
-int queue_auth_refused(const char *reply);
 
 /* Connect (blocking, with a timeout). New producer in *out, caller closes
  * it with queue_producer_close(). */

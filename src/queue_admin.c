@@ -24,6 +24,7 @@
 #include "err.h"
 #include "queue.h"
 #include "queue_admin.h"
+#include "rconn.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -137,39 +138,13 @@ static int admin_error(struct queue_admin *qa, redisReply *r, struct err *e,
 int queue_admin_open(struct queue_admin **out,
 		     const struct queue_params *params, struct err *e)
 {
-	struct timeval tv = { 5, 0 };
 	struct queue_admin *qa = xcalloc(1, sizeof(*qa));
 	struct buf b = BUF_INIT;
-	redisReply *r;
 
-	qa->c = redisConnectWithTimeout(params->host, params->port, tv);
-	if (!qa->c || qa->c->err) {
-		err_set(e, ERR_UNAVAILABLE, "redis: cannot connect to "
-			"'%s:%d': %s (is Redis running there? check "
-			"REDIS_HOST and REDIS_PORT)", params->host,
-			params->port, qa->c ? qa->c->errstr : "out of memory");
+	if (rconn_connect(&qa->c, &params->redis, 5000, NULL, e)) {
 		queue_admin_close(qa);
 		return -1;
 	}
-	redisSetTimeout(qa->c, tv);
-	r = params->password && *params->password ?
-		redisCommand(qa->c, "AUTH %s", params->password) :
-		redisCommand(qa->c, "PING");
-	if (r && r->type == REDIS_REPLY_ERROR &&
-	    queue_auth_refused(r->str)) {
-		err_set(e, ERR_NOT_ALLOWED, "redis: '%s:%d' refused the "
-			"password: %s (check REDIS_PASSWORD)", params->host,
-			params->port, r->str);
-		freeReplyObject(r);
-		queue_admin_close(qa);
-		return -1;
-	}
-	if (!r || r->type == REDIS_REPLY_ERROR) {
-		admin_error(qa, r, e, "connection setup failed");
-		queue_admin_close(qa);
-		return -1;
-	}
-	freeReplyObject(r);
 	buf_addf(&b, NULL, "%s:%s:", params->prefix, params->name);
 	qa->base = buf_detach(&b, NULL);
 	*out = qa;

@@ -39,41 +39,12 @@ static int producer_error(redisReply *reply, redisContext *c, struct err *e,
 	return -1;
 }
 
-int queue_auth_refused(const char *reply)
-{
-	return !strncmp(reply, "WRONGPASS", 9) || !strncmp(reply, "NOAUTH", 6) ||
-	       strstr(reply, "invalid password") != NULL;
-}
-
-/* A refused password is configuration (ERR_INVALID: exit 78), not an
- * outage; anything else as producer_error. */
-static int auth_error(redisReply *r, redisContext *c, struct err *e,
-		      const char *what)
-{
-	if (r && r->type == REDIS_REPLY_ERROR && queue_auth_refused(r->str)) {
-		err_set(e, ERR_INVALID, "redis: %s: %s (check REDIS_PASSWORD)",
-			what, r->str);
-		freeReplyObject(r);
-		return -1;
-	}
-	return producer_error(r, c, e, what);
-}
-
-static int producer_prepare(struct queue_producer *p, const char *password,
-			    struct err *e)
+static int producer_prepare(struct queue_producer *p, struct err *e)
 {
 	redisReply *r;
 
-	if (password && *password) {
-		r = redisCommand(p->c, "AUTH %s", password);
-		if (!r || r->type == REDIS_REPLY_ERROR)
-			return auth_error(r, p->c, e, "AUTH failed");
-		freeReplyObject(r);
-	}
 	r = redisCommand(p->c, "SCRIPT LOAD %b", queue_scripts[QS_ADD].src,
 			 queue_scripts[QS_ADD].len);
-	if (r && r->type == REDIS_REPLY_ERROR && queue_auth_refused(r->str))
-		return auth_error(r, p->c, e, "SCRIPT LOAD failed");
 	if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
 		return producer_error(r, p->c, e, "SCRIPT LOAD failed");
 	memcpy(p->sha, r->str, 41);
@@ -85,9 +56,10 @@ void queue_params_from_config(struct queue_params *qp,
 			      const struct config *cfg)
 {
 	memset(qp, 0, sizeof(*qp));
-	qp->host = cfg->redis_host;
-	qp->port = cfg->redis_port;
-	qp->password = cfg->redis_password;
+	rconn_params_from_config(&qp->redis, cfg);
+	/* Every queue key starts with the prefix: in a cluster its {hash
+	 * tag} names the slot that serves the queue. */
+	qp->redis.key = cfg->bullmq_prefix;
 	qp->prefix = cfg->bullmq_prefix;
 	qp->name = cfg->queue_name;
 	qp->worker_name = cfg->worker_id;
@@ -98,20 +70,17 @@ void queue_params_from_config(struct queue_params *qp,
 int queue_producer_open(struct queue_producer **out,
 			const struct queue_params *params, struct err *e)
 {
-	struct timeval tv = { 5, 0 };
 	struct queue_producer *p = xcalloc(1, sizeof(*p));
 
-	p->c = redisConnectWithTimeout(params->host, params->port, tv);
-	if (!p->c || p->c->err) {
-		err_set(e, ERR_UNAVAILABLE, "redis: cannot connect to '%s:%d': %s",
-			params->host, params->port,
-			p->c ? p->c->errstr : "out of memory");
+	if (rconn_connect(&p->c, &params->redis, 5000, NULL, e)) {
+		/* a refused password is configuration: exit 78 */
+		if (e->kind == ERR_NOT_ALLOWED)
+			e->kind = ERR_INVALID;
 		queue_producer_close(p);
 		return -1;
 	}
-	redisSetTimeout(p->c, tv);
 	queue_keys_init(&p->keys, params->prefix, params->name);
-	if (producer_prepare(p, params->password, e)) {
+	if (producer_prepare(p, e)) {
 		queue_producer_close(p);
 		return -1;
 	}

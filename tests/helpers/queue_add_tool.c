@@ -44,11 +44,7 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	if (config_load(&cfg, environ, NULL, &errors))
 		return EX_CONFIG;
-	p.host = cfg.redis_host;
-	p.port = cfg.redis_port;
-	p.password = cfg.redis_password;
-	p.prefix = cfg.bullmq_prefix;
-	p.name = cfg.queue_name;
+	queue_params_from_config(&p, &cfg);
 	add.job_id = argv[1];
 	add.name = "scan";
 	add.data = argv[2];

@@ -28,11 +28,34 @@ const connection = {
   host: process.env.REDIS_HOST || '127.0.0.1',
   port: Number(process.env.REDIS_PORT || 6379),
   password: process.env.REDIS_PASSWORD || undefined,
+  username: process.env.REDIS_USERNAME || undefined,
   maxRetriesPerRequest: null,
 };
+// REDIS_SENTINELS=host:port,... and REDIS_SENTINEL_MASTER: ioredis's
+// sentinel options, as a BullMQ deployment behind Sentinel sets them.
+if (process.env.REDIS_SENTINELS) {
+  connection.sentinels = process.env.REDIS_SENTINELS.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  });
+  connection.name = process.env.REDIS_SENTINEL_MASTER;
+  connection.sentinelPassword = process.env.REDIS_SENTINEL_PASSWORD || undefined;
+  delete connection.host;
+  delete connection.port;
+}
 const name = process.env.QUEUE_NAME || 'scan-jobs';
 const prefix = process.env.BULLMQ_PREFIX || 'bull';
 const opts = { connection, prefix };
+// REDIS_CLUSTER_NODES=host:port,...: an ioredis Cluster (the prefix must
+// hold a {hash tag}), as a BullMQ deployment on Redis Cluster sets it.
+if (process.env.REDIS_CLUSTER_NODES) {
+  const { Cluster } = require('ioredis');
+  opts.connection = new Cluster(process.env.REDIS_CLUSTER_NODES.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  }), { redisOptions: { password: connection.password, username: connection.username,
+    maxRetriesPerRequest: null } });
+}
 
 async function withQueue(fn) {
   const q = new Queue(name, opts);

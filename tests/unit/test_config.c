@@ -213,6 +213,63 @@ static void test_limiter_pair(void **state)
 	strvec_clear(&errors);
 }
 
+/* The Redis deployment's shape: Sentinel needs a master name, Cluster a
+ * {hash tag} prefix, not both; node lists; TLS files need REDIS_TLS=1. */
+static void test_redis_shape(void **state)
+{
+	const char *sentinel[] = { "REDIS_SENTINELS=127.0.0.1:26379,h:26380",
+				   "REDIS_SENTINEL_MASTER=mymaster", NULL };
+	const char *nomaster[] = { "REDIS_SENTINELS=127.0.0.1:26379", NULL };
+	const char *cluster[] = { "REDIS_CLUSTER_NODES=h:7000",
+				  "BULLMQ_PREFIX={scan}", NULL };
+	const char *notag[] = { "REDIS_CLUSTER_NODES=h:7000", NULL };
+	const char *emptytag[] = { "REDIS_CLUSTER_NODES=h:7000",
+				   "BULLMQ_PREFIX={}x", NULL };
+	const char *badlist[] = { "REDIS_CLUSTER_NODES=h:70000",
+				  "BULLMQ_PREFIX={scan}", NULL };
+	const char *both[] = { "REDIS_SENTINELS=h:1", "REDIS_SENTINEL_MASTER=m",
+			       "REDIS_CLUSTER_NODES=h:2", "BULLMQ_PREFIX={q}",
+			       NULL };
+	const char *tlsoff[] = { "REDIS_TLS_CA_FILE=/ca.pem", NULL };
+	const char *halfcert[] = { "REDIS_TLS=1", "REDIS_TLS_CERT_FILE=/c.pem",
+				   NULL };
+	struct strvec errors = STRVEC_INIT;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, sentinel, NULL, &errors), 0);
+	assert_string_equal(cfg.redis_sentinel_master, "mymaster");
+	config_release(&cfg);
+	assert_int_equal(load(&cfg, cluster, NULL, &errors), 0);
+	config_release(&cfg);
+	assert_int_equal(load(&cfg, nomaster, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "REDIS_SENTINEL_MASTER=''"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+	assert_int_equal(load(&cfg, notag, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "BULLMQ_PREFIX='bull': expected a {hash tag}"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+	assert_int_equal(load(&cfg, emptytag, NULL, &errors), 1);
+	config_release(&cfg);
+	strvec_clear(&errors);
+	assert_int_equal(load(&cfg, badlist, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "REDIS_CLUSTER_NODES='h:70000'"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+	assert_int_equal(load(&cfg, both, NULL, &errors), 1);
+	config_release(&cfg);
+	strvec_clear(&errors);
+	assert_int_equal(load(&cfg, tlsoff, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "REDIS_TLS='0'"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+	assert_int_equal(load(&cfg, halfcert, NULL, &errors), 1);
+	assert_non_null(strstr(errors.items[0], "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE"));
+	config_release(&cfg);
+	strvec_clear(&errors);
+}
+
 static void test_all_errors_reported(void **state)
 {
 	const char *env[] = { "REDIS_PORT=x", "LOG_LEVEL=x", "HEALTH_PORT=x",
@@ -477,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_host_network),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_limiter_pair),
+		cmocka_unit_test(test_redis_shape),
 		cmocka_unit_test(test_empty_means_default),
 		cmocka_unit_test(test_empty_env_keeps_dotenv),
 		cmocka_unit_test(test_secret_never_printed),
