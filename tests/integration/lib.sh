@@ -163,7 +163,7 @@ start_libsql_proxy() {
   python3 "$S/tests/integration/libsql_proxy.py" "$PROXY_PORT" "$TURSO_PORT" "$1" \
     ${2:+--record "$2"} >>"$T/proxy.log" 2>&1 &
   at_exit "kill $!"
-  wait_for "libsql proxy" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT" ||
+  wait_for "libsql proxy" 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT" ||
     die "libsql proxy did not start"
 }
 
