@@ -35,6 +35,8 @@ if [ "$profile" = test ]; then
   PACKAGES+=(systemd)
   # nft, to read the egress network's filter as the kernel holds it.
   PACKAGES+=(nftables)
+  # Bull Board rendered in a real browser (t415): Debian's chromium.
+  PACKAGES+=(chromium)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do
