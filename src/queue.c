@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "xalloc.h"
@@ -51,6 +52,7 @@ struct conn {
 	short events;
 	int ready;
 	int was_up; /* reached ready since the last drop (for the log line) */
+	int ever_up; /* reached ready once: a later ready is a reconnect */
 	long long retry_at;
 	long backoff_ms;
 	int scripts_pending;
@@ -131,6 +133,9 @@ static void ev_cleanup(void *d)
 
 static void mark_up(struct conn *c)
 {
+	if (c->ever_up)
+		metrics_count(metrics_default(), METRICS_REDIS_RECONNECT);
+	c->ever_up = 1;
 	c->ready = 1;
 	c->was_up = 1;
 	c->backoff_ms = BACKOFF_MIN_MS;

@@ -188,6 +188,7 @@ static void report_fail(struct scan_task *t, const char *code,
 			    NULL, code, m.data);
 		buf_release(&m);
 	}
+	metrics_failure(t->ctx->metrics, code);
 	finish(t, outcome);
 	worker_job_fail(t->job, mode == WORKER_FAIL_RETRY ? ERR_UNAVAILABLE :
 							    ERR_INVALID,
@@ -209,6 +210,8 @@ static void report_released(struct scan_task *t)
 	worker_job_complete(t->job, NULL);
 }
 
+static int attempts_left(const struct scan_task *t);
+
 /* A state operation failed: the error kind decides the report. */
 static void report_state_error(struct scan_task *t, const struct err *e)
 {
@@ -221,8 +224,9 @@ static void report_state_error(struct scan_task *t, const struct err *e)
 		report_invalid(t, e->msg);
 		return;
 	default:
-		report_fail(t, "DATABASE_UNAVAILABLE", e->msg,
-			    WORKER_FAIL_RETRY, METRICS_RETRIED);
+		/* BullMQ fails the job for good on its last attempt. */
+		report_fail(t, "DATABASE_UNAVAILABLE", e->msg, WORKER_FAIL_RETRY,
+			    attempts_left(t) ? METRICS_RETRIED : METRICS_FAILED);
 	}
 }
 
@@ -814,7 +818,8 @@ static void *scan_thread(void *arg)
 
 		if (!st && !(st = store_open(ctx->cfg, &e)))
 			report_fail(t, "DATABASE_UNAVAILABLE", e.msg,
-				    WORKER_FAIL_RETRY, METRICS_RETRIED);
+				    WORKER_FAIL_RETRY, attempts_left(t) ?
+				    METRICS_RETRIED : METRICS_FAILED);
 		else
 			run_task(t, st);
 		drop_task(ctx, t);
@@ -887,7 +892,15 @@ static int scan_open(void **arg, const struct config *cfg, struct err *e)
 	ctx->lease_ms = lease_ms();
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
-	ctx->metrics = metrics_new();
+	ctx->metrics = metrics_default();
+	{
+		struct buf q = BUF_INIT;
+
+		buf_addf(&q, NULL, "%s:%s", cfg->bullmq_prefix, cfg->queue_name);
+		metrics_set_labels(ctx->metrics, cfg->container_runtime ==
+				   RUNTIME_SANDBOX ? "sandbox" : "docker", q.data);
+		buf_release(&q);
+	}
 	pthread_mutex_init(&ctx->renew_lock, NULL);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_mutex_init(&ctx->aux_lock, NULL);
@@ -968,7 +981,6 @@ static void scan_close(void *arg)
 	runtime_free(ctx->rt);
 	store_close(ctx->aux_store);
 	queue_producer_close(ctx->aux_queue);
-	metrics_free(ctx->metrics);
 	strvec_clear(&ctx->fetcher_args);
 	pthread_mutex_destroy(&ctx->renew_lock);
 	pthread_mutex_destroy(&ctx->lock);

@@ -12,6 +12,7 @@
 struct config;
 struct http_server;
 struct metrics;
+struct metrics_watch;
 struct queue_producer;
 struct runtime;
 struct store;
@@ -41,6 +42,7 @@ struct scan_ctx {
 				   clears it when the engine answers again */
 	struct metrics *metrics;
 	struct http_server *http;
+	struct metrics_watch *watch; /* queue depth and up gauges */
 
 	/* Held by the keeper through a renewal pass and by a thread freeing a
 	 * task, so the keeper can renew without holding `lock` across I/O. */

@@ -22,6 +22,8 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_watch.h"
 #include "queue.h"
 #include "runtime.h"
 #include "scan_int.h"
@@ -187,10 +189,12 @@ static void sweep_one(struct scan_ctx *ctx, struct state_job *row)
 			       "no live owner and no queue job left", &e))
 			log_event(LOG_DEBUG, row->id, "sweep",
 				  "not failed as abandoned: %s", e.msg);
-		else
+		else {
+			metrics_count(ctx->metrics, METRICS_ABANDONED);
 			log_event(LOG_WARN, row->id, "sweep",
 				  "failed as ABANDONED: owner's lease lapsed "
 				  "and the queue job %s is gone", bid);
+		}
 	}
 	free(bid);
 }
@@ -288,6 +292,8 @@ int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
 
 void scan_keeper_stop(struct scan_ctx *ctx)
 {
+	metrics_watch_stop(ctx->watch);
+	ctx->watch = NULL;
 	http_stop(ctx->http);
 	ctx->http = NULL;
 	if (!ctx->keeper_started)
@@ -385,7 +391,9 @@ int scan_health_start(struct scan_ctx *ctx, struct err *e)
 	}
 	ctx->http = http_start(ctx->cfg->health_addr, ctx->cfg->health_port,
 			       ctx->probes, NPROBES, ctx->metrics, e);
-	if (!ctx->http)
+	if (!ctx->http ||
+	    !(ctx->watch = metrics_watch_start(ctx->metrics, ctx->cfg,
+					       ctx->probes, NPROBES, e)))
 		return -1;
 	log_event(LOG_INFO, NULL, "http", "serving /livez, /healthz and /metrics on %s port %d",
 		  ctx->cfg->health_addr, ctx->cfg->health_port);

@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "queue_admin.h"
 #include "worker.h"
@@ -378,12 +379,14 @@ static void start_job(struct worker *w, struct worker_job *job)
 	log_event(LOG_INFO, job->q.id, "active",
 		  "claimed (attempt %d of %d)", job->q.attempts_made + 1,
 		  job->q.attempts > 0 ? job->q.attempts : 1);
-	if (job->q.malformed || job->q.deferred)
+	if (job->q.malformed || job->q.deferred) {
+		metrics_loop_failed(metrics_default(), job->q.malformed,
+				    !job->q.malformed);
 		worker_job_fail(job, ERR_INVALID,
 				job->q.malformed ? job->q.malformed
 						 : job->q.deferred,
 				WORKER_FAIL_UNRECOVERABLE);
-	else
+	} else
 		w->proc->start(w->ctx, job);
 }
 
