@@ -37,6 +37,8 @@ if [ "$profile" = test ]; then
   PACKAGES+=(nftables)
   # Bull Board rendered in a real browser (t415): Debian's chromium.
   PACKAGES+=(chromium)
+  # promtool (t416): lints /metrics, checks and unit-tests the alert rules.
+  PACKAGES+=(prometheus)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do
