@@ -32,7 +32,7 @@ start_fixture() {
   python3 "$S/tests/fixtures/fetcher_fixture.py" --port-file "$T/ports" \
     --request-log "$T/requests.log" &
   at_exit "kill $!"
-  wait_for "fixture site" 10 test -s "$T/ports" || die "fixture site did not start"
+  wait_for "fixture site" 60 test -s "$T/ports" || die "fixture site did not start"
   read -r HP HSP <"$T/ports"
   SITE="http://shop.test:$HP"
   export FETCHER_ARGS="--resolve shop.test:$HP:127.0.0.1 --allow-loopback --ports $HP"
