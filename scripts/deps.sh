@@ -37,6 +37,10 @@ if [ "$profile" = test ]; then
   PACKAGES+=(nftables)
   # Redis Sentinel for the failover tests (t116 runs redis-server --sentinel).
   PACKAGES+=(redis-sentinel)
+  # Bull Board rendered in a real browser (t415): Debian's chromium.
+  PACKAGES+=(chromium)
+  # promtool (t416): lints /metrics, checks and unit-tests the alert rules.
+  PACKAGES+=(prometheus)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

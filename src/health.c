@@ -15,6 +15,7 @@
 #include "err.h"
 #include "health.h"
 #include "http.h"
+#include "metrics.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -38,6 +39,7 @@ struct health {
 	int stop;
 	pthread_t thread;
 	int started;
+	struct metrics *m; /* safeurl_up{dependency} from each round */
 };
 
 static int cached_check(void *arg, struct err *e)
@@ -81,6 +83,9 @@ static void probe_round(struct health *h)
 		c->at_ms = clock_mono_ms();
 		snprintf(c->msg, sizeof(c->msg), "%s", ok ? "" : e.msg);
 		pthread_mutex_unlock(&h->mu);
+		if (metrics_dep_find(c->real.name) >= 0)
+			metrics_set_up(h->m, (enum metrics_dep)
+				       metrics_dep_find(c->real.name), ok);
 	}
 }
 
@@ -125,6 +130,7 @@ struct health *health_start(const char *addr, int port,
 	pthread_condattr_t attr;
 	size_t i;
 
+	h->m = m;
 	h->nlive = nlive;
 	h->ndeps = ndeps;
 	h->served = xcalloc(nlive + ndeps + 1, sizeof(*h->served));

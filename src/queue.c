@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "rconn.h"
@@ -54,6 +55,7 @@ struct conn {
 	short events;
 	int ready;
 	int was_up; /* reached ready since the last drop (for the log line) */
+	int ever_up; /* reached ready once: a later ready is a reconnect */
 	long long retry_at;
 	long backoff_ms;
 	int scripts_pending;
@@ -66,6 +68,7 @@ struct queue {
 	struct conn cmd, blk;
 	char sha[QS_COUNT][41];
 	char *token_base;
+	char *client_name; /* CLIENT SETNAME of the blocking connection */
 	unsigned long long token_seq;
 	unsigned generation;
 	long long now_ms; /* monotonic: reconnection and wait timers */
@@ -133,6 +136,9 @@ static void ev_cleanup(void *d)
 
 static void mark_up(struct conn *c)
 {
+	if (c->ever_up)
+		metrics_count(metrics_default(), METRICS_REDIS_RECONNECT);
+	c->ever_up = 1;
 	c->ready = 1;
 	c->was_up = 1;
 	c->backoff_ms = BACKOFF_MIN_MS;
@@ -244,6 +250,20 @@ static void on_info(redisAsyncContext *ac, void *r, void *priv)
 	redisAsyncDisconnect(ac);
 }
 
+/* A server that refuses CLIENT (some managed services) costs only the
+ * listing in Queue.getWorkers(), as it does for BullMQ's own workers. */
+static void on_setname(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply *reply = r;
+
+	(void)ac;
+	(void)priv;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_event(LOG_WARN, NULL, "connect",
+			  "redis refused CLIENT SETNAME (Queue.getWorkers() "
+			  "will not list this worker): %s", reply->str);
+}
+
 static void load_scripts(struct conn *c)
 {
 	size_t i;
@@ -327,6 +347,9 @@ static void conn_open(struct conn *c)
 		redisAsyncCommandArgv(ac, on_auth, NULL, argc, argv, len);
 	if (c->q->p.redis.mode != RCONN_DIRECT)
 		redisAsyncCommand(ac, on_role, NULL, "ROLE");
+	if (c->role == CONN_BLOCKING)
+		redisAsyncCommand(ac, on_setname, NULL, "CLIENT SETNAME %s",
+				  c->q->client_name);
 	if (c->role == CONN_COMMAND) {
 		redisAsyncCommand(ac, on_info, NULL, "INFO server");
 		load_scripts(c);
@@ -352,6 +375,44 @@ static char *random_hex(void)
 	return xstrdup(hex);
 }
 
+static void add_base64(struct buf *b, const char *s)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned long v = (unsigned long)p[i] << 16 |
+				  (unsigned long)p[i + 1] << 8 | p[i + 2];
+		char out[4] = { abc[v >> 18 & 63], abc[v >> 12 & 63],
+				abc[v >> 6 & 63], abc[v & 63] };
+
+		buf_add(b, out, 4, NULL);
+	}
+	if (n - i == 1) {
+		unsigned long v = (unsigned long)p[i] << 16;
+		char out[4] = { abc[v >> 18 & 63], abc[v >> 12 & 63], '=', '=' };
+
+		buf_add(b, out, 4, NULL);
+	} else if (n - i == 2) {
+		unsigned long v = (unsigned long)p[i] << 16 |
+				  (unsigned long)p[i + 1] << 8;
+		char out[4] = { abc[v >> 18 & 63], abc[v >> 12 & 63],
+				abc[v >> 6 & 63], '=' };
+
+		buf_add(b, out, 4, NULL);
+	}
+}
+
+void queue_client_name(struct buf *out, const char *prefix, const char *queue,
+		       const char *worker)
+{
+	buf_addf(out, NULL, "%s:", prefix);
+	add_base64(out, queue);
+	buf_addf(out, NULL, ":w:%s", worker);
+}
+
 struct queue *queue_new(const struct queue_params *params)
 {
 	struct queue *q = xcalloc(1, sizeof(*q));
@@ -367,6 +428,9 @@ struct queue *queue_new(const struct queue_params *params)
 	buf_addf(&b, NULL, "%s:%s", params->worker_name, q->token_base);
 	free(q->token_base);
 	q->token_base = buf_detach(&b, NULL);
+	queue_client_name(&b, params->prefix, params->name,
+			  params->worker_name);
+	q->client_name = buf_detach(&b, NULL);
 	q->cmd.q = q->blk.q = q;
 	q->cmd.role = CONN_COMMAND;
 	q->blk.role = CONN_BLOCKING;
@@ -389,6 +453,7 @@ void queue_free(struct queue *q)
 	free(q->name);
 	free(q->worker_name);
 	free(q->token_base);
+	free(q->client_name);
 	free(q);
 }
 
@@ -732,6 +797,10 @@ int queue_step(struct queue *q, struct queue_outcome *outs, size_t nout,
 		queue_argv_addstr(&req->argv, "");
 		queue_argv_addstr(&req->argv, "");
 	}
+	if (q->p.metrics_max_points > 0)
+		queue_argv_addll(&req->argv, q->p.metrics_max_points);
+	else
+		queue_argv_addstr(&req->argv, "");
 	for (i = 0; i < nout; i++) {
 		outs[i].code = 0;
 		add_outcome(&req->argv, &outs[i]);

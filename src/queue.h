@@ -28,6 +28,7 @@
 
 #include "rconn.h"
 
+struct buf;
 struct config;
 struct err;
 struct pollfd;
@@ -136,6 +137,7 @@ struct queue_params {
 	int max_stalled;          /* maxStalledCount */
 	long limiter_max;         /* the worker's limiter.max, 0 = none */
 	long limiter_ms;          /* its limiter.duration */
+	long metrics_max_points;  /* metrics.maxDataPoints, 0 = no metrics */
 };
 
 /*
@@ -143,6 +145,14 @@ struct queue_params {
  * lock and stalled settings zero: the producer ignores them, the worker
  * sets them.
  */
+/*
+ * Append the name BullMQ gives a worker's connection, as CLIENT SETNAME
+ * sets it and Queue.getWorkers() finds it in CLIENT LIST:
+ * "<prefix>:<base64(queue)>:w:<worker>". Strings borrowed.
+ */
+void queue_client_name(struct buf *out, const char *prefix, const char *queue,
+		       const char *worker);
+
 void queue_params_from_config(struct queue_params *qp,
 			      const struct config *cfg);
 

@@ -65,6 +65,7 @@ void queue_params_from_config(struct queue_params *qp,
 	qp->worker_name = cfg->worker_id;
 	qp->limiter_max = cfg->worker_limiter_max;
 	qp->limiter_ms = cfg->worker_limiter_duration_ms;
+	qp->metrics_max_points = cfg->worker_metrics_max_points;
 }
 
 int queue_producer_open(struct queue_producer **out,

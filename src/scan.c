@@ -210,6 +210,7 @@ static void report_fail(struct scan_task *t, const char *code,
 			    NULL, code, m.data);
 		buf_release(&m);
 	}
+	metrics_failure(t->ctx->metrics, code);
 	finish(t, outcome);
 	worker_job_fail(t->job, mode == WORKER_FAIL_RETRY ? ERR_UNAVAILABLE :
 							    ERR_INVALID,
@@ -231,6 +232,8 @@ static void report_released(struct scan_task *t)
 	worker_job_complete(t->job, NULL);
 }
 
+static int attempts_left(const struct scan_task *t);
+
 /* A state operation failed: the error kind decides the report. */
 static void report_state_error(struct scan_task *t, const struct err *e)
 {
@@ -243,8 +246,9 @@ static void report_state_error(struct scan_task *t, const struct err *e)
 		report_invalid(t, e->msg);
 		return;
 	default:
-		report_fail(t, "DATABASE_UNAVAILABLE", e->msg,
-			    WORKER_FAIL_RETRY, METRICS_RETRIED);
+		/* BullMQ fails the job for good on its last attempt. */
+		report_fail(t, "DATABASE_UNAVAILABLE", e->msg, WORKER_FAIL_RETRY,
+			    attempts_left(t) ? METRICS_RETRIED : METRICS_FAILED);
 	}
 }
 
@@ -844,7 +848,8 @@ static void *scan_thread(void *arg)
 
 		if (!st && !(st = store_open(ctx->cfg, &e)))
 			report_fail(t, "DATABASE_UNAVAILABLE", e.msg,
-				    WORKER_FAIL_RETRY, METRICS_RETRIED);
+				    WORKER_FAIL_RETRY, attempts_left(t) ?
+				    METRICS_RETRIED : METRICS_FAILED);
 		else
 			run_task(t, st);
 		drop_task(ctx, t);
@@ -914,6 +919,8 @@ static int scan_open(void **arg, const struct config *cfg, struct metrics *m,
 	strvec_init(&ctx->fetcher_args);
 	split_args(cfg->fetcher_args, &ctx->fetcher_args);
 	ctx->metrics = m;
+	metrics_set_labels(m, cfg->container_runtime == RUNTIME_SANDBOX ?
+			   "sandbox" : "docker", ctx->queue);
 	pthread_mutex_init(&ctx->renew_lock, NULL);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_mutex_init(&ctx->aux_lock, NULL);

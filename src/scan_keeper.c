@@ -119,7 +119,8 @@ static void aux_queue_failed(struct scan_ctx *ctx)
 
 /*
  * One pass over our queue's rows (reconcile.h): leased rows every lease,
- * QUEUED rows when `queued`. Counted in safeurl_reconcile_total.
+ * QUEUED rows when `queued`. Counted in safeurl_reconciled_total and
+ * safeurl_abandoned_total.
  */
 static void reconcile(struct scan_ctx *ctx, int queued)
 {
@@ -146,12 +147,8 @@ static void reconcile(struct scan_ctx *ctx, int queued)
 		aux_queue_failed(ctx);
 	}
 	pthread_mutex_unlock(&ctx->aux_lock);
-	if (s.requeued)
-		metrics_reconciled(ctx->metrics, METRICS_RECONCILE_REQUEUED,
-				   s.requeued);
-	if (s.abandoned)
-		metrics_reconciled(ctx->metrics, METRICS_RECONCILE_ABANDONED,
-				   s.abandoned);
+	metrics_add(ctx->metrics, METRICS_RECONCILED, s.requeued);
+	metrics_add(ctx->metrics, METRICS_ABANDONED, s.abandoned);
 }
 
 /* Containers the engine could not remove while it was away. */

@@ -44,6 +44,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_watch.h"
 #include "queue.h"
 #include "queue_admin.h"
 #include "worker.h"
@@ -409,12 +410,14 @@ static void start_job(struct worker *w, struct worker_job *job)
 	log_event(w->proc->own_log ? LOG_DEBUG : LOG_INFO, job->q.id, "active",
 		  "claimed (attempt %d of %d)", job->q.attempts_made + 1,
 		  job->q.attempts > 0 ? job->q.attempts : 1);
-	if (job->q.malformed || job->q.deferred)
+	if (job->q.malformed || job->q.deferred) {
+		metrics_loop_failed(metrics_default(), job->q.malformed,
+				    !job->q.malformed);
 		worker_job_fail(job, ERR_INVALID,
 				job->q.malformed ? job->q.malformed
 						 : job->q.deferred,
 				WORKER_FAIL_UNRECOVERABLE);
-	else
+	} else
 		w->proc->start(w->ctx, job);
 }
 
@@ -972,9 +975,10 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	       struct err *e)
 {
 	struct worker w;
-	struct metrics *m = metrics_new();
+	struct metrics *m = metrics_default();
 	struct redis_probe rp = { cfg, NULL };
 	struct health *services = NULL;
+	struct metrics_watch *depth = NULL;
 	int announced = 0, opened = 0, rc = -1;
 
 	worker_init(&w, cfg, proc);
@@ -986,7 +990,8 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	if (proc->open && proc->open(&w.ctx, cfg, m, e))
 		goto out;
 	opened = 1;
-	if (refused_password(cfg, e) || services_start(&w, &rp, m, &services, e))
+	if (refused_password(cfg, e) || services_start(&w, &rp, m, &services, e) ||
+	    (services && !(depth = metrics_watch_start(m, cfg, e))))
 		goto out;
 	stop_fd = w.wake_fd;
 	log_event(LOG_INFO, NULL, "starting", "connecting to redis '%s:%d'",
@@ -1006,6 +1011,7 @@ int worker_run(const struct config *cfg, const struct worker_processor *proc,
 	rc = queue_failed(w.q, e) ? -1 : 0;
 out:
 	stop_fd = -1;
+	metrics_watch_stop(depth);
 	health_stop(services); /* before close: probes use the processor */
 	queue_producer_close(rp.qp);
 	if (opened && proc->close)
@@ -1013,7 +1019,6 @@ out:
 	worker_release(&w);
 	if (w.wake_fd >= 0)
 		close(w.wake_fd);
-	metrics_free(m);
 	if (!rc)
 		log_event(LOG_INFO, NULL, "stop", "worker stopped");
 	return rc;

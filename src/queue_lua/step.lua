@@ -13,6 +13,9 @@
   ARGV[7] jobs to take                      ARGV[8] outcomes that follow
   ARGV[9] "t" trim the events stream, "p" promote due delayed jobs, or both
   ARGV[10] the worker's limiter max ("" none)  ARGV[11] its duration (ms)
+  ARGV[12] the worker's metrics maxDataPoints ("" no metrics): a job that
+    completes or fails for good counts in "<prefix>:<queue>:metrics:<target>"
+    and its ":data" list, per minute, as BullMQ's moveToFinished counts it
   then 14 per outcome: jobId token op value stacktrace keepCount keepAge
     attempts delay attemptsMade lifo dedupId parentKey parent; op:
     c complete, f fail, d retry after delay, w retry now, r release (back
@@ -402,6 +405,30 @@ local function leaveParent(jobKey, parentKey)
   end
 end
 
+-- BullMQ's collectMetrics: one count per finished job; once a minute
+-- boundary has passed, push the minute's delta (and zeros for the idle
+-- minutes between, at most maxPoints) and trim the list.
+local function collectMetrics(metaKey, maxPoints)
+  local dataKey = metaKey .. ":data"
+  local count = rcall("HINCRBY", metaKey, "count", 1) - 1
+  local prevTS = rcall("HGET", metaKey, "prevTS")
+  if not prevTS then
+    rcall("HSET", metaKey, "prevTS", now, "prevCount", 0)
+    return
+  end
+  local n = math.min(math.floor(now / 60000) - math.floor(prevTS / 60000), maxPoints)
+  if n > 0 then
+    local delta = count - rcall("HGET", metaKey, "prevCount")
+    local points = {delta}
+    for i = 2, n do points[i] = 0 end
+    for from = 1, n, 5000 do
+      rcall("LPUSH", dataKey, unpack(points, from, math.min(from + 4999, n)))
+    end
+    rcall("LTRIM", dataKey, 0, maxPoints - 1)
+    rcall("HSET", metaKey, "prevCount", count, "prevTS", now)
+  end
+end
+
 local function finish(jobKey, id, op, value, stack, count, age, attempts, made, parentKey)
   local target, field, event = KEYS[10], "returnvalue", "completed"
   if op == "f" then
@@ -431,6 +458,10 @@ local function finish(jobKey, id, op, value, stack, count, age, attempts, made, 
   if op == "f" and tonumber(made) >= attempts then
     rcall("XADD", kEvents, "*", "event", "retries-exhausted", "jobId", id,
           "attemptsMade", made)
+  end
+  if ARGV[12] ~= "" then
+    collectMetrics(prefix .. "metrics:" .. (op == "f" and "failed" or "completed"),
+                   tonumber(ARGV[12]))
   end
 end
 
@@ -489,7 +520,7 @@ if string.find(ARGV[9], "t", 1, true) then
 end
 if nOut > 0 then
   for i = 1, nOut do
-    local rc = settle(12 + (i - 1) * 14)
+    local rc = settle(13 + (i - 1) * 14)
     if rc == 1 then delayed, rc = true, 0 end
     codes[i] = rc
   end

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "store_int.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -141,6 +142,7 @@ static int with_retry(struct store *st, const char *job_id,
 			break;
 		}
 		delay = backoff_ms(st, attempt, left);
+		metrics_count(metrics_default(), METRICS_DB_RETRY);
 		log_event(LOG_WARN, job_id, "db_retry",
 			  "attempt %d of %d failed: %s; retrying in %lld ms",
 			  attempt, st->retry_attempts, tmp.msg, delay);

@@ -58,7 +58,10 @@ function nodeWorker(conc, extraOpts) {
     async start() {
       w = new Worker(QNAME, testProcessor, {
         connection, prefix: PREFIX, concurrency: conc,
-        lockDuration: LOCK_MS, stalledInterval: STALLED_MS, ...(extraOpts || {}),
+        lockDuration: LOCK_MS, stalledInterval: STALLED_MS,
+        // safeurl-worker keeps BullMQ's metrics by default
+        // (WORKER_METRICS_MAX_DATA_POINTS): the same option here.
+        metrics: { maxDataPoints: 20160 }, ...(extraOpts || {}),
       });
       w.on('error', () => {}); // as logged by a stock deployment; not an outcome
       await w.waitUntilReady();
@@ -140,8 +143,9 @@ function normJob(h) {
   return o;
 }
 
-// Keys whose content is timing, not outcome.
-const SKIP_KEYS = /:(stalled|stalled-check|marker|pc|limiter|events|id|meta)$|:lock$/;
+// Keys whose content is timing, not outcome (the metrics' per-minute
+// points depend on where the minute boundaries fall).
+const SKIP_KEYS = /:(stalled|stalled-check|marker|pc|limiter|events|id|meta)$|:lock$|:metrics:(completed|failed):data$/;
 
 async function snapshot(r, sc, ctx) {
   const keys = (await r.keys(`${PREFIX}:${QNAME}:*`)).sort();
@@ -155,6 +159,8 @@ async function snapshot(r, sc, ctx) {
       // A scheduler's hash: its offset comes from the time it was made.
       if (/^repeat:[^:]+$/.test(short)) out.keys[short] = Object.assign({}, h, h.offset ? { offset: 'set' } : {});
       else if ('opts' in h || 'data' in h) out.jobs[short] = normJob(h);
+      // Metrics: the count of finished jobs; prevTS and prevCount are times.
+      else if (/^metrics:(completed|failed)$/.test(short)) out.keys[short] = { count: h.count };
       else out.keys[short] = h;
     } else if (t === 'list') {
       out.keys[short] = (await r.lrange(k, 0, -1)).slice().sort();

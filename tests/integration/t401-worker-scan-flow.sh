@@ -84,7 +84,7 @@ expect_eq "healthz 200 after resume" 200 "$(ready_code)"
 metrics=$(curl -s "http://127.0.0.1:$HEALTH/metrics")
 expect_match "metrics count completed scans" 'safeurl_jobs_total\{outcome="completed"\} 4' "$metrics"
 expect_match "metrics count the skip" 'safeurl_jobs_total\{outcome="skipped"\} 1' "$metrics"
-expect_match "spawn histogram observed" 'safeurl_container_spawn_seconds_count 4' "$metrics"
+expect_match "spawn histogram observed" "safeurl_container_spawn_seconds_count\\{runtime=\"$RUNTIME\"\\} 4" "$metrics"
 check "log has claim, container and complete events" bash -c \
   "grep -q '\"event\":\"claim\"' $T/w1.log && grep -q '\"event\":\"container\"' $T/w1.log && grep -q '\"event\":\"complete\"' $T/w1.log"
 expect_match "complete lines carry the fields collectors filter on" \

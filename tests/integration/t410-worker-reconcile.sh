@@ -4,7 +4,7 @@
 # a running queue at once (FLUSHALL mid-run), all end in a terminal state
 # exactly once and none stays QUEUED: the worker's reconciliation
 # re-enqueues them under their scan ids, audited with its id and why, and
-# counts them in safeurl_reconcile_total. A scan whose job BullMQ failed
+# counts them in safeurl_reconciled_total. A scan whose job BullMQ failed
 # after too many stalls (its job still there, in failed) is ABANDONED.
 . "$(dirname "$0")/lib.sh"
 require_test_hooks
@@ -61,7 +61,12 @@ expect_eq "the dead worker's scan went back to QUEUED" "FETCHING>QUEUED|dead-wor
   "$(sql "SELECT from_state||'>'||to_state||'|'||json_extract(detail, '$.previous_owner') FROM audit_logs WHERE job_id='$dead' AND version=2")"
 expect_eq "re-enqueued under the scan id" completed "$(bull_field "$1" 'j["state"]' | tr -d '"')"
 check "every scan ended exactly once" exactly_once $ids
-metric() { curl -s "http://127.0.0.1:$HP_METRICS/metrics" | sed -n "s/^safeurl_reconcile_total{action=\"$1\"} //p"; }
+# requeued -> safeurl_reconciled_total, abandoned -> safeurl_abandoned_total
+metric() {
+	local name=safeurl_reconciled_total
+	[ "$1" = abandoned ] && name=safeurl_abandoned_total
+	curl -s "http://127.0.0.1:$HP_METRICS/metrics" | sed -n "s/^$name //p"
+}
 expect_eq "metric: requeued" 6 "$(metric requeued)"
 expect_eq "metric: abandoned" 1 "$(metric abandoned)"
 

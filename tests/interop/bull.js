@@ -19,7 +19,11 @@
 //   worker-test N FILE a BullMQ Worker (concurrency 4) with the same rules
 //                      as safeurl-worker's test processor, until N jobs
 //                      completed or failed for good; appends ids to FILE;
-//                      writes BULL_READY_FILE (if set) once connected
+//                      writes BULL_READY_FILE (if set) once connected;
+//                      BULL_WORKER_NAME sets the worker's name option,
+//                      BULL_METRICS_MAX its metrics.maxDataPoints
+//   workers            Queue.getWorkers() as JSON
+//   metrics TYPE       Queue.getMetrics(TYPE) as JSON (completed | failed)
 'use strict';
 const fs = require('fs');
 const { Queue, QueueEvents, Worker, Job, UnrecoverableError } = require('bullmq');
@@ -136,6 +140,12 @@ const commands = {
     await qe.close();
     if (!reached) throw new Error(`events: stream entry ${target} not read within 60 s`);
   },
+  async workers() {
+    console.log(JSON.stringify(await withQueue(q => q.getWorkers())));
+  },
+  async metrics(type) {
+    console.log(JSON.stringify(await withQueue(q => q.getMetrics(type))));
+  },
   async pause() { await withQueue(q => q.pause()); },
   async resume() { await withQueue(q => q.resume()); },
   // Mirrors src/worker_processors.c "test": same data, same outcomes.
@@ -152,7 +162,10 @@ const commands = {
           (d.failUntilAttempt === undefined || job.attemptsMade + 1 < d.failUntilAttempt))
         throw d.unrecoverable ? new UnrecoverableError(d.fail) : new Error(d.fail);
       return { ok: true, jobId: job.id };
-    }, { ...opts, concurrency: 4 });
+    }, { ...opts, concurrency: 4,
+      ...(process.env.BULL_WORKER_NAME ? { name: process.env.BULL_WORKER_NAME } : {}),
+      ...(process.env.BULL_METRICS_MAX ?
+        { metrics: { maxDataPoints: Number(process.env.BULL_METRICS_MAX) } } : {}) });
     const settled = job => {
       if (file) fs.appendFileSync(file, job.id + '\n');
       if (++done >= Number(n)) finish();

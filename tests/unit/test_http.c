@@ -169,6 +169,24 @@ static void test_metrics_exposition(void **state)
 	metrics_observe_scan(m, 7);
 	metrics_observe_scan(m, 500);
 	metrics_observe_spawn(m, 0.004);
+	metrics_set_labels(m, "sandbox", "bull:scan\"jobs");
+	metrics_count(m, METRICS_ABANDONED);
+	metrics_count(m, METRICS_REDIS_RECONNECT);
+	metrics_count(m, METRICS_REDIS_RECONNECT);
+	metrics_failure(m, "CONNECT_FAILED");
+	metrics_failure(m, "CONNECT_FAILED");
+	metrics_failure(m, "TIMEOUT");
+	metrics_failure(m, "bad code {");
+	metrics_loop_failed(m, "UNSUPPORTED_OPTION: repeat", 0);
+	metrics_loop_failed(m, "malformed job: no data", 0);
+	metrics_loop_failed(m, "job stalled more than allowable limit", 1);
+	metrics_set_up(m, METRICS_DEP_REDIS, 1);
+	metrics_set_up(m, METRICS_DEP_ENGINE, 0);
+	{
+		struct metrics_depth d = { 7, 1, 2, 3, 4 };
+
+		metrics_set_depth(m, &d);
+	}
 	srv = http_start("::1", 0, probes, 1, m, &e);
 	assert_non_null(srv);
 	{
@@ -188,15 +206,31 @@ static void test_metrics_exposition(void **state)
 	assert_non_null(strstr(body.data, "safeurl_jobs_total{outcome=\"failed\"} 0\n"));
 	assert_non_null(strstr(body.data, "safeurl_jobs_in_flight 2\n"));
 	assert_non_null(strstr(body.data, "# TYPE safeurl_scan_duration_seconds histogram\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"0.25\"} 0\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"0.5\"} 1\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"10\"} 2\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"120\"} 2\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_count 3\n"));
-	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_sum 507.300000\n"));
-	assert_non_null(strstr(body.data, "safeurl_container_spawn_seconds_bucket{le=\"0.005\"} 1\n"));
-	assert_non_null(strstr(body.data, "safeurl_container_spawn_seconds_bucket{le=\"0.0025\"} 0\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{runtime=\"sandbox\",le=\"0.25\"} 0\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{runtime=\"sandbox\",le=\"0.5\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{runtime=\"sandbox\",le=\"10\"} 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{runtime=\"sandbox\",le=\"120\"} 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_bucket{runtime=\"sandbox\",le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_count{runtime=\"sandbox\"} 3\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_duration_seconds_sum{runtime=\"sandbox\"} 507.300000\n"));
+	assert_non_null(strstr(body.data, "safeurl_container_spawn_seconds_bucket{runtime=\"sandbox\",le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_container_spawn_seconds_bucket{runtime=\"sandbox\",le=\"0.0025\"} 0\n"));
+	assert_non_null(strstr(body.data, "safeurl_build_info{version=\"" SAFEURL_VERSION "\",runtime=\"sandbox\",queue=\"bull:scan\\\"jobs\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_abandoned_total 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_redis_reconnects_total 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_engine_stalls_total 0\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_failures_total{error_code=\"CONNECT_FAILED\"} 2\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_failures_total{error_code=\"TIMEOUT\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_scan_failures_total{error_code=\"OTHER\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_loop_failed_total{reason=\"unsupported_option\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_loop_failed_total{reason=\"malformed\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_loop_failed_total{reason=\"stall_limit\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_up{dependency=\"redis\"} 1\n"));
+	assert_non_null(strstr(body.data, "safeurl_up{dependency=\"engine\"} 0\n"));
+	assert_null(strstr(body.data, "safeurl_up{dependency=\"database\"}"));
+	assert_non_null(strstr(body.data, "safeurl_queue_jobs{state=\"waiting\"} 7\n"));
+	assert_non_null(strstr(body.data, "safeurl_queue_jobs{state=\"failed\"} 4\n"));
+	assert_non_null(strstr(body.data, "# HELP safeurl_abandoned_total "));
 	buf_release(&body);
 	http_stop(srv);
 	metrics_free(m);
