@@ -93,6 +93,7 @@ static const struct cfg_var vars[] = {
 	{ "DB_RETRY_MAX_MS", CFG_INT, F(db_retry_max_ms), "30000", 0, 3600000, 0, NULL },
 	{ "WORKER_LIMITER_MAX", CFG_INT, F(worker_limiter_max), "", 1, 1000000, CFG_OPTIONAL, NULL },
 	{ "WORKER_LIMITER_DURATION_MS", CFG_INT, F(worker_limiter_duration_ms), "", 1, 86400000, CFG_OPTIONAL, NULL },
+	{ "RETENTION_DAYS", CFG_INT, F(retention_days), "", 1, 36500, CFG_OPTIONAL, NULL },
 };
 
 #undef F

@@ -51,6 +51,7 @@ struct config {
 	int db_retry_max_ms;
 	int worker_limiter_max;         /* 0 = no worker limiter */
 	int worker_limiter_duration_ms; /* set with worker_limiter_max */
+	int retention_days; /* 0 = keep every scan */
 	/* Where each variable's value came from, by its row in the table:
 	 * "environment", ".env" or "default" (static strings). */
 	const char *origin[64];

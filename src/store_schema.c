@@ -87,6 +87,13 @@ static const char migrations_table[] =
 	"id, url, state, version, attempts, worker_id, lease_expires_at, " \
 	"error_code, error_message, created_at, updated_at"
 
+/* Terminal scans last changed before ?1: what retention may delete. */
+#define PRUNABLE \
+	"state IN ('COMPLETED', 'FAILED', 'TIMED_OUT') AND updated_at < ?1"
+#define PRUNE_PICK \
+	"SELECT id FROM scan_jobs WHERE " PRUNABLE \
+	" ORDER BY updated_at, id LIMIT ?2"
+
 static const char *const sql_text[STORE_SQL_COUNT] = {
 	/* ?1 id, ?2 url, ?3 now */
 	[STORE_SQL_JOB_CREATE] =
@@ -173,6 +180,22 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 	[STORE_SQL_JOB_COUNTS] =
 		"SELECT state, error_code, count(*) FROM scan_jobs"
 		" GROUP BY state, error_code ORDER BY state, error_code",
+	/* ?1 updated_at cut-off */
+	[STORE_SQL_PRUNE_COUNT] =
+		"SELECT count(*),"
+		" (SELECT count(*) FROM scan_results WHERE job_id IN"
+		"  (SELECT id FROM scan_jobs WHERE " PRUNABLE ")),"
+		" (SELECT count(*) FROM audit_logs WHERE job_id IN"
+		"  (SELECT id FROM scan_jobs WHERE " PRUNABLE "))"
+		" FROM scan_jobs WHERE " PRUNABLE,
+	/* ?1 updated_at cut-off, ?2 batch size: the same scans in each of
+	 * the three statements of one transaction (ordered to the id) */
+	[STORE_SQL_PRUNE_AUDIT] =
+		"DELETE FROM audit_logs WHERE job_id IN (" PRUNE_PICK ")",
+	[STORE_SQL_PRUNE_RESULTS] =
+		"DELETE FROM scan_results WHERE job_id IN (" PRUNE_PICK ")",
+	[STORE_SQL_PRUNE_JOBS] =
+		"DELETE FROM scan_jobs WHERE id IN (" PRUNE_PICK ") RETURNING id",
 };
 
 const char *store_sql_text(enum store_sql sql)
