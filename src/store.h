@@ -43,7 +43,8 @@ enum store_sql {
 	STORE_SQL_JOB_LIST,     /* rows by state, error code, age (safeurl list) */
 	STORE_SQL_JOB_COUNTS,   /* row counts by state and error code */
 	STORE_SQL_PRUNE_COUNT,  /* what a prune would delete (store_prune.c) */
-	STORE_SQL_PRUNE_AUDIT,  /* one prune batch: its scans' audit rows, */
+	STORE_SQL_PRUNE_PICK,   /* one prune batch: the oldest prunable ids; */
+	STORE_SQL_PRUNE_AUDIT,  /* then, of those, the audit rows, */
 	STORE_SQL_PRUNE_RESULTS, /* their results, */
 	STORE_SQL_PRUNE_JOBS,   /* the scans, RETURNING id */
 	STORE_SQL_COUNT
@@ -158,9 +159,11 @@ char *store_col_strdup(const struct store_row *row, size_t col);
  * Retention (store_prune.c). A prune deletes terminal scans (COMPLETED,
  * FAILED, TIMED_OUT) whose updated_at is before a cut-off (epoch ms), with
  * their scan_results and audit_logs rows, oldest first, in batches: each
- * batch is one short transaction (one request to a remote database), so
- * the write lock is held for one batch at a time. A live scan is never
- * touched: the state test runs inside the deleting transaction.
+ * batch is a read of the oldest ids (no lock), then one short transaction
+ * that deletes those rows by key (one request to a remote database), so
+ * the write lock is held for one batch at a time, and briefly. A live scan
+ * is never touched: the state and age are tested again inside the
+ * deleting transaction (a scan retried in between stays).
  */
 struct store_prune_count {
 	long long scans, results, audits;

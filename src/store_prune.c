@@ -3,16 +3,20 @@
  * and audit rows, in batches of one short transaction each, and give the
  * freed pages back (store.h says what is deleted and what never is).
  *
- * One batch is one store_batch: three DELETEs that pick the same scans
- * (the oldest by updated_at, then id, inside the transaction), audit rows
- * and results before the scans they reference. A remote database gets it
- * as one request. Not here: when to prune (the worker's keeper, the CLI),
+ * One batch is a query for the oldest prunable ids (a scan of scan_jobs,
+ * outside any write transaction), then one store_batch of three DELETEs
+ * by key on those ids, each re-testing state and age: audit rows and
+ * results before the scans they reference. The ids travel as one JSON
+ * array argument (json_each), so the statements stay fixed text. A
+ * remote database gets two requests per batch. Not here: when to prune (the worker's keeper, the CLI),
  * the SQL text (store_schema.c).
  */
 #include "fmacros.h"
 
 #include <stdio.h>
+#include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "store_int.h"
 #include "banned.h"
@@ -47,25 +51,53 @@ static int deleted_row(void *arg, const struct store_row *row,
 	return 0;
 }
 
+/* Each picked id into a JSON array; a retried query starts over. */
+static int id_row(void *arg, const struct store_row *row, struct err *e)
+{
+	struct buf *ids = arg;
+
+	if (!row->seq)
+		buf_reset(ids);
+	if (row->ncols < 1 || row->cols[0].type != STORE_TEXT)
+		return err_set(e, ERR_INTERNAL, "store: prune: an id is not text");
+	if (buf_addstr(ids, ids->len ? ",\"" : "\"", e) ||
+	    buf_add_json_str(ids, row->cols[0].s, strlen(row->cols[0].s), e))
+		return -1;
+	return buf_addch(ids, '"', e);
+}
+
 int store_prune_batch(struct store *st, long long cutoff, int limit,
 		      long long *deleted, struct err *e)
 {
-	struct store_val a[2] = { STORE_VAL_INT(cutoff), STORE_VAL_INT(limit) };
+	struct store_val pa[2] = { STORE_VAL_INT(cutoff), STORE_VAL_INT(limit) };
+	struct store_stmt pick = { STORE_SQL_PRUNE_PICK, pa, 2, 0 };
+	struct store_val a[2];
 	struct store_stmt b[3] = {
 		{ STORE_SQL_PRUNE_AUDIT, a, 2, 0 },
 		{ STORE_SQL_PRUNE_RESULTS, a, 2, 0 },
 		{ STORE_SQL_PRUNE_JOBS, a, 2, 0 },
 	};
+	struct buf ids = BUF_INIT, arr = BUF_INIT;
 	long long n = 0;
+	int rc = 0;
 
 	*deleted = 0;
 	if (limit < 1)
 		return err_set(e, ERR_INVALID, "store: prune batch size %d: "
 			       "expected at least 1", limit);
-	if (store_batch(st, NULL, b, 3, deleted_row, &n, e) < 0)
-		return -1;
-	*deleted = n;
-	return 0;
+	if (store_query(st, NULL, &pick, id_row, &ids, e))
+		rc = -1;
+	else if (ids.len) {
+		buf_addf(&arr, NULL, "[%s]", ids.data);
+		a[0] = STORE_VAL_INT(cutoff);
+		a[1] = STORE_VAL_TEXT(arr.data);
+		if (store_batch(st, NULL, b, 3, deleted_row, &n, e) < 0)
+			rc = -1;
+	}
+	buf_release(&ids);
+	buf_release(&arr);
+	*deleted = rc ? 0 : n;
+	return rc;
 }
 
 int store_vacuum(struct store *st, int pages, struct err *e)

@@ -90,9 +90,10 @@ static const char migrations_table[] =
 /* Terminal scans last changed before ?1: what retention may delete. */
 #define PRUNABLE \
 	"state IN ('COMPLETED', 'FAILED', 'TIMED_OUT') AND updated_at < ?1"
-#define PRUNE_PICK \
-	"SELECT id FROM scan_jobs WHERE " PRUNABLE \
-	" ORDER BY updated_at, id LIMIT ?2"
+/* Of the ids in the JSON array ?2, those still prunable (by key). */
+#define PRUNE_SET \
+	"SELECT id FROM scan_jobs WHERE id IN (SELECT value FROM" \
+	" json_each(?2)) AND " PRUNABLE
 
 static const char *const sql_text[STORE_SQL_COUNT] = {
 	/* ?1 id, ?2 url, ?3 now */
@@ -188,14 +189,19 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 		" (SELECT count(*) FROM audit_logs WHERE job_id IN"
 		"  (SELECT id FROM scan_jobs WHERE " PRUNABLE "))"
 		" FROM scan_jobs WHERE " PRUNABLE,
-	/* ?1 updated_at cut-off, ?2 batch size: the same scans in each of
-	 * the three statements of one transaction (ordered to the id) */
+	/* ?1 updated_at cut-off, ?2 batch size: the oldest prunable ids,
+	 * read before the deleting transaction (no write lock held) */
+	[STORE_SQL_PRUNE_PICK] =
+		"SELECT id FROM scan_jobs WHERE " PRUNABLE
+		" ORDER BY updated_at, id LIMIT ?2",
+	/* ?1 updated_at cut-off, ?2 the picked ids (a JSON array): those
+	 * still prunable inside the transaction, by primary key */
 	[STORE_SQL_PRUNE_AUDIT] =
-		"DELETE FROM audit_logs WHERE job_id IN (" PRUNE_PICK ")",
+		"DELETE FROM audit_logs WHERE job_id IN (" PRUNE_SET ")",
 	[STORE_SQL_PRUNE_RESULTS] =
-		"DELETE FROM scan_results WHERE job_id IN (" PRUNE_PICK ")",
+		"DELETE FROM scan_results WHERE job_id IN (" PRUNE_SET ")",
 	[STORE_SQL_PRUNE_JOBS] =
-		"DELETE FROM scan_jobs WHERE id IN (" PRUNE_PICK ") RETURNING id",
+		"DELETE FROM scan_jobs WHERE id IN (" PRUNE_SET ") RETURNING id",
 };
 
 const char *store_sql_text(enum store_sql sql)
