@@ -3,11 +3,11 @@
 # per 100,000 completed scans (real fetcher documents, the worker's four
 # audit rows each; bench/retention_fill.py), and the time one prune batch
 # holds the write lock (`safeurl prune`'s longest batch and the mean, at
-# batch sizes 100, 500 and 2000), on a SQLite file and on tursodb serving
+# the batch sizes in $BATCHES, default 500), on a SQLite file and on tursodb serving
 # the same kind of file over HTTP on loopback. Half the scans are pruned in
 # each run (updated_at spread over 30 days, --older-than 15d), then the
 # file size after incremental vacuum.
-#   bench/bench_retention.sh [SCANS]   (default 100000)
+#   [BATCHES="100 500 2000"] bench/bench_retention.sh [SCANS]   (default 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -36,7 +36,7 @@ size() { # size FILE: bytes of the file and its WAL
 
 echo "== $n completed scans, result_json $(stat -c %s "$T/doc.json") bytes each; load $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 printf 'database | batch | size before MiB | bytes/scan | pruned | batches | longest batch ms | mean batch ms | size after MiB\n'
-for batch in 100 500 2000; do
+for batch in ${BATCHES:-500}; do
   for kind in sqlite tursodb; do
     db=$T/$kind-$batch.db
     if [ "$kind" = sqlite ]; then
