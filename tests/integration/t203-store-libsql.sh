@@ -47,9 +47,9 @@ KA_PORT=$(free_port)
 python3 "$S/bench/latency_proxy.py" "$KA_PORT" "$TURSO_PORT" 0 "$T/ka-stats" >>"$T/ka.log" 2>&1 &
 at_exit "kill $!"
 wait_for "keep-alive proxy" 30 test -s "$T/ka-stats" || die "keep-alive proxy did not start"
-run "$B/bench_store" 1 "$T" "http://127.0.0.1:$KA_PORT" 10
-expect_eq "bench lifecycles through the keep-alive proxy" 0 "$RC"
-expect_eq "one connection for the store's open (2) and 50 transitions" "connections 1 requests 52" "$(cat "$T/ka-stats")"
+TURSO_CONNECTION_URL=http://127.0.0.1:$KA_PORT run "$B/safeurl" migrate
+expect_eq "migrate through the keep-alive proxy" 0 "$RC"
+expect_eq "its 4 requests on one connection" "connections 1 requests 4" "$(cat "$T/ka-stats")"
 
 # worker start-up failures
 worker_exit() {
