@@ -35,7 +35,7 @@
 /* Retention (RETENTION_DAYS): rounds of at most RETENTION_BATCHES batches
  * of RETENTION_BATCH scans, hourly; a round that stopped at its cap goes
  * on at the next sweep. Between batches the aux lock is let go. */
-#define RETENTION_BATCH 500
+#define RETENTION_BATCH 200
 #define RETENTION_BATCHES 20
 #define RETENTION_EVERY_MS 3600000LL
 #define RETENTION_VACUUM_PAGES 2000
