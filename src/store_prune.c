@@ -5,20 +5,21 @@
  *
  * One batch is a query for the oldest prunable ids (a scan of scan_jobs,
  * outside any write transaction), then one store_batch of three DELETEs
- * by key on those ids, each re-testing state and age: audit rows and
- * results before the scans they reference. The ids travel as one JSON
- * array argument (json_each), so the statements stay fixed text. A
- * remote database gets two requests per batch. Not here: when to prune (the worker's keeper, the CLI),
+ * per id, by key, each re-testing state and age: the scan's audit rows
+ * and result before the scan they reference. Equality on keys only, so
+ * both SQLite and tursodb use their indexes. A remote database gets two
+ * requests per batch. Not here: when to prune (the worker's keeper, the CLI),
  * the SQL text (store_schema.c).
  */
 #include "fmacros.h"
 
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
-#include "buf.h"
 #include "err.h"
 #include "store_int.h"
+#include "strvec.h"
+#include "xalloc.h"
 #include "banned.h"
 
 static int count_row(void *arg, const struct store_row *row, struct err *e)
@@ -51,19 +52,17 @@ static int deleted_row(void *arg, const struct store_row *row,
 	return 0;
 }
 
-/* Each picked id into a JSON array; a retried query starts over. */
+/* The picked ids, copied; a retried query starts over. */
 static int id_row(void *arg, const struct store_row *row, struct err *e)
 {
-	struct buf *ids = arg;
+	struct strvec *ids = arg;
 
 	if (!row->seq)
-		buf_reset(ids);
+		strvec_clear(ids);
 	if (row->ncols < 1 || row->cols[0].type != STORE_TEXT)
 		return err_set(e, ERR_INTERNAL, "store: prune: an id is not text");
-	if (buf_addstr(ids, ids->len ? ",\"" : "\"", e) ||
-	    buf_add_json_str(ids, row->cols[0].s, strlen(row->cols[0].s), e))
-		return -1;
-	return buf_addch(ids, '"', e);
+	strvec_push(ids, row->cols[0].s);
+	return 0;
 }
 
 int store_prune_batch(struct store *st, long long cutoff, int limit,
@@ -71,14 +70,11 @@ int store_prune_batch(struct store *st, long long cutoff, int limit,
 {
 	struct store_val pa[2] = { STORE_VAL_INT(cutoff), STORE_VAL_INT(limit) };
 	struct store_stmt pick = { STORE_SQL_PRUNE_PICK, pa, 2, 0 };
-	struct store_val a[2];
-	struct store_stmt b[3] = {
-		{ STORE_SQL_PRUNE_AUDIT, a, 2, 0 },
-		{ STORE_SQL_PRUNE_RESULTS, a, 2, 0 },
-		{ STORE_SQL_PRUNE_JOBS, a, 2, 0 },
-	};
-	struct buf ids = BUF_INIT, arr = BUF_INIT;
+	struct strvec ids = STRVEC_INIT;
+	struct store_stmt *b = NULL;
+	struct store_val *a = NULL;
 	long long n = 0;
+	size_t i;
 	int rc = 0;
 
 	*deleted = 0;
@@ -87,15 +83,26 @@ int store_prune_batch(struct store *st, long long cutoff, int limit,
 			       "expected at least 1", limit);
 	if (store_query(st, NULL, &pick, id_row, &ids, e))
 		rc = -1;
-	else if (ids.len) {
-		buf_addf(&arr, NULL, "[%s]", ids.data);
-		a[0] = STORE_VAL_INT(cutoff);
-		a[1] = STORE_VAL_TEXT(arr.data);
-		if (store_batch(st, NULL, b, 3, deleted_row, &n, e) < 0)
+	else if (ids.nr) {
+		/* per scan: audit rows and result before the row they name */
+		a = xcalloc(2 * ids.nr, sizeof(*a));
+		b = xcalloc(3 * ids.nr, sizeof(*b));
+		for (i = 0; i < ids.nr; i++) {
+			a[2 * i] = STORE_VAL_INT(cutoff);
+			a[2 * i + 1] = STORE_VAL_TEXT(ids.items[i]);
+			b[3 * i] = (struct store_stmt){ STORE_SQL_PRUNE_AUDIT,
+							&a[2 * i], 2, 0 };
+			b[3 * i + 1] = (struct store_stmt){ STORE_SQL_PRUNE_RESULTS,
+							    &a[2 * i], 2, 0 };
+			b[3 * i + 2] = (struct store_stmt){ STORE_SQL_PRUNE_JOBS,
+							    &a[2 * i], 2, 0 };
+		}
+		if (store_batch(st, NULL, b, 3 * ids.nr, deleted_row, &n, e) < 0)
 			rc = -1;
 	}
-	buf_release(&ids);
-	buf_release(&arr);
+	free(a);
+	free(b);
+	strvec_clear(&ids);
 	*deleted = rc ? 0 : n;
 	return rc;
 }

@@ -90,10 +90,9 @@ static const char migrations_table[] =
 /* Terminal scans last changed before ?1: what retention may delete. */
 #define PRUNABLE \
 	"state IN ('COMPLETED', 'FAILED', 'TIMED_OUT') AND updated_at < ?1"
-/* Of the ids in the JSON array ?2, those still prunable (by key). */
-#define PRUNE_SET \
-	"SELECT id FROM scan_jobs WHERE id IN (SELECT value FROM" \
-	" json_each(?2)) AND " PRUNABLE
+/* Scan ?2 is still prunable at cut-off ?1, looked up by key. */
+#define STILL_PRUNABLE \
+	"EXISTS (SELECT 1 FROM scan_jobs WHERE id = ?2 AND " PRUNABLE ")"
 
 static const char *const sql_text[STORE_SQL_COUNT] = {
 	/* ?1 id, ?2 url, ?3 now */
@@ -194,14 +193,15 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 	[STORE_SQL_PRUNE_PICK] =
 		"SELECT id FROM scan_jobs WHERE " PRUNABLE
 		" ORDER BY updated_at, id LIMIT ?2",
-	/* ?1 updated_at cut-off, ?2 the picked ids (a JSON array): those
-	 * still prunable inside the transaction, by primary key */
+	/* ?1 updated_at cut-off, ?2 one picked id: its rows if the scan is
+	 * still prunable inside the transaction; equality on indexed keys
+	 * only (tursodb 0.7 scans a table for `IN (subquery)`) */
 	[STORE_SQL_PRUNE_AUDIT] =
-		"DELETE FROM audit_logs WHERE job_id IN (" PRUNE_SET ")",
+		"DELETE FROM audit_logs WHERE job_id = ?2 AND " STILL_PRUNABLE,
 	[STORE_SQL_PRUNE_RESULTS] =
-		"DELETE FROM scan_results WHERE job_id IN (" PRUNE_SET ")",
+		"DELETE FROM scan_results WHERE job_id = ?2 AND " STILL_PRUNABLE,
 	[STORE_SQL_PRUNE_JOBS] =
-		"DELETE FROM scan_jobs WHERE id IN (" PRUNE_SET ") RETURNING id",
+		"DELETE FROM scan_jobs WHERE id = ?2 AND " PRUNABLE " RETURNING id",
 };
 
 const char *store_sql_text(enum store_sql sql)
