@@ -26,6 +26,13 @@ int cli_submit(const struct config *cfg, int argc, char **argv);
 int cli_requeue(const struct config *cfg, int argc, char **argv);
 
 /*
+ * prune --older-than DURATION [--dry-run] [--batch N]: delete terminal
+ * scans last changed before now - DURATION with their results and audit
+ * rows, in batches (cli_prune.c); --dry-run counts them.
+ */
+int cli_prune(const struct config *cfg, int argc, char **argv);
+
+/*
  * rules compile SOURCE OUTPUT: compile YARA rule source for the fetcher's
  * --yara-rules; a rule error names the file and line (exit 65, EX_DATAERR).
  */

@@ -58,6 +58,7 @@ static const struct command commands[] = {
 	{ "cancel", cli_cancel, "cancel ID... [--format text|json]", "cancel QUEUED scans: FAILED with error CANCELLED (audited), their\n      waiting queue job removed" },
 	{ "pause", cli_pause, "pause", "pause the queue (BullMQ's Queue.pause): workers finish what they\n      hold, take nothing new, and report not ready on /healthz" },
 	{ "resume", cli_resume, "resume", "resume the queue (Queue.resume)" },
+	{ "prune", cli_prune, "prune --older-than DURATION [--dry-run] [--batch N]", "delete terminal scans last changed more than DURATION ago (45s,\n      30m, 2h, 30d) with their results and audit rows, N scans per\n      transaction (default 500); --dry-run: count them" },
 	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than\n      SECONDS, default 60)" },
 };
 

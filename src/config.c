@@ -104,6 +104,7 @@ static const struct cfg_var vars[] = {
 	{ "WORKER_LIMITER_MAX", CFG_INT, F(worker_limiter_max), "", 1, 1000000, CFG_OPTIONAL, NULL },
 	{ "WORKER_LIMITER_DURATION_MS", CFG_INT, F(worker_limiter_duration_ms), "", 1, 86400000, CFG_OPTIONAL, NULL },
 	{ "WORKER_METRICS_MAX_DATA_POINTS", CFG_INT, F(worker_metrics_max_points), "20160", 0, 1000000, 0, NULL },
+	{ "RETENTION_DAYS", CFG_INT, F(retention_days), "", 1, 36500, CFG_OPTIONAL, NULL },
 };
 
 #undef F

@@ -62,6 +62,7 @@ struct config {
 	int worker_limiter_max;         /* 0 = no worker limiter */
 	int worker_limiter_duration_ms; /* set with worker_limiter_max */
 	int worker_metrics_max_points;  /* BullMQ's metrics.maxDataPoints, 0 = off */
+	int retention_days; /* 0 = keep every scan */
 	/* Where each variable's value came from, by its row in the table:
 	 * "environment", ".env" or "default" (static strings). */
 	const char *origin[64];

@@ -34,6 +34,14 @@
 #include "xalloc.h"
 #include "banned.h"
 
+/* Retention (RETENTION_DAYS): rounds of at most RETENTION_BATCHES batches
+ * of RETENTION_BATCH scans, hourly; a round that stopped at its cap goes
+ * on at the next sweep. Between batches the aux lock is let go. */
+#define RETENTION_BATCH 200
+#define RETENTION_BATCHES 20
+#define RETENTION_EVERY_MS 3600000LL
+#define RETENTION_VACUUM_PAGES 2000
+
 /* ---- lease renewal ---- */
 
 static void renew_one(struct scan_ctx *ctx, struct scan_task *t,
@@ -161,6 +169,43 @@ static void remove_unremoved(struct scan_ctx *ctx)
 			  "left containers not removed yet: %s", e.msg);
 }
 
+/* ---- retention ---- */
+
+/*
+ * One round of pruning; returns when the next round is due (monotonic).
+ * The cut-off is taken once per round, from the wall clock (updated_at is
+ * epoch ms).
+ */
+static long long retain(struct scan_ctx *ctx)
+{
+	long long now = clock_mono_ms(), cutoff, n = 1, total = 0, t0, longest = 0;
+	struct err e = ERR_INIT;
+	int i, rc = 0;
+
+	cutoff = clock_wall_ms() - (long long)ctx->cfg->retention_days * 86400000LL;
+	for (i = 0; i < RETENTION_BATCHES && n > 0 && !rc; i++) {
+		pthread_mutex_lock(&ctx->aux_lock);
+		t0 = clock_mono_ms();
+		rc = store_prune_batch(ctx->aux_store, cutoff, RETENTION_BATCH,
+				       &n, &e);
+		if (clock_mono_ms() - t0 > longest)
+			longest = clock_mono_ms() - t0;
+		if (!rc && n > 0)
+			rc = store_vacuum(ctx->aux_store, RETENTION_VACUUM_PAGES,
+					  &e);
+		pthread_mutex_unlock(&ctx->aux_lock);
+		total += rc ? 0 : n;
+	}
+	if (rc)
+		log_event(LOG_WARN, NULL, "retention", "prune failed: %s",
+			  e.msg);
+	if (total)
+		log_event(LOG_INFO, NULL, "retention", "pruned %lld scan(s) "
+			  "older than %d day(s) in %d batch(es), longest %lld ms",
+			  total, ctx->cfg->retention_days, i, longest);
+	return (n > 0 && !rc) ? now + ctx->lease_ms : now + RETENTION_EVERY_MS;
+}
+
 /* ---- the thread ---- */
 
 static int wait_ms(struct scan_ctx *ctx, long long ms)
@@ -201,6 +246,7 @@ static void *keeper_main(void *arg)
 	struct scan_ctx *ctx = arg;
 	long long tick = ctx->lease_ms / 2, next_sweep = 0, next_renew = 0;
 	long long every = ctx->cfg->reconcile_interval_ms, next_queued = 0;
+	long long next_retain = 0;
 
 	while (!wait_ms(ctx, atomic_load(&ctx->engine_away) ?
 				     SCAN_ENGINE_RECHECK_MS : tick)) {
@@ -219,6 +265,8 @@ static void *keeper_main(void *arg)
 			remove_unremoved(ctx);
 			next_sweep = clock_mono_ms() + ctx->lease_ms;
 		}
+		if (ctx->cfg->retention_days && clock_mono_ms() >= next_retain)
+			next_retain = retain(ctx);
 	}
 	return NULL;
 }

@@ -42,6 +42,11 @@ enum store_sql {
 	STORE_SQL_SCHEMA_VERSION, /* highest applied migration */
 	STORE_SQL_JOB_LIST,     /* rows by state, error code, age (safeurl list) */
 	STORE_SQL_JOB_COUNTS,   /* row counts by state and error code */
+	STORE_SQL_PRUNE_COUNT,  /* what a prune would delete (store_prune.c) */
+	STORE_SQL_PRUNE_PICK,   /* one prune batch: the oldest prunable ids; */
+	STORE_SQL_PRUNE_AUDIT,  /* then, of those, the audit rows, */
+	STORE_SQL_PRUNE_RESULTS, /* their results, */
+	STORE_SQL_PRUNE_JOBS,   /* the scans, RETURNING id */
 	STORE_SQL_COUNT
 };
 
@@ -149,6 +154,39 @@ int store_query(struct store *st, const char *job_id,
 long long store_col_int(const struct store_row *row, size_t col,
 			long long dflt);
 char *store_col_strdup(const struct store_row *row, size_t col);
+
+/*
+ * Retention (store_prune.c). A prune deletes terminal scans (COMPLETED,
+ * FAILED, TIMED_OUT) whose updated_at is before a cut-off (epoch ms), with
+ * their scan_results and audit_logs rows, oldest first, in batches: each
+ * batch is a read of the oldest ids (no lock), then one short transaction
+ * that deletes those rows by key (one request to a remote database), so
+ * the write lock is held for one batch at a time, and briefly. A live scan
+ * is never touched: the state and age are tested again inside the
+ * deleting transaction (a scan retried in between stays).
+ */
+struct store_prune_count {
+	long long scans, results, audits;
+};
+
+/* What a prune with this cut-off would delete now (a dry run). */
+int store_prune_count(struct store *st, long long cutoff,
+		      struct store_prune_count *out, struct err *e);
+/*
+ * Delete at most limit (1 ..) of the oldest such scans and their rows in
+ * one transaction; *deleted gets the number of scans deleted (0: none
+ * left). 0 or -1 (nothing deleted).
+ */
+int store_prune_batch(struct store *st, long long cutoff, int limit,
+		      long long *deleted, struct err *e);
+/*
+ * Give up to pages free pages (of deleted rows) back to the file system
+ * where the database allows it: SQLite files with auto_vacuum=INCREMENTAL
+ * (new files get it; an older file keeps its free pages for reuse until a
+ * VACUUM, docs/operations.md). A server that refuses the pragma is not an
+ * error; nothing happens there.
+ */
+int store_vacuum(struct store *st, int pages, struct err *e);
 
 /* Static SQL text of a statement (tests, diagnostics). */
 const char *store_sql_text(enum store_sql sql);

@@ -103,6 +103,13 @@ static const char migrations_table[] =
 	"error_code, error_message, created_at, updated_at, queue, " \
 	"queue_job_id"
 
+/* Terminal scans last changed before ?1: what retention may delete. */
+#define PRUNABLE \
+	"state IN ('COMPLETED', 'FAILED', 'TIMED_OUT') AND updated_at < ?1"
+/* Scan ?2 is still prunable at cut-off ?1, looked up by key. */
+#define STILL_PRUNABLE \
+	"EXISTS (SELECT 1 FROM scan_jobs WHERE id = ?2 AND " PRUNABLE ")"
+
 static const char *const sql_text[STORE_SQL_COUNT] = {
 	/* ?1 id, ?2 url, ?3 now, ?4 queue, ?5 queue job id (may be NULL) */
 	[STORE_SQL_JOB_CREATE] =
@@ -199,6 +206,28 @@ static const char *const sql_text[STORE_SQL_COUNT] = {
 	[STORE_SQL_JOB_COUNTS] =
 		"SELECT state, error_code, count(*) FROM scan_jobs"
 		" GROUP BY state, error_code ORDER BY state, error_code",
+	/* ?1 updated_at cut-off */
+	[STORE_SQL_PRUNE_COUNT] =
+		"SELECT count(*),"
+		" (SELECT count(*) FROM scan_results WHERE job_id IN"
+		"  (SELECT id FROM scan_jobs WHERE " PRUNABLE ")),"
+		" (SELECT count(*) FROM audit_logs WHERE job_id IN"
+		"  (SELECT id FROM scan_jobs WHERE " PRUNABLE "))"
+		" FROM scan_jobs WHERE " PRUNABLE,
+	/* ?1 updated_at cut-off, ?2 batch size: the oldest prunable ids,
+	 * read before the deleting transaction (no write lock held) */
+	[STORE_SQL_PRUNE_PICK] =
+		"SELECT id FROM scan_jobs WHERE " PRUNABLE
+		" ORDER BY updated_at, id LIMIT ?2",
+	/* ?1 updated_at cut-off, ?2 one picked id: its rows if the scan is
+	 * still prunable inside the transaction; equality on indexed keys
+	 * only (tursodb 0.7 scans a table for `IN (subquery)`) */
+	[STORE_SQL_PRUNE_AUDIT] =
+		"DELETE FROM audit_logs WHERE job_id = ?2 AND " STILL_PRUNABLE,
+	[STORE_SQL_PRUNE_RESULTS] =
+		"DELETE FROM scan_results WHERE job_id = ?2 AND " STILL_PRUNABLE,
+	[STORE_SQL_PRUNE_JOBS] =
+		"DELETE FROM scan_jobs WHERE id = ?2 AND " PRUNABLE " RETURNING id",
 };
 
 const char *store_sql_text(enum store_sql sql)

@@ -238,8 +238,14 @@ static void sq_close(struct store *st)
 	st->impl = NULL;
 }
 
-/* Settings, then a read of the header: a non-database fails here. */
+/*
+ * Settings, then a read of the header: a non-database fails here.
+ * auto_vacuum takes effect only in a file that has no table yet (a new
+ * one): retention can then give pages back (store_vacuum); an older file
+ * keeps NONE until an operator runs VACUUM once (docs/operations.md).
+ */
 static const char setup_sql[] =
+	"PRAGMA auto_vacuum=INCREMENTAL;"
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
 	"PRAGMA foreign_keys=ON;"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t203: the remote libSQL store against a real tursodb server: migrations
 # over HTTP, one request per transition (counted at a recording proxy),
+# one kept-alive connection per store when the server keeps it,
 # the bearer token sent (tursodb checks none: a loopback proxy refuses
 # requests without it), and clear start-up failures: wrong or missing
 # token -> exit 78 from the worker and the CLI alike with the server's answer and no
@@ -38,6 +39,17 @@ expect_eq "the lifecycles landed" 10 \
   "$(turso_sql "SELECT count(*) FROM scan_jobs WHERE state='COMPLETED'")"
 expect_eq "with their audit rows" 40 \
   "$(turso_sql "SELECT count(*) FROM audit_logs WHERE job_id LIKE 'scan-%'")"
+
+# keep-alive: a server that keeps the connection gets every request of a
+# store on one connection (tursodb closes each; bench/latency_proxy.py at
+# 0 ms keeps the client side open and counts connections and requests)
+KA_PORT=$(free_port)
+python3 "$S/bench/latency_proxy.py" "$KA_PORT" "$TURSO_PORT" 0 "$T/ka-stats" >>"$T/ka.log" 2>&1 &
+at_exit "kill $!"
+wait_for "keep-alive proxy" 30 test -s "$T/ka-stats" || die "keep-alive proxy did not start"
+TURSO_CONNECTION_URL=http://127.0.0.1:$KA_PORT run "$B/safeurl" migrate
+expect_eq "migrate through the keep-alive proxy" 0 "$RC"
+expect_eq "its 4 requests on one connection" "connections 1 requests 4" "$(cat "$T/ka-stats")"
 
 # worker start-up failures
 worker_exit() {

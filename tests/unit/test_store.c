@@ -187,6 +187,67 @@ static void test_guard_abandons_batch(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_logs"), 1);
 }
 
+/*
+ * Retention: terminal scans older than the cut-off go in batches with
+ * their results and audit rows, oldest first; live and newer ones stay.
+ */
+static void test_prune(void **state)
+{
+	static const char *const rows[] = {
+		"('t1', 'u', 'COMPLETED', 3, 1, 1, 100)",
+		"('t2', 'u', 'FAILED', 3, 1, 1, 101)",
+		"('t3', 'u', 'TIMED_OUT', 3, 1, 1, 102)",
+		"('q', 'u', 'QUEUED', 0, 0, 1, 100)",
+		"('f', 'u', 'FETCHING', 1, 1, 1, 100)",
+		"('a', 'u', 'ANALYZING', 2, 1, 1, 100)",
+		"('new', 'u', 'COMPLETED', 3, 1, 1, 5000)",
+	};
+	struct fixture *f = *state;
+	struct store_prune_count c;
+	struct err e = ERR_INIT;
+	char sql[256];
+	long long n;
+	size_t i;
+
+	fixture_open(f);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO scan_jobs(id, url, state,"
+			 " version, attempts, created_at, updated_at) VALUES %s",
+			 rows[i]);
+		assert_int_equal(raw_exec(f->path, sql), 0);
+	}
+	assert_int_equal(raw_exec(f->path, "INSERT INTO audit_logs(job_id,"
+				  " to_state, version, actor, created_at) SELECT id,"
+				  " state, version, 't', 1 FROM scan_jobs"), 0);
+	assert_int_equal(raw_exec(f->path, "INSERT INTO scan_results(job_id,"
+				  " verdict, risk_score, result_json, created_at)"
+				  " VALUES ('t1', 'safe', 0, '{}', 1),"
+				  " ('new', 'safe', 0, '{}', 1)"), 0);
+
+	assert_int_equal(store_prune_count(f->st, 1000, &c, &e), 0);
+	assert_int_equal(c.scans, 3);
+	assert_int_equal(c.results, 1);
+	assert_int_equal(c.audits, 3);
+	assert_int_equal(store_prune_batch(f->st, 1000, 2, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM scan_jobs"
+				 " WHERE id IN ('t1', 't2')"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM scan_jobs"
+				 " WHERE id = 't3'"), 1);
+	assert_int_equal(store_prune_batch(f->st, 1000, 2, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_prune_batch(f->st, 1000, 2, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_vacuum(f->st, 100, &e), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM scan_jobs"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_logs"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_logs"
+				 " WHERE job_id LIKE 't%'"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM scan_results"), 1);
+	assert_int_equal(store_prune_batch(f->st, 1000, 0, &n, &e), -1);
+	assert_int_equal(e.kind, ERR_INVALID);
+}
+
 /* Logs go to a file the test reads back. */
 static int log_to_file(const char *dir, char *path, size_t len)
 {
@@ -418,6 +479,7 @@ int main(void)
 		TEST(test_injected_failures_retried),
 		TEST(test_constraint_not_retried),
 		TEST(test_concurrent_migrate),
+		TEST(test_prune),
 	};
 	const struct CMUnitTest file_only[] = {
 		TEST(test_pragmas),
