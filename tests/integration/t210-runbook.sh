@@ -91,10 +91,6 @@ expect_eq "remote: migrate" 0 "$RC"
 RID=$(su submit http://127.0.0.1:9/remote)
 run su status "$RID"
 expect_eq "remote: status" 0 "$RC"
-# Backup of the server's file, on its host, as for SQLite
-sqlite3 "$T/turso.db" "VACUUM INTO 'remote-backup.db'"
-expect_eq "remote backup integrity" ok "$(sqlite3 remote-backup.db 'PRAGMA integrity_check')"
-expect_eq "remote backup has the scan" 1 "$(sqlite3 remote-backup.db "SELECT count(*) FROM scan_jobs WHERE id='$RID'")"
 
 # Rotating TURSO_AUTH_TOKEN: the new token works while the old one does,
 # then the old one is revoked and refused with exit 78 naming the variable

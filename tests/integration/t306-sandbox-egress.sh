@@ -111,8 +111,10 @@ expect_eq "no listener of the host saw a sandbox" "" "$(cat "$T/host-trap")"
 
 # The namespace as the kernel holds it, read while a sandbox runs.
 token="t306-live-$$-$RANDOM"
-FETCHER_ROOTFS=$TESTBOX_ROOT FETCHER_ENTRYPOINT=/testbox drv run --timeout-ms 20000 \
-  --cancel-after-ms 10000 -- sleep "$token" >/dev/null &
+# It lives until killed below, however slow the machine (a loaded one
+# took more than 10 s to read all of it).
+FETCHER_ROOTFS=$TESTBOX_ROOT FETCHER_ENTRYPOINT=/testbox drv run --timeout-ms 600000 \
+  --cancel-after-ms 300000 -- sleep "$token" >/dev/null &
 live=$!
 wait_for "the live sandbox" 20 pgrep -f "testbox [s]leep $token" || die "the sandbox did not start"
 pid=$(pgrep -f "testbox [s]leep $token" | head -1)
@@ -136,6 +138,7 @@ helper=$(pgrep -f "slirp4netns .*/proc/self/fd/5 tap0" | head -1)
 check "slirp4netns serves that namespace" test -n "$helper"
 check "slirp4netns is in its own process group" test "$(ps -o pgid= -p "$helper" | xargs)" = "$helper"
 expect_match "slirp4netns's environment is PATH alone (no tokens)" "^PATH=[^ ]*$" "$(tr '\0' ' ' < "/proc/$helper/environ" | xargs)"
+kill -9 "$pid"
 wait "$live" || true
 
 # A killed driver leaves no slirp4netns: its exit fd closes with it.
