@@ -680,13 +680,14 @@ static void run_message(const struct runtime_result *res,
 }
 
 /* The error code of a failed run, by run class (OOM told apart). */
-static const char *const run_codes[] = {
+static const char *const run_codes[OUTCOME_RUN_COUNT] = {
 	[OUTCOME_RUN_TIMEOUT] = "TIMEOUT",
 	[OUTCOME_RUN_CRASH] = "CONTAINER_CRASH",
 	[OUTCOME_RUN_INVALID] = "INVALID_OUTPUT",
 	[OUTCOME_RUN_INFRA] = "ENGINE_UNAVAILABLE",
 	[OUTCOME_RUN_INTERNAL] = "INTERNAL_ERROR",
 	[OUTCOME_RUN_CONFLICT] = "INTERNAL_ERROR",
+	[OUTCOME_RUN_CANCELLED] = "SHUTDOWN",
 };
 
 static const char *run_code(enum outcome_run run,
