@@ -92,6 +92,8 @@ static const struct cfg_var vars[] = {
 	{ "CONTAINER_ALLOW_HOST_NETWORK", CFG_ENUM, F(container_allow_host_network), "0", 0, 0, 0, bool_words },
 	{ "SHUTDOWN_GRACE_MS", CFG_INT, F(shutdown_grace_ms), "30000", 0, 3600000, 0, NULL },
 	{ "RECONCILE_INTERVAL_MS", CFG_INT, F(reconcile_interval_ms), "60000", 0, 86400000, 0, NULL },
+	{ "ENGINE_TIMEOUT_MS", CFG_INT, F(engine_timeout_ms), "20000", 1000, 600000, 0, NULL },
+	{ "INFRA_RETRY_MAX_MS", CFG_INT, F(infra_retry_max_ms), "600000", 0, 86400000, 0, NULL },
 	{ "HEALTH_PORT", CFG_INT, F(health_port), "", 1, 65535, CFG_OPTIONAL, NULL },
 	{ "HEALTH_ADDR", CFG_STR, F(health_addr), "127.0.0.1", 0, 0, CFG_IP, NULL },
 	{ "FETCHER_MAX_OUTPUT_BYTES", CFG_INT, F(fetcher_max_output_bytes), "1048576", 4096, 67108864, 0, NULL },

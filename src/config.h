@@ -49,6 +49,8 @@ struct config {
 	int container_allow_host_network; /* 1: CONTAINER_NETWORK_MODE=host allowed */
 	int shutdown_grace_ms;
 	int reconcile_interval_ms; /* QUEUED rows without a job; 0 = off */
+	int engine_timeout_ms;   /* bound on creating + starting one container */
+	int infra_retry_max_ms;  /* infrastructure faults delay a scan at most this long */
 	int health_port; /* 0 = off */
 	char *health_addr;
 	int fetcher_max_output_bytes;

@@ -633,7 +633,7 @@ static int request_start(struct request *req)
 
 /* ---- step: settle outcomes, take jobs ---- */
 
-static const char op_code[] = { 'c', 'f', 'd', 'w', 'r' };
+static const char op_code[] = { 'c', 'f', 'd', 'w', 'r', 'y' };
 
 static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 {
@@ -654,7 +654,8 @@ static void add_outcome(struct queue_argv *a, const struct queue_outcome *o)
 		queue_argv_addstr(a, "");
 	queue_argv_addll(a, job->attempts);
 	queue_argv_addll(a, o->delay_ms);
-	queue_argv_addll(a, job->attempts_made + (o->op != QUEUE_RELEASE));
+	queue_argv_addll(a, job->attempts_made +
+			 (o->op != QUEUE_RELEASE && o->op != QUEUE_DEFER));
 	queue_argv_addstr(a, job->lifo ? "1" : "");
 	queue_argv_addstr(a, job->dedup_id ? job->dedup_id : "");
 	queue_argv_addstr(a, job->parent_key ? job->parent_key : "");

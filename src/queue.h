@@ -66,6 +66,7 @@ struct queue_job {
 	char *malformed;
 	long long timestamp;
 	long long processed_on; /* as set by the take that returned this job */
+	long long infra_since; /* "infraSince": first infrastructure fault, 0 = none */
 	int priority;
 	int attempts;         /* opts.attempts (0 when absent, as BullMQ) */
 	int attempts_made;    /* "atm" before this attempt */
@@ -102,6 +103,10 @@ enum queue_op {
 	QUEUE_RETRY_LATER, /* failed; back to delayed after a backoff delay */
 	QUEUE_RETRY_NOW,   /* failed; straight back to wait */
 	QUEUE_RELEASE,     /* back to wait without counting an attempt */
+	QUEUE_DEFER,       /* to delayed for delay_ms without counting an
+			    * attempt (BullMQ's job.moveToDelayed() then
+			    * DelayedError); value: the first infrastructure
+			    * fault's time, kept in the job hash */
 	QUEUE_ABANDON,     /* left active, lock not renewed: the stalled
 			    * check takes it back (BullMQ's worker when a
 			    * custom backoff has no strategy); never sent */

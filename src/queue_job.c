@@ -93,6 +93,7 @@ static const struct field_spec fields[] = {
 	{ "parentKey", F_STR, J(parent_key), 0 },
 	{ "parent", F_STR, J(parent), 0 },
 	{ "rjk", F_STR, J(scheduler), 0 },
+	{ "infraSince", F_LL, J(infra_since), 0 },
 };
 #undef J
 

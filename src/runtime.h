@@ -80,7 +80,8 @@ struct runtime_opts {
 
 /*
  * Fill opts from cfg (borrowed: its strings must outlive opts): runtime
- * kind, socket, rootfs, entrypoint, network mode and worker id.
+ * kind, socket, rootfs, entrypoint, network mode, worker id, and
+ * ENGINE_TIMEOUT_MS as the per-request timeout.
  */
 void runtime_opts_init(struct runtime_opts *opts, const struct config *cfg);
 
@@ -131,6 +132,14 @@ int runtime_check_image(struct runtime *rt, const char *image,
  */
 int runtime_sweep(struct runtime *rt, int *removed, struct err *e);
 /*
+ * The periodic form, safe while our own scans run: containers of this
+ * host's dead workers, and our own that the engine created but never
+ * started longer ago than a run waits for a start (a create it carried
+ * out after the run gave up). Docker only; the sandbox's sweep runs at
+ * start. *removed (may be NULL) counts them.
+ */
+int runtime_sweep_dead(struct runtime *rt, int *removed, struct err *e);
+/*
  * Try again to remove the containers whose removal failed after their run
  * (the engine was away): those removed are forgotten, the others kept for
  * the next call. *removed (may be NULL) counts the removed; -1 with the
@@ -153,6 +162,9 @@ struct runtime_spec {
 	const char *network_mode;
 	const char *user;
 	int timeout_ms;          /* from start to exit */
+	int engine_timeout_ms;   /* create sent -> start acknowledged; missing
+				    it is ERR_UNAVAILABLE; 0 = the request
+				    timeout per step */
 	int memory_mb;           /* memory limit; swap is off */
 	double cpus;             /* NanoCpus = cpus * 1e9 */
 	int pids_limit;

@@ -4,9 +4,10 @@
  *   payload -> scan id + row -> claim / takeover -> container -> output
  *           -> ANALYZING -> COMPLETED + result      (one job, one thread)
  *
- * Each outcome maps to one action through tables (runtime error kind ->
- * action; state error kind -> report), so the SPEC §5 outcome table reads
- * off this file. Threads take tasks from a pending list; the keeper
+ * How a scan ends is decided by the outcome table (outcome.c) from what
+ * the run came to, the fetcher's document, the attempts left and the
+ * scan's infrastructure-fault history; this file gathers those inputs and
+ * carries out the database move and the queue report it names. Threads take tasks from a pending list; the keeper
  * (scan_keeper.c) renews the leases of tasks in flight, from the version
  * each task publishes after every move.
  */
@@ -14,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +27,7 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "queue.h"
 #include "runtime.h"
 #include "scan.h"
@@ -43,26 +46,6 @@
 #define ACQUIRE_ROUNDS 8
 #define STDERR_IN_MESSAGE 1024
 
-enum action {
-	ACT_COMPLETE, /* store the result: COMPLETED */
-	ACT_FAIL,     /* FAILED, queue job failed without retries */
-	ACT_TIMEOUT,  /* TIMED_OUT, failed without retries */
-	ACT_RETRY,    /* release for a retry, or FAILED on the last attempt */
-	ACT_RELEASE,  /* shutdown: back to QUEUED, the queue requeues it */
-};
-
-/* How a runtime failure ends the scan (SPEC §5 outcome table). */
-static const struct runtime_rule {
-	enum err_kind kind;
-	const char *code;
-	enum action action;
-} runtime_rules[] = {
-	{ ERR_TIMEOUT, "TIMEOUT", ACT_TIMEOUT },
-	{ ERR_CRASH, "CONTAINER_CRASH", ACT_FAIL },
-	{ ERR_INVALID, "OUTPUT_TOO_LARGE", ACT_FAIL },
-	{ ERR_UNAVAILABLE, "ENGINE_UNAVAILABLE", ACT_RETRY },
-	{ ERR_INTERNAL, "INTERNAL_ERROR", ACT_RETRY },
-};
 
 static struct state_actor actor(const struct scan_task *t)
 {
@@ -192,24 +175,17 @@ static void log_outcome(enum log_level level, struct scan_task *t,
 }
 
 static void report_fail(struct scan_task *t, const char *code,
-			const char *msg, enum worker_fail_mode mode,
-			enum metrics_outcome outcome)
+			const char *msg, const char *state,
+			enum worker_fail_mode mode, enum metrics_outcome outcome)
 {
-	struct buf reason = BUF_INIT;
+	struct buf reason = BUF_INIT, line = BUF_INIT;
 
 	buf_addf(&reason, NULL, "%s: ", code);
 	redact_urls(msg, &reason); /* no credentials or query values in logs or failedReason */
-	{
-		struct buf m = BUF_INIT;
-
-		buf_addf(&m, NULL, "%s%s", reason.data,
-			 mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
-		log_outcome(fail_level(code), t, "fail",
-			    mode == WORKER_FAIL_RETRY ? "QUEUED" :
-			    !strcmp(code, "TIMEOUT") ? "TIMED_OUT" : "FAILED",
-			    NULL, code, m.data);
-		buf_release(&m);
-	}
+	buf_addf(&line, NULL, "%s%s", reason.data,
+		 mode == WORKER_FAIL_RETRY ? " (retryable)" : "");
+	log_outcome(fail_level(code), t, "fail", state, NULL, code, line.data);
+	buf_release(&line);
 	metrics_failure(t->ctx->metrics, code);
 	finish(t, outcome);
 	worker_job_fail(t->job, mode == WORKER_FAIL_RETRY ? ERR_UNAVAILABLE :
@@ -218,46 +194,12 @@ static void report_fail(struct scan_task *t, const char *code,
 	buf_release(&reason);
 }
 
-static void report_invalid(struct scan_task *t, const char *msg)
-{
-	report_fail(t, "VALIDATION_ERROR", msg, WORKER_FAIL_UNRECOVERABLE,
-		    METRICS_FAILED);
-}
-
 /* Shutdown: the outcome is discarded and the queue requeues the job. */
 static void report_released(struct scan_task *t)
 {
 	task_log(LOG_INFO, t, "release", "released for another worker");
 	finish(t, METRICS_RELEASED);
 	worker_job_complete(t->job, NULL);
-}
-
-static int attempts_left(const struct scan_task *t);
-
-/* A state operation failed: the error kind decides the report. */
-static void report_state_error(struct scan_task *t, const struct err *e)
-{
-	switch (e->kind) {
-	case ERR_CONFLICT:
-	case ERR_NOT_ALLOWED:
-		report_skip(t, "version_conflict");
-		return;
-	case ERR_NOT_FOUND:
-		report_invalid(t, e->msg);
-		return;
-	default:
-		/* BullMQ fails the job for good on its last attempt. */
-		report_fail(t, "DATABASE_UNAVAILABLE", e->msg, WORKER_FAIL_RETRY,
-			    attempts_left(t) ? METRICS_RETRIED : METRICS_FAILED);
-	}
-}
-
-/* After a state operation: report its failure, if any; non-zero if so. */
-static int failed(struct scan_task *t, int rc, const struct err *e)
-{
-	if (rc)
-		report_state_error(t, e);
-	return rc;
 }
 
 static void add_result_fields(json_t *ret, const struct state_result *res)
@@ -378,6 +320,11 @@ static int read_payload(struct scan_task *t, char **id, char **url,
 
 /* ---- owning the row ---- */
 
+static void end_by_state_error(struct scan_task *t, struct store *st,
+			       const struct err *e);
+static void end_invalid(struct scan_task *t, struct store *st,
+			const char *msg, int owned);
+
 /*
  * Sleep until ms (wall: another owner's stored lease expiry), waking early
  * on cancel. 0 slept, -1 cancelled.
@@ -459,7 +406,7 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 		if (reload(t, st, id, &e)) {
 			if (e.kind == ERR_NOT_FOUND)
 				err_set(&e, ERR_NOT_FOUND, "scan '%s' not found", id);
-			report_state_error(t, &e);
+			end_by_state_error(t, st, &e);
 			return -1;
 		}
 		if (state_is_terminal(t->row.state)) {
@@ -495,8 +442,9 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 				  t->row.attempts);
 			return 0;
 		}
-		if (e.kind != ERR_CONFLICT && e.kind != ERR_NOT_ALLOWED) {
-			report_state_error(t, &e);
+		if (outcome_run_of(OUTCOME_FROM_DATABASE, e.kind) !=
+		    OUTCOME_RUN_CONFLICT) {
+			end_by_state_error(t, st, &e);
 			return -1;
 		}
 	}
@@ -504,89 +452,64 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 	return -1;
 }
 
-/* ---- ending the scan ---- */
+/* ---- ending the scan: the outcome table decides (outcome.c) ---- */
+
+/* What the scan came to. Strings borrowed for the call. */
+struct ending {
+	enum outcome_run run;
+	enum outcome_output out;
+	const char *code;              /* the run's error code, NULL when ok */
+	const char *msg;               /* its message (redacted on use) */
+	const struct scan_output *doc; /* the fetcher's document when ok */
+	int owned;                     /* the row is ours to move */
+};
 
 static int attempts_left(const struct scan_task *t)
 {
 	return worker_job_attempts_made(t->job) + 1 < worker_job_attempts(t->job);
 }
 
-static void end_failed(struct scan_task *t, struct store *st,
-		       const char *code, const char *text)
+/* May an infrastructure fault still delay the scan without an attempt? */
+static int infra_window(const struct scan_task *t, long long now)
 {
-	struct state_actor who = actor(t);
-	struct err e = ERR_INIT;
-	struct buf msg = BUF_INIT;
+	long long max = t->ctx->cfg->infra_retry_max_ms;
+	long long since = worker_job_infra_since(t->job);
 
-	redact_urls(text, &msg); /* the stored message: no credentials, no query values */
-	if (!failed(t, state_fail(st, &who, &t->row, code, msg.data, &e), &e)) {
-		publish(t, 0);
-		progress(t);
-		report_fail(t, code, msg.data, WORKER_FAIL_UNRECOVERABLE, METRICS_FAILED);
-	}
-	buf_release(&msg);
+	return max > 0 && (!since || now - since < max);
 }
 
-static void end_timed_out(struct scan_task *t, struct store *st,
-			  const char *text)
+/* Infrastructure fault: delayed with backoff, no attempt counted. */
+static void report_defer(struct scan_task *t, const char *code,
+			 const char *msg, long long now)
 {
-	struct state_actor who = actor(t);
-	struct err e = ERR_INIT;
-	struct buf msg = BUF_INIT;
+	long long since = worker_job_infra_since(t->job);
+	long long first = since ? since : now;
+	unsigned short seed[3] = { (unsigned short)now,
+				   (unsigned short)(uintptr_t)t,
+				   (unsigned short)getpid() };
+	long long delay = outcome_infra_delay(now - first, erand48(seed));
+	struct buf reason = BUF_INIT, line = BUF_INIT;
 
-	redact_urls(text, &msg);
-	if (!failed(t, state_timeout(st, &who, &t->row, msg.data, &e), &e)) {
-		publish(t, 0);
-		progress(t);
-		report_fail(t, "TIMEOUT", msg.data, WORKER_FAIL_UNRECOVERABLE,
-			    METRICS_TIMED_OUT);
-	}
-	buf_release(&msg);
+	buf_addf(&reason, NULL, "%s: %s", code, msg);
+	buf_addf(&line, NULL, "%s (infrastructure fault; again in %lld ms, "
+		 "no attempt counted; first fault %lld ms ago)", reason.data,
+		 delay, now - first);
+	log_outcome(LOG_WARN, t, "defer", "QUEUED", NULL, code, line.data);
+	metrics_count(t->ctx->metrics, METRICS_INFRA_RETRY);
+	finish(t, METRICS_RETRIED);
+	worker_job_defer(t->job, delay, first, reason.data);
+	buf_release(&reason);
+	buf_release(&line);
 }
 
-static void end_retry(struct scan_task *t, struct store *st,
-		      const char *code, const char *text)
-{
-	struct state_actor who = actor(t);
-	struct buf why = BUF_INIT, redacted = BUF_INIT;
-	struct err e = ERR_INIT;
-	const char *msg;
-
-	redact_urls(text, &redacted);
-	msg = redacted.data;
-	if (!attempts_left(t)) {
-		buf_addf(&why, NULL, "%s: %s", code, msg);
-		if (!failed(t, state_fail(st, &who, &t->row, "RETRIES_EXHAUSTED",
-					  why.data, &e), &e)) {
-			publish(t, 0);
-			progress(t);
-			report_fail(t, "RETRIES_EXHAUSTED", why.data,
-				    WORKER_FAIL_RETRY, METRICS_FAILED);
-		}
-		buf_release(&why);
-		buf_release(&redacted);
-		return;
-	}
-	if (!failed(t, state_release(st, &who, &t->row, code, msg, &e), &e)) {
-		publish(t, 0);
-		progress(t);
-		report_fail(t, code, msg, WORKER_FAIL_RETRY, METRICS_RETRIED);
-	}
-	buf_release(&redacted);
-}
-
-static void end_released(struct scan_task *t, struct store *st)
-{
-	struct state_actor who = actor(t);
-	struct err e = ERR_INIT;
-
-	if (state_release(st, &who, &t->row, "SHUTDOWN",
-				    "worker shutting down", &e))
-		task_log(LOG_WARN, t, "release",
-			  "could not release the scan: %s", e.msg);
-	publish(t, 0);
-	report_released(t);
-}
+/* The scan state each move leaves, for the outcome log line. */
+static const char *const move_state[] = {
+	[OUTCOME_MOVE_NONE] = NULL,
+	[OUTCOME_MOVE_COMPLETE] = "COMPLETED",
+	[OUTCOME_MOVE_FAIL] = "FAILED",
+	[OUTCOME_MOVE_TIMEOUT] = "TIMED_OUT",
+	[OUTCOME_MOVE_RELEASE] = "QUEUED",
+};
 
 static void result_from_output(struct state_result *res,
 			       const struct scan_output *out)
@@ -602,25 +525,147 @@ static void result_from_output(struct state_result *res,
 	res->result_json = out->json;
 }
 
-static void end_completed(struct scan_task *t, struct store *st,
-			  const struct scan_output *out)
+/* One database move; the arguments each move reads. */
+struct move {
+	const char *code, *msg;
+	struct state_result *res;
+};
+
+static int move_complete(struct scan_task *t, struct store *st,
+			 const struct move *m, struct err *e)
 {
 	struct state_actor who = actor(t);
-	struct state_result res;
-	struct err e = ERR_INIT;
 
-	if (failed(t, state_advance(st, &who, &t->row, &e), &e))
-		return;
+	if (state_advance(st, &who, &t->row, e))
+		return -1;
 	publish(t, 1);
 	progress(t);
 	task_log(LOG_INFO, t, "transition", "FETCHING -> ANALYZING");
-	result_from_output(&res, out);
 	who.now = clock_wall_ms();
-	if (failed(t, state_complete(st, &who, &t->row, &res, &e), &e))
-		return;
-	publish(t, 0);
-	progress(t);
-	report_completed(t, &res);
+	return state_complete(st, &who, &t->row, m->res, e);
+}
+
+static int move_fail(struct scan_task *t, struct store *st,
+		     const struct move *m, struct err *e)
+{
+	struct state_actor who = actor(t);
+
+	return state_fail(st, &who, &t->row, m->code, m->msg, e);
+}
+
+static int move_timeout(struct scan_task *t, struct store *st,
+			const struct move *m, struct err *e)
+{
+	struct state_actor who = actor(t);
+
+	return state_timeout(st, &who, &t->row, m->msg, e);
+}
+
+static int move_release(struct scan_task *t, struct store *st,
+			const struct move *m, struct err *e)
+{
+	struct state_actor who = actor(t);
+
+	return state_release(st, &who, &t->row, m->code, m->msg, e);
+}
+
+static int (*const moves[])(struct scan_task *, struct store *,
+			    const struct move *, struct err *) = {
+	[OUTCOME_MOVE_NONE] = NULL,
+	[OUTCOME_MOVE_COMPLETE] = move_complete,
+	[OUTCOME_MOVE_FAIL] = move_fail,
+	[OUTCOME_MOVE_TIMEOUT] = move_timeout,
+	[OUTCOME_MOVE_RELEASE] = move_release,
+};
+
+static void end_scan(struct scan_task *t, struct store *st,
+		     const struct ending *en);
+
+/*
+ * The move itself failed: the database error is the outcome now (a
+ * conflict skips, an unavailable database defers), with no second move.
+ */
+static void end_by_state_error(struct scan_task *t, struct store *st,
+			       const struct err *e)
+{
+	struct ending again = { outcome_run_of(OUTCOME_FROM_DATABASE, e->kind),
+				OUTCOME_OUT_NONE, NULL, e->msg, NULL, 0 };
+
+	again.code = again.run == OUTCOME_RUN_BAD_INPUT ? "VALIDATION_ERROR"
+							: "DATABASE_UNAVAILABLE";
+	end_scan(t, st, &again);
+}
+
+static void end_scan(struct scan_task *t, struct store *st,
+		     const struct ending *en)
+{
+	long long now = clock_wall_ms(); /* infraSince is wall time */
+	struct outcome_in in = { en->run, en->out, attempts_left(t),
+				 infra_window(t, now) };
+	const struct outcome_decision *d = outcome_decide(&in);
+	const char *code = d->code ? d->code : en->code;
+	struct buf msg = BUF_INIT;
+	struct state_result res;
+	struct move m;
+	struct err e = ERR_INIT;
+
+	/* The stored message: no credentials, no query values; a code the
+	 * table put in place of the run's own keeps the latter in front. */
+	if (d->code && en->code && strcmp(d->code, en->code))
+		buf_addf(&msg, NULL, "%s: ", en->code);
+	redact_urls(en->msg ? en->msg : "", &msg);
+	if (d->move == OUTCOME_MOVE_RELEASE && en->run != OUTCOME_RUN_CANCELLED)
+		code = en->code; /* the release is audited with the cause */
+	if (en->doc)
+		result_from_output(&res, en->doc);
+	m = (struct move){ code, msg.data, &res };
+	if (en->owned && moves[d->move] && moves[d->move](t, st, &m, &e)) {
+		publish(t, 0);
+		if (d->report != OUTCOME_REPORT_RELEASE) {
+			end_by_state_error(t, st, &e);
+			buf_release(&msg);
+			return;
+		}
+		task_log(LOG_WARN, t, "release",
+			 "could not release the scan: %s", e.msg);
+	} else if (en->owned && moves[d->move]) {
+		publish(t, 0);
+		progress(t);
+	}
+	code = d->code ? d->code : en->code;
+	switch (d->report) { /* each report is one call; the table chose it */
+	case OUTCOME_REPORT_COMPLETED:
+		report_completed(t, &res);
+		break;
+	case OUTCOME_REPORT_SKIPPED:
+		report_skip(t, "version_conflict");
+		break;
+	case OUTCOME_REPORT_FAIL:
+	case OUTCOME_REPORT_RETRY:
+		report_fail(t, code, msg.data, move_state[d->move],
+			    d->report == OUTCOME_REPORT_RETRY
+				    ? WORKER_FAIL_RETRY
+				    : WORKER_FAIL_UNRECOVERABLE,
+			    d->metric);
+		break;
+	case OUTCOME_REPORT_DEFER:
+		report_defer(t, code, msg.data, now);
+		break;
+	case OUTCOME_REPORT_RELEASE:
+		report_released(t);
+		break;
+	}
+	buf_release(&msg);
+}
+
+/* The scan cannot run: a bad payload, URL or scan id (FAILED if owned). */
+static void end_invalid(struct scan_task *t, struct store *st,
+			const char *msg, int owned)
+{
+	struct ending en = { OUTCOME_RUN_BAD_INPUT, OUTCOME_OUT_NONE,
+			     "VALIDATION_ERROR", msg, NULL, owned };
+
+	end_scan(t, st, &en);
 }
 
 /* The fetcher ran and exited 0: judge its document. */
@@ -629,21 +674,28 @@ static void judge_output(struct scan_task *t, struct store *st,
 {
 	struct scan_output out;
 	struct err e = ERR_INIT;
+	struct ending en = { OUTCOME_RUN_OUTPUT, OUTCOME_OUT_NONE, NULL, NULL,
+			     NULL, 1 };
 
 	if (scan_output_parse(stdout_buf->data, stdout_buf->len, &out, &e)) {
-		end_failed(t, st, "INVALID_OUTPUT", e.msg);
+		en.run = OUTCOME_RUN_INVALID;
+		en.code = "INVALID_OUTPUT";
+		en.msg = e.msg;
 	} else if (out.ok) {
-		end_completed(t, st, &out);
-	} else if (out.retryable) {
-		end_retry(t, st, out.error_code, out.error_message);
+		en.out = OUTCOME_OUT_OK;
+		en.doc = &out;
 	} else {
-		end_failed(t, st, out.error_code, out.error_message);
+		en.out = out.retryable ? OUTCOME_OUT_RETRYABLE : OUTCOME_OUT_FAILED;
+		en.code = out.error_code;
+		en.msg = out.error_message;
 	}
+	end_scan(t, st, &en);
 	scan_output_release(&out);
 }
 
-static void crash_message(const struct runtime_result *res,
-			  const struct err *e, struct buf *msg)
+/* The error message of a failed run, with the end of its stderr. */
+static void run_message(const struct runtime_result *res,
+			const struct err *e, struct buf *msg)
 {
 	const char *tail = res->err_tail.data;
 	size_t len = res->err_tail.len;
@@ -653,56 +705,59 @@ static void crash_message(const struct runtime_result *res,
 		len = STDERR_IN_MESSAGE;
 	}
 	buf_addstr(msg, e->msg, NULL);
-	if (len && !strstr(e->msg, "stderr")) {
+	if (len) {
 		buf_addstr(msg, "; stderr: ", NULL);
 		buf_add(msg, tail, len, NULL);
 	}
 }
 
-/* The container did not give us a document: the error kind decides. */
-/* The error code of a failed run: OOM and a broken stream are told apart. */
-static const char *failure_code(const struct runtime_rule *rule,
-				const struct runtime_result *res)
+/* The error code of a failed run, by run class (OOM told apart). */
+static const char *const run_codes[OUTCOME_RUN_COUNT] = {
+	[OUTCOME_RUN_TIMEOUT] = "TIMEOUT",
+	[OUTCOME_RUN_CRASH] = "CONTAINER_CRASH",
+	[OUTCOME_RUN_INVALID] = "INVALID_OUTPUT",
+	[OUTCOME_RUN_INFRA] = "ENGINE_UNAVAILABLE",
+	[OUTCOME_RUN_INTERNAL] = "INTERNAL_ERROR",
+	[OUTCOME_RUN_CONFLICT] = "INTERNAL_ERROR",
+	[OUTCOME_RUN_CANCELLED] = "SHUTDOWN",
+};
+
+static const char *run_code(enum outcome_run run,
+			    const struct runtime_result *res)
 {
-	if (res->oom_killed)
+	if (run == OUTCOME_RUN_CRASH && res->oom_killed)
 		return "CONTAINER_OOM";
-	if (rule->kind == ERR_INVALID && !res->output_too_large)
-		return "INVALID_OUTPUT";
-	return rule->code;
+	if (run == OUTCOME_RUN_INVALID && res->output_too_large)
+		return "OUTPUT_TOO_LARGE";
+	return run < OUTCOME_RUN_COUNT && run_codes[run] ? run_codes[run]
+							 : "INTERNAL_ERROR";
 }
 
+/* The container did not give us a document: the error kind decides. */
 static void judge_runtime_error(struct scan_task *t, struct store *st,
 				const struct runtime_result *res,
 				const struct err *e)
 {
-	const struct runtime_rule *rule = NULL;
 	struct buf msg = BUF_INIT;
-	size_t i;
+	struct ending en = { outcome_run_of(OUTCOME_FROM_RUNTIME, e->kind),
+			     OUTCOME_OUT_NONE, NULL, NULL, NULL, 1 };
 
-	for (i = 0; i < sizeof(runtime_rules) / sizeof(runtime_rules[0]); i++)
-		if (runtime_rules[i].kind == e->kind)
-			rule = &runtime_rules[i];
 	if (scan_task_phase(t) == TASK_LOST) {
 		report_skip(t, "version_conflict");
+		buf_release(&msg);
 		return;
 	}
-	if (res->cancelled || atomic_load(&t->cancel)) {
-		end_released(t, st);
-		return;
-	}
-	if (e->kind == ERR_UNAVAILABLE &&
+	if (res->cancelled || atomic_load(&t->cancel))
+		en.run = OUTCOME_RUN_CANCELLED;
+	if (en.run == OUTCOME_RUN_INFRA &&
 	    !atomic_exchange(&t->ctx->engine_away, 1))
 		task_log(LOG_WARN, t, "engine",
 			  "engine unavailable: taking no jobs until it answers");
-	crash_message(res, e, &msg);
-	if (!rule)
-		end_retry(t, st, "INTERNAL_ERROR", msg.data);
-	else if (rule->action == ACT_TIMEOUT)
-		end_timed_out(t, st, msg.data);
-	else if (rule->action == ACT_FAIL)
-		end_failed(t, st, failure_code(rule, res), msg.data);
-	else
-		end_retry(t, st, rule->code, msg.data);
+	run_message(res, e, &msg);
+	en.code = run_code(en.run, res);
+	en.msg = en.run == OUTCOME_RUN_CANCELLED ? "worker shutting down"
+						 : msg.data;
+	end_scan(t, st, &en);
 	buf_release(&msg);
 }
 
@@ -775,16 +830,16 @@ static void run_task(struct scan_task *t, struct store *st)
 		return;
 	}
 	if (read_payload(t, &id, &url, &e)) {
-		report_invalid(t, e.msg);
+		end_invalid(t, st, e.msg, 0);
 		return;
 	}
 	t->id = id;
 	if (url && state_create(st, &who, id, url, NULL, &e)) {
-		report_state_error(t, &e);
+		end_by_state_error(t, st, &e);
 	} else if (!acquire(t, st, id)) {
 		if (!scan_url_valid(t->row.url))
-			end_failed(t, st, "VALIDATION_ERROR",
-				   "the scan's url is not an absolute http(s) URL");
+			end_invalid(t, st, "the scan's url is not an "
+				    "absolute http(s) URL", 1);
 		else
 			run_container(t, st);
 	}
@@ -847,9 +902,7 @@ static void *scan_thread(void *arg)
 		struct err e = ERR_INIT;
 
 		if (!st && !(st = store_open(ctx->cfg, &e)))
-			report_fail(t, "DATABASE_UNAVAILABLE", e.msg,
-				    WORKER_FAIL_RETRY, attempts_left(t) ?
-				    METRICS_RETRIED : METRICS_FAILED);
+			end_by_state_error(t, NULL, &e);
 		else
 			run_task(t, st);
 		drop_task(ctx, t);

@@ -1,10 +1,11 @@
 /*
  * scan_keeper.c - the pipeline's housekeeping: lease renewal for scans in
  * flight, reconciliation of our queue's rows with their queue jobs (the
- * sweep of abandoned rows, scans whose job was lost), the removal of containers the
- * engine could not remove while it was away, the check that tells the
- * worker to take jobs again once the engine answers; and the database and
- * engine probes the worker's health thread runs.
+ * sweep of abandoned rows, scans whose job was lost), the removal of
+ * containers the engine could not remove while it was away, the periodic
+ * sweep of dead workers' containers, the check that tells the worker to
+ * take jobs again once the engine answers, retention; and the database
+ * and engine probes the worker's health thread runs.
  *
  * Runs on its own thread with its own database handle and queue
  * connection (aux_store, aux_queue; the database probe shares aux_store
@@ -206,6 +207,26 @@ static long long retain(struct scan_ctx *ctx)
 	return (n > 0 && !rc) ? now + ctx->lease_ms : now + RETENTION_EVERY_MS;
 }
 
+/*
+ * Containers of this host's dead workers, and our own the engine created
+ * after a run had given up on it: periodically, not only at start.
+ */
+static void sweep_dead(struct scan_ctx *ctx)
+{
+	struct err e = ERR_INIT;
+	int removed = 0;
+
+	if (atomic_load(&ctx->engine_away))
+		return;
+	if (runtime_sweep_dead(ctx->rt, &removed, &e) < 0)
+		log_event(LOG_DEBUG, NULL, "sweep",
+			  "leftover containers not swept yet: %s", e.msg);
+	else if (removed)
+		log_event(LOG_INFO, NULL, "sweep",
+			  "removed %d leftover container(s) of dead workers "
+			  "or stalled creates", removed);
+}
+
 /* ---- the thread ---- */
 
 static int wait_ms(struct scan_ctx *ctx, long long ms)
@@ -263,6 +284,7 @@ static void *keeper_main(void *arg)
 			if (queued)
 				next_queued = clock_mono_ms() + every;
 			remove_unremoved(ctx);
+			sweep_dead(ctx);
 			next_sweep = clock_mono_ms() + ctx->lease_ms;
 		}
 		if (ctx->cfg->retention_days && clock_mono_ms() >= next_retain)
@@ -316,10 +338,16 @@ static int probe_database(void *arg, struct err *e)
 	return rc && e->kind != ERR_NOT_FOUND ? -1 : 0;
 }
 
+/* A run found the engine away: 503 at once, until the keeper's ping
+ * finds it back (a stalled engine would hold a ping for its timeout). */
 static int probe_engine(void *arg, struct err *e)
 {
 	struct scan_ctx *ctx = arg;
 
+	if (atomic_load(&ctx->engine_away))
+		return err_set(e, ERR_UNAVAILABLE, "engine: not answering "
+			       "(a scan found it away; checked every %d ms)",
+			       SCAN_ENGINE_RECHECK_MS);
 	return runtime_ping(ctx->rt, e);
 }
 

@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -67,6 +68,8 @@ struct worker_job {
 	 * (any thread) and RUNNING -> RELEASING only under the list lock */
 	atomic_int phase;
 	int failed;         /* report: failure */
+	int deferred;       /* report: delay without an attempt (defer_ms) */
+	long long defer_ms, infra_since;
 	enum err_kind kind;
 	enum worker_fail_mode mode;
 	char *value;        /* report: return value JSON or failure message */
@@ -256,6 +259,21 @@ void worker_job_fail(struct worker_job *job, enum err_kind kind,
 	report(job);
 }
 
+void worker_job_defer(struct worker_job *job, long long delay_ms,
+		      long long first_fault_ms, const char *msg)
+{
+	job->deferred = 1;
+	job->defer_ms = delay_ms;
+	job->infra_since = first_fault_ms;
+	job->value = xstrdup(msg ? msg : "infrastructure fault");
+	report(job);
+}
+
+long long worker_job_infra_since(const struct worker_job *job)
+{
+	return job->q.infra_since;
+}
+
 /* ---- slots ---- */
 
 static void job_free(struct worker_job *job)
@@ -348,6 +366,15 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 		o->op = QUEUE_RELEASE;
 		return;
 	}
+	if (job->deferred) {
+		char since[24];
+
+		snprintf(since, sizeof(since), "%lld", job->infra_since);
+		o->op = QUEUE_DEFER;
+		o->delay_ms = job->defer_ms;
+		o->value = xstrdup(since);
+		return;
+	}
 	if (!job->failed) {
 		o->op = QUEUE_COMPLETE;
 		o->value = xstrdup(job->value);
@@ -361,7 +388,7 @@ static void build_outcome(struct queue_outcome *o, struct worker_job *job)
 }
 
 static const char *const op_event[] = { "complete", "fail", "retry", "retry",
-					"release", "abandon" };
+					"release", "defer", "abandon" };
 
 /*
  * The queue's side of an outcome: debug when the processor logged the
@@ -390,6 +417,11 @@ static void log_settled(const struct queue_outcome *o,
 	case QUEUE_FAIL:
 		log_event(level, job->q.id, "fail", "failed: %s",
 			  job->value);
+		break;
+	case QUEUE_DEFER:
+		log_event(LOG_INFO, job->q.id, op_event[o->op],
+			  "delayed %lld ms, attempt %d not counted: %s",
+			  o->delay_ms, job->q.attempts_made + 1, job->value);
 		break;
 	default:
 		log_event(level, job->q.id, "retry",

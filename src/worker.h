@@ -57,6 +57,18 @@ enum worker_fail_mode {
 void worker_job_fail(struct worker_job *job, enum err_kind kind,
 		     const char *msg, enum worker_fail_mode mode);
 
+/*
+ * Infrastructure fault: move the job to delayed for delay_ms without
+ * counting an attempt (BullMQ's job.moveToDelayed() + DelayedError),
+ * remembering first_fault_ms (epoch ms) in the job hash for the next
+ * attempt's worker_job_infra_since(). msg is logged (copied). Reports the
+ * job, like worker_job_fail.
+ */
+void worker_job_defer(struct worker_job *job, long long delay_ms,
+		      long long first_fault_ms, const char *msg);
+/* Epoch ms of the job's first infrastructure fault, 0 when none. */
+long long worker_job_infra_since(const struct worker_job *job);
+
 struct worker_processor {
 	const char *name;
 	/*

@@ -19,8 +19,9 @@
   then 14 per outcome: jobId token op value stacktrace keepCount keepAge
     attempts delay attemptsMade lifo dedupId parentKey parent; op:
     c complete, f fail, d retry after delay, w retry now, r release (back
-    to wait, no attempt counted); lifo "1": a retry goes to the front of
-    wait; dedupId "" none; parentKey and parent (the job's fields of those
+    to wait, no attempt counted), y delay without counting an attempt
+    (value: the first infrastructure fault's time, kept as infraSince);
+    lifo "1": a retry goes to the front of wait; dedupId "" none; parentKey and parent (the job's fields of those
     names, "" none): a flow's child tells its parent when it finishes.
     keepCount -1 keeps every job, 0 removes this one, N keeps the newest N;
     keepAge "" or seconds; attemptsMade counts this attempt (the lock holder
@@ -498,6 +499,11 @@ local function settle(a)
     finish(jobKey, id, op, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]),
            ARGV[a + 6], tonumber(ARGV[a + 7]), ARGV[a + 9], ARGV[a + 12])
   elseif op == "d" then
+    retryLater(jobKey, id, tonumber(ARGV[a + 8]), ARGV[a + 9])
+    return 1
+  elseif op == "y" then
+    -- job.moveToDelayed(): attemptsMade unchanged, no failedReason
+    rcall("HSET", jobKey, "infraSince", ARGV[a + 3])
     retryLater(jobKey, id, tonumber(ARGV[a + 8]), ARGV[a + 9])
     return 1
   elseif op == "w" then

@@ -30,6 +30,7 @@ void runtime_opts_init(struct runtime_opts *opts, const struct config *cfg)
 	opts->entrypoint = cfg->fetcher_entrypoint;
 	opts->network_mode = cfg->container_network_mode;
 	opts->worker_id = cfg->worker_id;
+	opts->request_timeout_ms = cfg->engine_timeout_ms;
 }
 
 static char *host_name(const char *given)
@@ -132,6 +133,16 @@ int runtime_sweep(struct runtime *rt, int *removed, struct err *e)
 	return rc;
 }
 
+int runtime_sweep_dead(struct runtime *rt, int *removed, struct err *e)
+{
+	int count = 0, rc = rt->ops->sweep_dead ?
+		rt->ops->sweep_dead(rt, &count, e) : 0;
+
+	if (removed)
+		*removed = count;
+	return rc;
+}
+
 void runtime_cancel_all(struct runtime *rt)
 {
 	atomic_store(&rt->cancel_all, 1);
@@ -152,6 +163,7 @@ void runtime_spec_init(struct runtime_spec *spec, const struct config *cfg)
 	spec->network_mode = cfg->container_network_mode;
 	spec->user = RUNTIME_USER;
 	spec->timeout_ms = cfg->container_timeout_ms;
+	spec->engine_timeout_ms = cfg->engine_timeout_ms;
 	spec->memory_mb = cfg->container_memory_mb;
 	spec->cpus = cfg->container_cpu_limit;
 	spec->pids_limit = RUNTIME_PIDS_LIMIT;

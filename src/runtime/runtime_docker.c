@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "runtime_int.h"
 #include "runtime_stream.h"
@@ -45,6 +46,8 @@
 #define RT_OOM_RECHECKS 5      /* looks for a late OOM event after SIGKILL */
 #define RT_OOM_RECHECK_MS 50
 #define RT_CLOCK_SKEW_S 60     /* events since: run start minus this */
+#define RT_STALE_MARGIN_S 10   /* a created container older than the
+				  engine timeout plus this is abandoned */
 #define RT_BUILD_HINT "build it with scripts/build-image.sh (the fetcher-image target)"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -238,14 +241,30 @@ static int pid_gone(long pid)
 }
 
 /*
- * Is l left by us (our worker id) or by a dead worker of this host? Its
+ * One of our own containers that the engine created but never started,
+ * longer ago than a run waits for its start (the request timeout, which
+ * is ENGINE_TIMEOUT_MS, plus a margin): a create the engine carried out
+ * after the run had given up on it (the engine was stalled), which no run
+ * knows the id of.
+ */
+static int stale_created(const struct runtime *rt, const struct rt_listed *l)
+{
+	return l->state && !strcmp(l->state, "created") && l->created > 0 &&
+	       (long long)time(NULL) - l->created >
+		       rt->request_timeout_ms / 1000 + RT_STALE_MARGIN_S;
+}
+
+/*
+ * Is l left by us (our worker id) or by a dead worker of this host? In
+ * the periodic sweep (periodic 1) our own are left only when stale_created. Its
  * pid is judged only in the pid namespace it was taken in: a worker in a
  * container shares the host's name (host network) but not its pids.
  */
-static int leftover(const struct runtime *rt, const struct rt_listed *l)
+static int leftover(const struct runtime *rt, const struct rt_listed *l,
+		    int periodic)
 {
 	if (l->worker && !strcmp(l->worker, rt->worker_id))
-		return 1;
+		return !periodic || stale_created(rt, l);
 	if (l->pidns && strcmp(l->pidns, rt->pidns))
 		return 0;
 	return l->host && !strcmp(l->host, rt->host) && l->pid != rt->pid &&
@@ -253,7 +272,8 @@ static int leftover(const struct runtime *rt, const struct rt_listed *l)
 }
 
 static int sweep_label(struct runtime *rt, const char *name,
-		       const char *value, int *removed, struct err *e)
+		       const char *value, int periodic, int *removed,
+		       struct err *e)
 {
 	struct rt_listed *list;
 	size_t i, n;
@@ -262,7 +282,8 @@ static int sweep_label(struct runtime *rt, const char *name,
 	if (list_labelled(rt, name, value, &list, &n, e) < 0)
 		return -1;
 	for (i = 0; i < n && !rc; i++) {
-		if (!leftover(rt, &list[i]) || rt_egress_holds(rt, list[i].id))
+		if (!leftover(rt, &list[i], periodic) ||
+		    rt_egress_holds(rt, list[i].id))
 			continue;
 		rc = remove_container(rt, list[i].id, e);
 		if (!rc) {
@@ -278,11 +299,17 @@ static int sweep_label(struct runtime *rt, const char *name,
 
 static int docker_sweep(struct runtime *rt, int *removed, struct err *e)
 {
-	int rc = sweep_label(rt, RUNTIME_LABEL_WORKER, rt->worker_id, removed, e);
+	int rc = sweep_label(rt, RUNTIME_LABEL_WORKER, rt->worker_id, 0,
+			     removed, e);
 
 	if (!rc)
-		rc = sweep_label(rt, RUNTIME_LABEL_HOST, rt->host, removed, e);
+		rc = sweep_label(rt, RUNTIME_LABEL_HOST, rt->host, 0, removed, e);
 	return rc;
+}
+
+static int docker_sweep_dead(struct runtime *rt, int *removed, struct err *e)
+{
+	return sweep_label(rt, RUNTIME_LABEL_HOST, rt->host, 1, removed, e);
 }
 
 /* ---- one run ---- */
@@ -379,16 +406,25 @@ static int finished(void *arg)
 static int run_step(struct rt_run *run, int (*met)(void *), const char *what,
 		    struct err *e)
 {
-	int how = rt_drive(run->multi, met, run,
-			   rt_now_ms() + run->rt->request_timeout_ms,
-			   &run->rt->cancel_all, run->spec->cancel, e);
+	double deadline = rt_now_ms() + run->rt->request_timeout_ms;
+	int how;
 
+	if (run->spec->engine_timeout_ms > 0 &&
+	    run->t0 + run->spec->engine_timeout_ms < deadline)
+		deadline = run->t0 + run->spec->engine_timeout_ms;
+	how = rt_drive(run->multi, met, run, deadline, &run->rt->cancel_all,
+		       run->spec->cancel, e);
 	if (how == RT_CANCELLED)
 		return rt_cancelled(run->spec, run->res, e);
-	if (how == RT_DEADLINE)
+	if (how == RT_DEADLINE) {
+		metrics_count(metrics_default(), METRICS_ENGINE_STALL);
 		return err_set(e, ERR_UNAVAILABLE,
-			       "runtime: %s: engine did not answer within %d ms",
-			       what, run->rt->request_timeout_ms);
+			       "runtime: %s: the engine did not create and "
+			       "start the container within ENGINE_TIMEOUT_MS "
+			       "(%d ms)", what, run->spec->engine_timeout_ms > 0
+				       ? run->spec->engine_timeout_ms
+				       : run->rt->request_timeout_ms);
+	}
 	return how;
 }
 
@@ -633,5 +669,5 @@ static int docker_run(struct runtime *rt, const struct runtime_spec *spec,
 
 const struct runtime_ops runtime_docker_ops = {
 	"docker", docker_open, docker_release, docker_ping, docker_check_image,
-	docker_sweep, docker_run,
+	docker_sweep, docker_run, docker_sweep_dead,
 };

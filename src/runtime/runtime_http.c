@@ -126,6 +126,11 @@ int rt_transport_error(const struct runtime *rt, const struct rt_req *r,
 		*e = r->werr;
 		return err_prefix(e, what);
 	}
+	if (r->rc == CURLE_OPERATION_TIMEDOUT)
+		return err_set(e, ERR_UNAVAILABLE,
+			       "runtime: %s: engine at '%s' did not answer "
+			       "within %d ms (ENGINE_TIMEOUT_MS)", what,
+			       rt->socket_path, rt->request_timeout_ms);
 	return err_set(e, ERR_UNAVAILABLE,
 		       "runtime: %s: engine at '%s' unreachable: %s", what,
 		       rt->socket_path, curl_easy_strerror(r->rc));

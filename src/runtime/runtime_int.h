@@ -39,6 +39,8 @@ struct runtime_ops {
 	int (*sweep)(struct runtime *rt, int *removed, struct err *e);
 	int (*run)(struct runtime *rt, const struct runtime_spec *spec,
 		   struct runtime_result *res, struct err *e);
+	/* optional: the periodic sweep (runtime_sweep_dead) */
+	int (*sweep_dead)(struct runtime *rt, int *removed, struct err *e);
 };
 
 extern const struct runtime_ops runtime_docker_ops;
@@ -197,6 +199,8 @@ struct rt_listed {
 	char *host;
 	long pid;     /* 0 when absent or not a number */
 	char *pidns;  /* NULL when absent */
+	char *state;  /* "created", "running", "exited"...; NULL when absent */
+	long long created; /* epoch seconds, 0 when absent */
 };
 
 /* Parse "1.41" into 1041; -1 when malformed. */

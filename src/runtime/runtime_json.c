@@ -227,6 +227,10 @@ static void listed_fill(struct rt_listed *l, json_t *c)
 	l->worker = label(labels, RUNTIME_LABEL_WORKER);
 	l->host = label(labels, RUNTIME_LABEL_HOST);
 	l->pidns = label(labels, RUNTIME_LABEL_PIDNS);
+	l->state = json_is_string(json_object_get(c, "State"))
+			   ? xstrdup(json_string_value(json_object_get(c, "State")))
+			   : NULL;
+	l->created = json_integer_value(json_object_get(c, "Created"));
 	l->pid = pid ? strtol(pid, &end, 10) : 0;
 	if (!pid || !*pid || *end || l->pid < 0)
 		l->pid = 0;
@@ -265,6 +269,7 @@ void runtime_json_listed_free(struct rt_listed *list, size_t n)
 		free(list[i].worker);
 		free(list[i].host);
 		free(list[i].pidns);
+		free(list[i].state);
 	}
 	free(list);
 }

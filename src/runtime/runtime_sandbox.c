@@ -412,5 +412,5 @@ static int sb_run(struct runtime *rt, const struct runtime_spec *spec,
 
 const struct runtime_ops runtime_sandbox_ops = {
 	"sandbox", sb_open, sb_release, sb_ping, sb_check_image, sb_sweep,
-	sb_run,
+	sb_run, NULL,
 };

@@ -18,6 +18,12 @@
 #   dblock  hold the database with BEGIN EXCLUSIVE for 2-4 s
 #   dockerd SIGTERM the Docker daemon and start it again (SOAK_DOCKERD=1
 #           only: the daemon is shared with every other test)
+#   freeze  the engine stalls for SOAK_FREEZE_S (60) s: the unix-socket
+#           proxy every worker reaches the engine through is SIGSTOPped
+#           (connections accepted, never answered), then SIGCONTed
+#   engine  the engine restarts: the proxy is killed (every connection
+#           dropped) and started again 1-3 s later
+#           (freeze and engine: SOAK_ENGINE=1 only, the long form)
 # A worker that exits 69 at start (a dependency down) is started again,
 # as a supervisor would.
 #
@@ -29,10 +35,15 @@
 #   SOAK_SCANS (300)  SOAK_SEED (random, printed)  SOAK_WAVES (6)
 #   SOAK_WAVE_GAP_MS (3000)  SOAK_FAULT_GAP_MS (4000)  SOAK_DOCKERD (0)
 #   SOAK_DRAIN_S (240)  SOAK_RSS_MAX_MB (256)  SOAK_FAULTS (the list)
+#   SOAK_ENGINE (0)  SOAK_FREEZE_S (60)
 # The database is a SQLite file in the run's directory (the dblock fault
 # and the checker read it directly).
 # Run by tests/integration/t801-soak-short.sh; by hand (long form):
 #   SOAK_SCANS=3000 SOAK_WAVES=30 SOAK_DOCKERD=1 tests/soak/soak.sh
+# and the engine-fault form (3 workers x 5 slots, all on Docker: the real
+# fetcher, the testbox's valid document and its crash):
+#   SOAK_SCANS=2000 SOAK_WAVES=20 SOAK_ENGINE=1 SOAK_FLEET="fa1 bok1 bfail" \
+#     WORKER_CONCURRENCY=5 tests/soak/soak.sh
 here=$(cd "$(dirname "$0")" && pwd)
 export SAFEURL_SOURCE_DIR=${SAFEURL_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 export SAFEURL_BUILD_DIR=${SAFEURL_BUILD_DIR:-$SAFEURL_SOURCE_DIR/build/debug}
@@ -47,12 +58,13 @@ SEED=${SOAK_SEED:-$(( $(date +%s%N) % 100000 ))}
 RANDOM=$SEED
 FAULTS=(${SOAK_FAULTS:-kill9 term redis dblock})
 [ "${SOAK_DOCKERD:-0}" = 1 ] && FAULTS+=(dockerd)
+[ "${SOAK_ENGINE:-0}" = 1 ] && FAULTS+=(freeze engine)
 QA=soak-fetch QB=soak-box
 EXP=$T/expected
 : >"$EXP"
 echo "soak: seed $SEED, $SCANS scans in $WAVES waves, faults: ${FAULTS[*]}"
 
-export LOG_LEVEL=info WORKER_CONCURRENCY=3 DB_BUSY_TIMEOUT_MS=500
+export LOG_LEVEL=info WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-3} DB_BUSY_TIMEOUT_MS=500
 # ASan keeps up to 256 MiB of freed memory in quarantine by default, which
 # would be measured as the worker's own: keep it small for the memory bound.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
@@ -75,9 +87,24 @@ redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 wait_for "redis down" 10 bash -c "! redis-cli -p $REDIS_PORT ping"
 redis_up
 
+# --- the engine, behind a proxy the engine faults stop ---
+PROXY_PID=""
+proxy_up() {
+  rm -f "$T/engine.sock"
+  python3 "$S/tests/integration/unix_proxy.py" "$T/engine.sock" /var/run/docker.sock &
+  PROXY_PID=$!
+  at_exit "kill -CONT $PROXY_PID; kill $PROXY_PID"
+  wait_for "engine proxy" 20 curl -fsS --max-time 2 --unix-socket "$T/engine.sock" http://docker/_ping ||
+    die "engine proxy did not start"
+}
+if [ "${SOAK_ENGINE:-0}" = 1 ]; then
+  proxy_up
+  export DOCKER_SOCKET_PATH=$T/engine.sock ENGINE_TIMEOUT_MS=${ENGINE_TIMEOUT_MS:-5000}
+fi
+
 # --- the fleet ---
 declare -A GEN HWM WEXIT
-FLEET=(fa1 fa2 bok1 bok2 bfail bslow)
+FLEET=(${SOAK_FLEET:-fa1 fa2 bok1 bok2 bfail bslow})
 worker_env() {
   case $1 in
     fa*) W_ENV=(QUEUE_NAME=$QA CONTAINER_TIMEOUT_MS=8000 FETCHER_ARGS="$FARGS") ;;
@@ -191,6 +218,17 @@ fault() {
       sleep "0.$(( RANDOM % 10 ))"; redis_up ;;
     dblock) how="$(( 2 + RANDOM % 3 )) s"; hold_db "${how% s}" ;;
     dockerd) how=restart; restart_dockerd ;;
+    freeze)
+      how="${SOAK_FREEZE_S:-60} s"
+      kill -STOP "$PROXY_PID"
+      local until=$(( SECONDS + ${SOAK_FREEZE_S:-60} ))
+      while [ $SECONDS -lt $until ]; do sample_mem; sleep 1; done
+      kill -CONT "$PROXY_PID" ;;
+    engine)
+      local down=$(( 1 + RANDOM % 3 ))
+      how="down $down s"
+      kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
+      sleep "$down"; proxy_up ;;
   esac
   NFAULT[$f]=$(( ${NFAULT[$f]:-0} + 1 ))
   printf 'soak: %5.1fs fault %-7s %s\n' "$(( $(date +%s%3N) - START ))e-3" "$f" "$how"
@@ -260,6 +298,13 @@ for q in $QA $QB; do
   expect_eq "queue $q: nothing active or waiting (getJobCounts)" "0 0" \
     "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["active"], d["waiting"])' "$counts")"
 done
+# A scan stored TIMED_OUT must have had its fetcher started (an engine
+# that never started the container is an infrastructure fault).
+never_ran=""
+for id in $(sql "SELECT id FROM scan_jobs WHERE state='TIMED_OUT'"); do
+  grep -qF "\"job\":\"$id\",\"event\":\"container_start\"" "$T"/*.log || never_ran+="$id "
+done
+expect_eq "no scan TIMED_OUT whose fetcher never ran" "" "$never_ran"
 left=$(ours_left_prefix)
 expect_eq "no container left" 0 "$left"
 [ "$left" = 0 ] || docker ps -a --filter label=safeurl.worker \
