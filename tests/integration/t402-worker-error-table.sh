@@ -18,7 +18,9 @@ error_of() { sql "SELECT error_code FROM scan_jobs WHERE id='$1'"; }
 
 # --- the real fetcher: deadline, fetch errors, bad payloads ---
 RP=$(free_port)
-start_worker real CONTAINER_TIMEOUT_MS=2000 FETCHER_ARGS="$FETCHER_ARGS,$RP --resolve shop.test:$RP:127.0.0.1"
+# 10 s: the refused scan must end on its own even on a loaded machine,
+# while /slow (200 s) still runs past the deadline.
+start_worker real CONTAINER_TIMEOUT_MS=10000 FETCHER_ARGS="$FETCHER_ARGS,$RP --resolve shop.test:$RP:127.0.0.1"
 slow=$($CLI submit "$SITE/slow")
 refused=$($CLI submit "http://user:s3cret-T402-urlpass@shop.test:$RP/x?token=t0ken-T402-query")
 add '{}' '{"jobId":"bad-empty","attempts":3}' >/dev/null
