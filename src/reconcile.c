@@ -149,24 +149,32 @@ out:
 	return rc;
 }
 
-/* A leased row whose job finished (failed after too many stalls). */
+/*
+ * A leased row with no live owner whose job is not pending: BullMQ failed
+ * it after too many stalls (gone = 0), or it was removed or lost (gone =
+ * 1). SPEC §5: FAILED ABANDONED either way.
+ */
 static int abandon(struct store *st, const struct reconcile_opts *o,
-		   struct state_job *row, struct err *e)
+		   struct state_job *row, int gone, struct err *e)
 {
 	struct state_actor who = { o->actor, o->now, o->lease_ms, NULL };
+	const char *what = gone ? "is gone" : "finished";
+	struct buf msg = BUF_INIT;
+	int rc = 1;
 
-	if (state_fail(st, &who, row, "ABANDONED",
-		       "no live owner and the queue job finished", e)) {
-		if (e->kind != ERR_CONFLICT && e->kind != ERR_NOT_ALLOWED)
-			return -1;
-		log_event(LOG_DEBUG, row->id, "sweep",
-			  "not failed as abandoned: %s", e->msg);
-		return 0;
+	buf_addf(&msg, NULL, "no live owner and the queue job %s", what);
+	if (state_fail(st, &who, row, "ABANDONED", msg.data, e)) {
+		rc = e->kind != ERR_CONFLICT && e->kind != ERR_NOT_ALLOWED ? -1 : 0;
+		if (!rc)
+			log_event(LOG_DEBUG, row->id, "sweep",
+				  "not failed as abandoned: %s", e->msg);
+	} else {
+		log_event(LOG_ERROR, row->id, "sweep", "failed as ABANDONED: "
+			  "owner's lease lapsed and the queue job %s %s",
+			  row->queue_job_id ? row->queue_job_id : row->id, what);
 	}
-	log_event(LOG_WARN, row->id, "sweep", "failed as ABANDONED: owner's "
-		  "lease lapsed and the queue job %s finished",
-		  row->queue_job_id ? row->queue_job_id : row->id);
-	return 1;
+	buf_release(&msg);
+	return rc;
 }
 
 static size_t acted(const struct reconcile_stats *s,
@@ -198,14 +206,8 @@ static int pass_leased(struct store *st, struct queue_producer *qp,
 		s->checked++;
 		if (l.pending)
 			continue;
-		if (l.recorded == QUEUE_JOB_FINISHED)
-			rc = abandon(st, o, row, e);
-		else
-			rc = requeue(st, qp, o, row, &l, "owner's lease lapsed "
-				     "and the queue job is gone", e);
-		if (rc > 0)
-			*(l.recorded == QUEUE_JOB_FINISHED ? &s->abandoned :
-							     &s->requeued) += 1;
+		rc = abandon(st, o, row, l.recorded != QUEUE_JOB_FINISHED, e);
+		s->abandoned += rc > 0;
 		rc = rc < 0 ? -1 : 0;
 	}
 	state_job_list_release(&list);

@@ -9,9 +9,9 @@
  *   FETCHING/ANALYZING whose lease lapsed more than one lease ago:
  *     job pending (waiting, prioritized, delayed, active) -> left alone: the
  *       queue redelivers it and the receiver takes the lease over;
- *     job still there but finished (BullMQ failed it after too many stalls)
- *       -> FAILED, error_code ABANDONED;
- *     job gone -> requeued.
+ *     job finished (BullMQ failed it after too many stalls) or gone
+ *       (removed, or lost by the queue) -> FAILED, error_code ABANDONED
+ *       (SPEC §5: its fetch may have run; the scan ends, once);
  *   QUEUED, unchanged for grace_ms (a producer between its INSERT and its
  *   queue add is not raced), whose job is not pending -> requeued.
  *
