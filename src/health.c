@@ -50,6 +50,10 @@ static int cached_check(void *arg, struct err *e)
 	pthread_mutex_lock(&c->h->mu);
 	if (!c->probed)
 		rc = err_set(e, ERR_UNAVAILABLE, "not probed yet");
+	else if (clock_mono_ms() - c->at_ms > HEALTH_STALE_MS)
+		/* a probe stuck on a dependency that stopped answering */
+		rc = err_set(e, ERR_UNAVAILABLE, "no answer to the probe for "
+			     "%lld ms", clock_mono_ms() - c->at_ms);
 	else if (!c->ok)
 		rc = err_set(e, ERR_UNAVAILABLE, "%s", c->msg);
 	pthread_mutex_unlock(&c->h->mu);

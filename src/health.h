@@ -22,6 +22,9 @@ struct metrics;
 
 /* How often the dependency probes run. */
 #define HEALTH_PROBE_MS 1000
+/* A result older than this is down: its probe is stuck on a dependency
+ * that stopped answering (a frozen engine, a stalled database). */
+#define HEALTH_STALE_MS 5000
 
 struct health;
 
