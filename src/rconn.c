@@ -349,11 +349,15 @@ static int slots_owner(const redisReply *r, unsigned slot,
 		node = range->element[2];
 		if (node->type != REDIS_REPLY_ARRAY || node->elements < 2 ||
 		    node->element[0]->type != REDIS_REPLY_STRING ||
-		    node->element[1]->type != REDIS_REPLY_INTEGER)
+		    node->element[1]->type != REDIS_REPLY_INTEGER ||
+		    node->element[0]->len >= sizeof(out->host))
 			return -1;
-		snprintf(out->host, sizeof(out->host), "%s",
-			 node->element[0]->len ? node->element[0]->str
-					       : asked->host);
+		/* an empty host: the node that answered (Redis's own rule) */
+		if (node->element[0]->len)
+			memcpy(out->host, node->element[0]->str,
+			       node->element[0]->len + 1);
+		else
+			memcpy(out->host, asked->host, sizeof(out->host));
 		out->port = (int)node->element[1]->integer;
 		return 0;
 	}
