@@ -37,16 +37,7 @@ make_world
 at_exit "kill $WORLD"
 expect_eq "the host has only loopback and the veth" "lo sfu0" "$(links)"
 expect_eq "the world has only loopback and the veth" "lo sfu1" "$(inw bash -c "$(declare -f links); links")"
-mkdir -p "$T/site"
-echo '<html><head><title>egress</title></head><body>hello from the world</body></html>' > "$T/site/index.html"
-world_site "$T/site" || die "the world's site did not start"
-at_exit "kill ${WORLD_PIDS[*]}"
-nsenter -t "$WORLD" -n python3 "$S/tests/fixtures/trap_listener.py" "$T/world-trap" 8080 &
-at_exit "kill $!"
-python3 "$S/tests/fixtures/trap_listener.py" "$T/host-trap" 8080 &
-at_exit "kill $!"
-wait_for "the listeners" 20 bash -c "test -e '$T/world-trap.ready' && test -e '$T/host-trap.ready'" ||
-  die "the listeners did not start"
+world_site_and_traps
 # The listeners work: from the host itself each sees its connection.
 for a in "$INSIDE_ADDR" "$META_ADDR" "$HOST_ADDR" 127.0.0.1; do
   curl -s -o /dev/null --max-time 2 "http://$a:8080/" || true

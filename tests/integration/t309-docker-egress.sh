@@ -50,16 +50,7 @@ fi
 export CONTAINER_NETWORK_MODE=bridge
 unset CONTAINER_ALLOW_HOST_NETWORK
 
-mkdir -p "$T/site"
-echo '<html><head><title>egress</title></head><body>hello from the world</body></html>' > "$T/site/index.html"
-world_site "$T/site" || die "the world's site did not start"
-at_exit "kill ${WORLD_PIDS[*]}"
-nsenter -t "$WORLD" -n python3 "$S/tests/fixtures/trap_listener.py" "$T/world-trap" 8080 &
-at_exit "kill $!"
-python3 "$S/tests/fixtures/trap_listener.py" "$T/host-trap" 8080 &
-at_exit "kill $!"
-wait_for "the listeners" 20 bash -c "test -e '$T/world-trap.ready' && test -e '$T/host-trap.ready'" ||
-  die "the listeners did not start"
+world_site_and_traps
 for a in "$INSIDE_ADDR" "$HOST_ADDR"; do
   curl -s -o /dev/null --max-time 2 "http://$a:8080/" || true
 done
