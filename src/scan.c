@@ -329,9 +329,15 @@ static void end_invalid(struct scan_task *t, struct store *st,
  * Sleep until ms (wall: another owner's stored lease expiry), waking early
  * on cancel. 0 slept, -1 cancelled.
  */
-static int sleep_until(struct scan_task *t, long long ms)
+/*
+ * Sleep ms on the monotonic clock, so that a wall clock stepped back
+ * while we wait cannot stretch the wait. -1 when the job was cancelled.
+ */
+static int sleep_for(struct scan_task *t, long long ms)
 {
-	while (clock_wall_ms() < ms) {
+	long long until = clock_mono_ms() + ms;
+
+	while (clock_mono_ms() < until) {
 		if (atomic_load(&t->cancel))
 			return -1;
 		usleep(50 * 1000);
@@ -420,16 +426,23 @@ static int acquire(struct scan_task *t, struct store *st, const char *id)
 			if (!rc)
 				task_log(LOG_WARN, t, "takeover",
 					  "took over from a lapsed lease");
-		} else if (waited_for && t->row.lease_expires_at > waited_for) {
+		} else if (waited_for && t->row.lease_expires_at != waited_for) {
+			/* renewed while we waited (later, or earlier after a
+			 * wall-clock step): the owner is alive */
 			report_skip(t, "version_conflict");
 			return -1;
 		} else {
+			long long wait = t->row.lease_expires_at - who.now;
+
+			/* never longer than one lease: a lease written before
+			 * the wall clock stepped back reads as far off */
+			if (wait > t->ctx->lease_ms)
+				wait = t->ctx->lease_ms;
 			waited_for = t->row.lease_expires_at;
 			task_log(LOG_INFO, t, "wait",
 				  "owner %s holds a live lease; waiting %lld ms",
-				  t->row.worker_id ? t->row.worker_id : "?",
-				  waited_for - who.now);
-			if (sleep_until(t, waited_for + 100)) {
+				  t->row.worker_id ? t->row.worker_id : "?", wait);
+			if (sleep_for(t, wait + 100)) {
 				report_released(t);
 				return -1;
 			}
