@@ -36,21 +36,26 @@ expect_eq "the dashboard JSON is valid" 0 "$RC"
 ensure_fetcher_image
 start_fixture
 HEALTH=$(free_port)
-start_worker w1 HEALTH_PORT="$HEALTH" HEALTH_ADDR=127.0.0.1
+# A generous container deadline: on a loaded machine the benign scan
+# must still complete, or the failed count below is off by one.
+start_worker w1 HEALTH_PORT="$HEALTH" HEALTH_ADDR=127.0.0.1 CONTAINER_TIMEOUT_MS=120000
 ok=$($CLI submit "$SITE/benign")
 $BULL add '[{"name":"scan","data":{"url":"ftp://shop.test/x"},"opts":{"jobId":"bad-url"}}]' >/dev/null
 redis-cli -p "$REDIS_PORT" hset bull:scan-jobs:bad-opts name scan data '{}' opts 'attempts=3' \
   timestamp "$(date +%s%3N)" >/dev/null
 redis-cli -p "$REDIS_PORT" lpush bull:scan-jobs:wait bad-opts >/dev/null
 redis-cli -p "$REDIS_PORT" zadd bull:scan-jobs:marker 0 0 >/dev/null
-wait_terminal 90 "$ok" || die "the scan did not finish"
+wait_terminal 180 "$ok" || die "the scan did not finish"
+expect_eq "the benign scan completed" "COMPLETED|" \
+  "$(sqlite3 -cmd '.timeout 5000' "$DB" "SELECT state, error_code || ' ' || error_message FROM scan_jobs WHERE id='$ok'")"
 scrape() { curl -s "http://127.0.0.1:$HEALTH/metrics" >"$T/metrics.txt"; }
 settled() {
   scrape && grep -q '^safeurl_queue_jobs{state="failed"} 2$' "$T/metrics.txt" &&
     grep -q '^safeurl_up{dependency="engine"} 1$' "$T/metrics.txt" &&
     grep -q '^safeurl_up{dependency="database"} 1$' "$T/metrics.txt"
 }
-wait_for "the gauges to show both failed jobs and the dependencies up" 60 settled
+wait_for "the gauges to show both failed jobs and the dependencies up" 60 settled ||
+  grep -E '^safeurl_(queue_jobs|up)\{' "$T/metrics.txt" >&2
 scrape
 m=$(cat "$T/metrics.txt")
 
