@@ -7,19 +7,24 @@
  * integration tests only: it reads the job data
  *   {"sleepMs": N, "sleepFirstMs": M, "fail": "reason",
  *    "failUntilAttempt": K, "unrecoverable": true, "progress": P,
- *    "log": "line"}
+ *    "log": "line", "ledger": "/path"}
  * reports P with updateProgress and the line with log (BullMQ's), sleeps N ms (M ms instead on the job's first start) on its own thread,
  * stopping early when cancelled, then
  * fails with "reason" (while the attempt number is below K, when K is
- * given) or completes like noop.
+ * given) or completes like noop. With a ledger it appends "start ID PID"
+ * before it runs the job and "end ID PID" before it reports the outcome,
+ * one write each, so that a test can see one job run twice at once.
  */
 #include "fmacros.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "scan.h"
@@ -56,8 +61,27 @@ struct test_plan {
 	char *log;      /* "log": a log line, reported first */
 	long sleep_ms;
 	char *fail;
+	char *ledger;   /* "ledger": a file to append start and end lines to */
 	int unrecoverable;
 };
+
+static void test_ledger(const struct test_plan *t, const char *what)
+{
+	char line[512];
+	int n, fd;
+
+	if (!t->ledger)
+		return;
+	n = snprintf(line, sizeof(line), "%s %s %ld\n", what,
+		     worker_job_id(t->job), (long)getpid());
+	fd = open(t->ledger, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "test processor: ledger %s: short write\n",
+			t->ledger);
+	close(fd);
+}
 
 static void *test_run(void *arg)
 {
@@ -72,6 +96,7 @@ static void *test_run(void *arg)
 			break;
 		nanosleep(&tick, NULL);
 	}
+	test_ledger(t, "end");
 	if (t->fail)
 		worker_job_fail(t->job, ERR_UNAVAILABLE, t->fail,
 				t->unrecoverable ? WORKER_FAIL_UNRECOVERABLE
@@ -79,6 +104,7 @@ static void *test_run(void *arg)
 	else
 		noop_result(t->job);
 	free(t->fail);
+	free(t->ledger);
 	free(t->progress);
 	free(t->log);
 	free(t);
@@ -99,6 +125,9 @@ static void test_plan_read(struct test_plan *t, json_t *d)
 					 JSON_COMPACT);
 	if (json_is_string(log))
 		t->log = xstrdup(json_string_value(log));
+	if (json_is_string(json_object_get(d, "ledger")))
+		t->ledger = xstrdup(json_string_value(
+			json_object_get(d, "ledger")));
 
 	t->sleep_ms = (long)json_integer_value(json_object_get(d, "sleepMs"));
 	if (first && worker_job_attempts_started(t->job) == 1)
@@ -122,6 +151,7 @@ static void test_start(void *ctx, struct worker_job *job)
 	if (json_is_object(d))
 		test_plan_read(t, d);
 	json_decref(d);
+	test_ledger(t, "start");
 	if (!t->sleep_ms) {
 		test_run(t);
 		return;

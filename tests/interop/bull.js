@@ -155,9 +155,13 @@ const commands = {
     const finished = new Promise(r => (finish = r));
     const w = new Worker(name, async job => {
       const d = job.data || {};
+      // "ledger": start and end lines, as safeurl-worker's test processor
+      const ledger = what => d.ledger && fs.appendFileSync(d.ledger, `${what} ${job.id} ${process.pid}\n`);
+      ledger('start');
       let ms = d.sleepMs || 0;
       if (d.sleepFirstMs !== undefined && job.attemptsStarted === 1) ms = d.sleepFirstMs;
       if (ms) await new Promise(r => setTimeout(r, ms));
+      ledger('end');
       if (typeof d.fail === 'string' &&
           (d.failUntilAttempt === undefined || job.attemptsMade + 1 < d.failUntilAttempt))
         throw d.unrecoverable ? new UnrecoverableError(d.fail) : new Error(d.fail);
