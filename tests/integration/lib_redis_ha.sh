@@ -254,3 +254,38 @@ ha_replicated() {
     /^slave[0-9]+:/ { for (i = 1; i < NF; i++) if ($i == "offset") o[n++] = $(i + 1) }
     END { if (!n) exit 1; for (i = 0; i < n; i++) if (o[i] != m) exit 1 }'
 }
+
+# ha_cluster_move_slot TO_PORT: move SLOT from its owner NP to the master
+# on TO_PORT the way redis-cli --cluster reshard does (IMPORTING and
+# MIGRATING, MIGRATE of the keys, SETSLOT NODE), slowly (20 keys a tenth
+# of a second), so that clients meet ASK and TRYAGAIN on the way and
+# MOVED after it. NP becomes TO_PORT.
+ha_cluster_move_slot() {
+  local to=$1 from=$NP src dst keys i moved=0
+  src=$(redis-cli -p "$from" cluster myid)
+  dst=$(redis-cli -p "$to" cluster myid)
+  redis-cli -p "$to" cluster setslot "$SLOT" importing "$src" >/dev/null
+  redis-cli -p "$from" cluster setslot "$SLOT" migrating "$dst" >/dev/null
+  while :; do
+    keys=$(redis-cli -p "$from" cluster getkeysinslot "$SLOT" 20)
+    [ -n "$keys" ] || break
+    # shellcheck disable=SC2086
+    redis-cli -p "$from" migrate 127.0.0.1 "$to" "" 0 5000 REPLACE KEYS $keys >/dev/null ||
+      die "MIGRATE to $to failed"
+    moved=$((moved + $(wc -w <<<"$keys")))
+    sleep 0.1
+  done
+  redis-cli -p "$to" cluster setslot "$SLOT" node "$dst" >/dev/null
+  redis-cli -p "$from" cluster setslot "$SLOT" node "$dst" >/dev/null
+  for i in 1 2 3 4 5 6; do
+    redis-cli -p "${HA_PORT[$i]}" cluster setslot "$SLOT" node "$dst" >/dev/null 2>&1 || true
+  done
+  echo "# $SECONDS s: slot $SLOT moved from $from to $to ($moved keys)"
+  NP=$to
+}
+
+# ha_other_master: a live master's port other than NP's.
+ha_other_master() {
+  redis-cli -p "$NP" cluster nodes | awk -v np="$NP" '
+    $3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@]"); if (a[2] != np) { print a[2]; exit } }'
+}

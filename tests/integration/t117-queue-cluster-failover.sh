@@ -59,11 +59,31 @@ expect_eq "none failed" 0 "$(redis-cli -p "$NP" zcard "$K:failed")"
 expect_eq "none waiting or active" "0 0" "$(redis-cli -p "$NP" llen "$K:wait") $(redis-cli -p "$NP" llen "$K:active")"
 for w in a b; do
   # an idle worker finds the new owner on its next reconnect (backoff)
-  wait_for "worker $w to find the new owner" 60 grep -q "redis command connection: the master is at 127.0.0.1:$NP" "$T/$w.log" || true
+  check "worker $w located the new owner" wait_for "worker $w to find the new owner" 60 \
+    grep -q "redis command connection: the master is at 127.0.0.1:$NP" "$T/$w.log"
+done
+
+# Resharding: the queue's slot moves to another master while N2 more
+# jobs run. The workers meet ASK or TRYAGAIN while the keys move and
+# MOVED after; they locate the slot's new master and finish every job.
+N2=${T117_RESHARD_JOBS:-200}
+spec=$(python3 -c "import json; print(json.dumps([{'name':'scan','data':{'sleepMs':30,'ledger':'$T/ledger'},'opts':{'jobId':f'r-{i}'}} for i in range($N2)]))")
+bull add "$spec" >/dev/null
+ha_cluster_move_slot "$(ha_other_master)"
+done_moved() {
+  [ "$(redis-cli -p "$NP" eval "return {redis.call('zcard',KEYS[1]),redis.call('llen',KEYS[2]),redis.call('llen',KEYS[3])}" 3 \
+    "$K:completed" "$K:wait" "$K:active" | tr '\n' ' ')" = "$((N + N2)) 0 0 " ]
+}
+wait_for "every job completed on the slot's new master" 120 done_moved || true
+expect_eq "all jobs completed after the move" "$((N + N2))" "$(redis-cli -p "$NP" zcard "$K:completed")"
+check "a worker was redirected while the slot moved" \
+  grep -qE 'no longer serves the queue \((ASK|MOVED|TRYAGAIN)' "$T/a.log" "$T/b.log"
+for w in a b; do
+  check "worker $w located the slot's new master" wait_for "worker $w to find the slot's new master" 60 \
+    grep -q "redis command connection: the master is at 127.0.0.1:$NP" "$T/$w.log"
   kill -TERM "${W[$w]}"
   set +e; wait "${W[$w]}"; WRC=$?; set -e
   expect_eq "worker $w exits 0" 0 "$WRC"
-  check "worker $w located the new owner" grep -q "redis command connection: the master is at 127.0.0.1:$NP" "$T/$w.log"
 done
 kill -KILL "$BPID" 2>/dev/null || true
 set +e; wait "$BPID"; set -e
