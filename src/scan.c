@@ -326,12 +326,9 @@ static void end_invalid(struct scan_task *t, struct store *st,
 			const char *msg, int owned);
 
 /*
- * Sleep until ms (wall: another owner's stored lease expiry), waking early
- * on cancel. 0 slept, -1 cancelled.
- */
-/*
  * Sleep ms on the monotonic clock, so that a wall clock stepped back
- * while we wait cannot stretch the wait. -1 when the job was cancelled.
+ * while we wait cannot stretch the wait; wake early on cancel. 0 slept,
+ * -1 cancelled.
  */
 static int sleep_for(struct scan_task *t, long long ms)
 {

@@ -75,12 +75,12 @@ static void test_ledger(const struct test_plan *t, const char *what)
 	n = snprintf(line, sizeof(line), "%s %s %ld\n", what,
 		     worker_job_id(t->job), (long)getpid());
 	fd = open(t->ledger, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) != n)
-		fprintf(stderr, "test processor: ledger %s: short write\n",
-			t->ledger);
-	close(fd);
+	if (fd < 0 || n <= 0 || (size_t)n >= sizeof(line) ||
+	    write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "test processor: cannot append to ledger "
+			"'%s'\n", t->ledger);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void *test_run(void *arg)
