@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib_redis_ha.sh - Redis behind Sentinel and Redis Cluster, all on
 # loopback, for the failover tests (source after lib.sh). Each
 # deployment exports what a worker needs to find it (REDIS_SENTINELS...,
@@ -178,7 +179,9 @@ ha_scans() {
   export SAFEURL_TEST_LOCK_MS=1500 SAFEURL_TEST_STALLED_MS=700 RECONCILE_INTERVAL_MS=1000
   # the fetcher's container gets time to spare on a loaded machine
   export CONTAINER_TIMEOUT_MS=120000
-  $CLI submit $(for i in $(seq 1 $((n - late))); do echo "$SITE/benign?s=$i"; done) >"$T/first.ids" ||
+  local urls=()
+  for i in $(seq 1 $((n - late))); do urls+=("$SITE/benign?s=$i"); done
+  $CLI submit "${urls[@]}" >"$T/first.ids" ||
     die "submitting the first $((n - late)) scans failed"
   for w in a b; do start_worker "$w" WORKER_CONCURRENCY=8; done
   wait_for "a quarter of the scans ended" 300 ha_scans_at_least $((n / 4)) ||
