@@ -44,6 +44,10 @@
 # fetcher, the testbox's valid document and its crash):
 #   SOAK_SCANS=2000 SOAK_WAVES=20 SOAK_ENGINE=1 SOAK_FLEET="fa1 bok1 bfail" \
 #     WORKER_CONCURRENCY=5 tests/soak/soak.sh
+# and on the sandbox runtime (the fetcher and the testbox as sandbox
+# roots; the Docker faults do not apply):
+#   CONTAINER_RUNTIME=sandbox SOAK_SCANS=10000 SOAK_WAVES=40 \
+#     SOAK_DRAIN_S=600 tests/soak/soak.sh
 here=$(cd "$(dirname "$0")" && pwd)
 export SAFEURL_SOURCE_DIR=${SAFEURL_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 export SAFEURL_BUILD_DIR=${SAFEURL_BUILD_DIR:-$SAFEURL_SOURCE_DIR/build/debug}
@@ -59,6 +63,8 @@ RANDOM=$SEED
 FAULTS=(${SOAK_FAULTS:-kill9 term redis dblock})
 [ "${SOAK_DOCKERD:-0}" = 1 ] && FAULTS+=(dockerd)
 [ "${SOAK_ENGINE:-0}" = 1 ] && FAULTS+=(freeze engine)
+[ "$RUNTIME" = sandbox ] && [ "${SOAK_DOCKERD:-0}${SOAK_ENGINE:-0}" != 00 ] &&
+  die "SOAK_DOCKERD and SOAK_ENGINE are Docker faults: not with CONTAINER_RUNTIME=sandbox"
 QA=soak-fetch QB=soak-box
 EXP=$T/expected
 : >"$EXP"
@@ -105,12 +111,18 @@ fi
 # --- the fleet ---
 declare -A GEN HWM WEXIT
 FLEET=(${SOAK_FLEET:-fa1 fa2 bok1 bok2 bfail bslow})
+# The testbox: an image for Docker, a root of its own for the sandbox.
+BOX=(FETCHER_IMAGE="$TESTBOX_IMAGE")
+if [ "$RUNTIME" = sandbox ]; then
+  "$S/tests/fixtures/testbox/build.sh" --rootfs "$T/testbox-root" || die "cannot build the testbox root"
+  BOX=(FETCHER_ROOTFS="$T/testbox-root" FETCHER_ENTRYPOINT=/testbox)
+fi
 worker_env() {
   case $1 in
     fa*) W_ENV=(QUEUE_NAME=$QA CONTAINER_TIMEOUT_MS=8000 FETCHER_ARGS="$FARGS") ;;
-    bok*) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="json $OKDOC") ;;
-    bfail) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS="exit 3 soak-crash") ;;
-    bslow) W_ENV=(QUEUE_NAME=$QB FETCHER_IMAGE=$TESTBOX_IMAGE FETCHER_ARGS=sleep
+    bok*) W_ENV=(QUEUE_NAME=$QB "${BOX[@]}" FETCHER_ARGS="json $OKDOC") ;;
+    bfail) W_ENV=(QUEUE_NAME=$QB "${BOX[@]}" FETCHER_ARGS="exit 3 soak-crash") ;;
+    bslow) W_ENV=(QUEUE_NAME=$QB "${BOX[@]}" FETCHER_ARGS=sleep
                   CONTAINER_TIMEOUT_MS=1500 WORKER_CONCURRENCY=2) ;;
   esac
 }
