@@ -3,11 +3,12 @@
 
 Usage: no_cycles.py BUILD_DIR
 
-Each object file of the product (the libraries and programs defined in the
-top-level CMakeLists.txt, found as BUILD_DIR/CMakeFiles/<target>.dir/**/*.o;
-tests/ and bench/ build their objects under their own directories and are
-not read) is a node. "A uses a symbol defined in B" (nm: undefined in A,
-defined globally in B) is an edge A -> B. Data and calls must flow one way
+Each object file of the product (the libraries and programs defined in
+the top-level CMakeLists.txt: the objects BUILD_DIR/compile_commands.json
+names under BUILD_DIR/CMakeFiles/<target>.dir/; tests/ and bench/ build
+theirs under their own directories and are not read) is a node. "A uses a
+symbol defined in B" (nm: undefined in A, defined globally in B) is an
+edge A -> B. Data and calls must flow one way
 (front -> backends -> shared helpers), so the graph must have no strongly
 connected component of more than one node.
 
@@ -15,7 +16,9 @@ Exit status: 0 with the one-line summary "N objects, M edges, no cycles";
 1 with every cycle printed (its objects, then each edge inside it with the
 symbols that make it); 2 when the build directory cannot be read.
 """
+import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -31,37 +34,59 @@ def fail(msg):
 
 
 def find_objects(build):
-    """{label: path} for every object of the top-level targets."""
-    top = os.path.join(build, "CMakeFiles")
-    if not os.path.isdir(top):
-        fail("'%s': not a CMake build directory (no CMakeFiles/): expected "
-             "the build tree, e.g. build/debug" % build)
+    """{label: path} for every object of the top-level targets.
+
+    The objects are those the build's compile_commands.json names (the
+    project sets CMAKE_EXPORT_COMPILE_COMMANDS), so an object left behind
+    by a source since removed is not read.
+    """
+    top = os.path.join(os.path.abspath(build), "CMakeFiles")
+    db = os.path.join(build, "compile_commands.json")
+    try:
+        with open(db) as f:
+            entries = json.load(f)
+    except OSError as ex:
+        fail("'%s': %s: expected the build tree of a configured preset, "
+             "e.g. build/debug" % (db, ex.strerror))
+    except ValueError as ex:
+        fail("'%s': not JSON: %s" % (db, ex))
     found = {}
     targets = set()
-    for d in sorted(os.listdir(top)):
-        if not d.endswith(".dir"):
+    for entry in entries:
+        args = shlex.split(entry.get("command", ""))
+        if "-o" not in args or args.index("-o") + 1 >= len(args):
             continue
-        target = d[:-len(".dir")]
-        root = os.path.join(top, d)
-        for dirpath, _, files in os.walk(root):
-            for f in sorted(files):
-                if not f.endswith(".o"):
-                    continue
-                path = os.path.join(dirpath, f)
-                rel = os.path.relpath(path, root)[:-len(".o")]
-                # Generated sources sit in the build tree: CMake names
-                # their objects after the path it made relative.
-                found.setdefault(rel, []).append((target, path))
-                targets.add(target)
+        path = os.path.normpath(os.path.join(entry["directory"],
+                                             args[args.index("-o") + 1]))
+        rel = os.path.relpath(path, top)
+        parts = rel.split(os.sep)
+        # Only CMakeFiles/<target>.dir/... of the top directory: tests/ and
+        # bench/ have their own CMakeFiles.
+        if rel.startswith("..") or len(parts) < 2 or \
+                not parts[0].endswith(".dir") or not path.endswith(".o"):
+            continue
+        if not os.path.isfile(path):
+            fail("'%s': not built: build the tree first (cmake --build)"
+                 % path)
+        # A benchmark or test program the top directory defines
+        # (bench/bench_store.c) is not the product either.
+        if parts[1] in ("bench", "tests"):
+            continue
+        target = parts[0][:-len(".dir")]
+        # Generated sources sit in the build tree: CMake names their
+        # objects after the path it made relative.
+        label = os.path.join(*parts[1:])[:-len(".o")]
+        found.setdefault(label, []).append((target, path))
+        targets.add(target)
     missing = [t for t in REQUIRED_TARGETS if t not in targets]
     if missing:
-        fail("'%s': no objects of %s: build the tree first (cmake --build)"
-             % (build, ", ".join(missing)))
+        fail("'%s': no objects of %s: expected the build tree of this "
+             "project" % (build, ", ".join(missing)))
     objects = {}
-    for rel, places in found.items():
+    for label, places in found.items():
         for target, path in places:
-            label = rel if len(places) == 1 else "%s:%s" % (target, rel)
-            objects[label] = path
+            name = label if len(places) == 1 else "%s:%s" % (target, label)
+            objects[name] = path
     return objects
 
 
