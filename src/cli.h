@@ -1,7 +1,8 @@
 /*
- * cli.h - commands of the safeurl program that live outside cli_main.c.
- * Each takes the loaded configuration and its own argv (argv[0] is the
- * command name) and returns a sysexits code.
+ * cli.h - commands of the safeurl program that live outside cli_main.c,
+ * and the helpers they share (cli_common.c). Each command takes the loaded
+ * configuration and its own argv (argv[0] is the command name) and returns
+ * a sysexits code.
  */
 #ifndef SAFEURL_CLI_H
 #define SAFEURL_CLI_H
@@ -47,13 +48,6 @@ struct queue_producer;
 int cli_enqueue(struct queue_producer *qp, const char *bull_id,
 		const char *id, const char *url, int *added, struct err *e);
 
-/*
- * Open the existing store (never created or migrated: `migrate` does that)
- * for a read or operator command, or print the error; NULL with *rc set to
- * the exit code. New, caller closes with store_close().
- */
-struct store;
-struct store *cli_open_store(const struct config *cfg, int *rc);
 
 /*
  * The operator's commands (cli_ops.c): list, stats, history, retry,
@@ -68,7 +62,20 @@ int cli_cancel(const struct config *cfg, int argc, char **argv);
 int cli_pause(const struct config *cfg, int argc, char **argv);
 int cli_resume(const struct config *cfg, int argc, char **argv);
 
-/* The sysexits code for an error of this kind (cli_main.c's table). */
+/* ---- cli_common.c ---- */
+
+/* The sysexits code for an error of this kind (cli_common.c's table). */
 int cli_exit_code(enum err_kind kind);
+
+/* Print e's message as safeurl's error line; its kind's exit code. */
+int cli_fail(const struct err *e);
+
+/*
+ * Open the existing store (never created or migrated: `migrate` does that)
+ * for a read or operator command, or print the error; NULL with *rc set to
+ * the exit code. New, caller closes with store_close().
+ */
+struct store;
+struct store *cli_open_store(const struct config *cfg, int *rc);
 
 #endif

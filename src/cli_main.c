@@ -9,7 +9,8 @@
  * unreachable, busy or locked past the retry bounds), 70 internal error,
  * 78 configuration: a bad variable, or what a variable points at cannot
  * be used (a missing or non-database file, a refused token or password,
- * a schema this program does not know).
+ * a schema this program does not know). Error kinds map to these codes
+ * through the table in cli_common.c, which every command file shares.
  */
 #include "fmacros.h"
 
@@ -62,16 +63,6 @@ static const struct command commands[] = {
 	{ "requeue", cli_requeue, "requeue --stale", "re-enqueue QUEUED scans whose queue job is gone (--older-than\n      SECONDS, default 60)" },
 };
 
-/* Error kind -> exit code; kinds not listed exit 70. */
-static const struct {
-	enum err_kind kind;
-	int code;
-} exit_codes[] = {
-	{ ERR_NOT_FOUND, EX_DATAERR },
-	{ ERR_UNAVAILABLE, EX_UNAVAILABLE },
-	{ ERR_INVALID, EX_CONFIG },
-};
-
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out)
@@ -109,39 +100,6 @@ static void usage(FILE *out)
 		     "(retrying cannot help)\n"
 		     "the same causes give the same codes in safeurl-worker "
 		     "(docs/operations.md)\n");
-}
-
-int cli_exit_code(enum err_kind kind)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
-		if (exit_codes[i].kind == kind)
-			return exit_codes[i].code;
-	return EX_SOFTWARE;
-}
-
-static int exit_code(const struct err *e)
-{
-	return cli_exit_code(e->kind);
-}
-
-static int report(const struct err *e)
-{
-	fprintf(stderr, "safeurl: %s\n", e->msg);
-	return exit_code(e);
-}
-
-struct store *cli_open_store(const struct config *cfg, int *rc)
-{
-	struct err e = ERR_INIT;
-	struct store *st;
-
-	log_init(cfg->log_level, cfg->log_format, "cli");
-	st = store_open_existing(cfg, &e);
-	if (!st)
-		*rc = report(&e);
-	return st;
 }
 
 static int want_args(int argc, int n, const char *usage_line)
@@ -199,7 +157,7 @@ static int with_store(const struct config *cfg, int argc, char **argv,
 		return rc;
 	log_init(cfg->log_level, cfg->log_format, "cli");
 	if (!(st = store_open(cfg, &e)))
-		return report(&e);
+		return cli_fail(&e);
 	rc = fn(st, argv);
 	store_close(st);
 	return rc;
@@ -212,7 +170,7 @@ static int show_migrate(struct store *st, char **argv)
 
 	(void)argv;
 	if (store_migrate(st, &applied, &version, &e))
-		return report(&e);
+		return cli_fail(&e);
 	printf("schema at version %d, %d migration%s applied\n", version,
 	       applied, applied == 1 ? "" : "s");
 	return 0;
@@ -289,7 +247,7 @@ static int show_status(struct store *st, const char *id, enum format fmt)
 	int rc = 0;
 
 	if (state_get_job(st, id, &job, &e)) {
-		rc = report(&e);
+		rc = cli_fail(&e);
 	} else if (fmt == FORMAT_JSON) {
 		cli_report_status_json(&job, &out);
 		fputs(out.data, stdout);
@@ -323,13 +281,13 @@ static int show_result(struct store *st, const char *id, enum format fmt)
 		if ((have_job || have_res) &&
 		    cli_report_text(have_job ? &job : NULL,
 				    have_res ? res.result_json : NULL, &out, &je))
-			rc = report(&je);
+			rc = cli_fail(&je);
 		fputs(out.data, stdout);
 	} else if (have_res) {
 		printf("%s\n", res.result_json);
 	}
 	if (!have_res)
-		rc = report(&e);
+		rc = cli_fail(&e);
 	state_job_release(&job);
 	state_result_release(&res);
 	buf_release(&out);

@@ -1,6 +1,10 @@
 /*
  * state.c - the scan state machine: legal moves, guarded transitions with
- * their audit rows, and reading jobs, results and audit trails.
+ * their audit rows.
+ *
+ * Not here: the states' names (state_names.c) and reading jobs, results
+ * and audit trails (state_read.c); both sit below this file, which calls
+ * them and is called by neither.
  *
  *   create (NULL -> QUEUED, version 0)
  *      |
@@ -78,17 +82,17 @@
 
 enum rule { NEVER, MUST, MAY };
 
+/* The states' names: state_names.c. */
 static const struct state_info {
-	const char *name;
 	unsigned char terminal;
 	unsigned char owner, lease, error; /* enum rule */
 } states[STATE_COUNT] = {
-	[STATE_QUEUED] = { "QUEUED", 0, NEVER, NEVER, NEVER },
-	[STATE_FETCHING] = { "FETCHING", 0, MUST, MUST, NEVER },
-	[STATE_ANALYZING] = { "ANALYZING", 0, MUST, MUST, NEVER },
-	[STATE_COMPLETED] = { "COMPLETED", 1, MAY, NEVER, NEVER },
-	[STATE_FAILED] = { "FAILED", 1, MAY, NEVER, MUST },
-	[STATE_TIMED_OUT] = { "TIMED_OUT", 1, MAY, NEVER, MUST },
+	[STATE_QUEUED] = { 0, NEVER, NEVER, NEVER },
+	[STATE_FETCHING] = { 0, MUST, MUST, NEVER },
+	[STATE_ANALYZING] = { 0, MUST, MUST, NEVER },
+	[STATE_COMPLETED] = { 1, MAY, NEVER, NEVER },
+	[STATE_FAILED] = { 1, MAY, NEVER, MUST },
+	[STATE_TIMED_OUT] = { 1, MAY, NEVER, MUST },
 };
 
 enum column_mode { KEEP, SET, CLEAR }; /* matches STORE_SQL_JOB_MOVE */
@@ -134,21 +138,6 @@ static const struct move moves[] = {
 };
 
 #define NMOVES (sizeof(moves) / sizeof(moves[0]))
-
-const char *state_name(enum state s)
-{
-	return (unsigned)s < STATE_COUNT ? states[s].name : "?";
-}
-
-enum state state_parse(const char *name)
-{
-	int i;
-
-	for (i = 0; name && i < STATE_COUNT; i++)
-		if (!strcmp(name, states[i].name))
-			return (enum state)i;
-	return STATE_NONE;
-}
 
 int state_is_terminal(enum state s)
 {

@@ -3,7 +3,8 @@
  * results and audit trails, parsing store rows into them, and the reads
  * (a job, its result, its audit trail, the abandoned-lease sweep).
  *
- * Not here: the move table and transitions (state.c).
+ * Not here: the move table and transitions (state.c, which calls these),
+ * the states' names (state_names.c).
  */
 #include "fmacros.h"
 

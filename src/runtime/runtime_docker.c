@@ -331,7 +331,7 @@ struct rt_run {
 static int create_failed(struct rt_run *run, long status,
 			 const struct buf *reply, struct err *e)
 {
-	if (status == 404 && runtime_check_image(run->rt, run->spec->image, e) < 0)
+	if (status == 404 && docker_check_image(run->rt, run->spec->image, e) < 0)
 		return -1;
 	rt_engine_error(status, reply, "create container", e);
 	if (status == 404) /* a missing network: infrastructure too */

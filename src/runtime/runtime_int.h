@@ -2,7 +2,8 @@
  * runtime_int.h - declarations shared only by the runtime's files:
  * runtime.c (the public API, dispatching to a backend), the Docker backend
  * (runtime_docker.c, runtime_http.c, runtime_json.c), the sandbox backend
- * (runtime_sandbox.c, sandbox_*.c) and their tests.
+ * (runtime_sandbox.c, sandbox_*.c), what both backends call during a run
+ * (runtime_common.c) and their tests.
  */
 #ifndef SAFEURL_RUNTIME_INT_H
 #define SAFEURL_RUNTIME_INT_H
@@ -74,7 +75,7 @@ struct runtime {
 	struct sandbox *sb;
 };
 
-/* ---- runtime.c: shared by both backends ---- */
+/* ---- runtime_common.c: called by both backends during a run ---- */
 
 /* The job id of spec, "" when it has none: borrowed. */
 const char *rt_job_of(const struct runtime_spec *spec);

@@ -16,7 +16,7 @@
  *   cgroup (killing any straggler)
  *
  * Output goes through the same capped stream as Docker's (raw feeds), and
- * every outcome is worded and logged by runtime.c, so a scan reads the
+ * every outcome is worded and logged by runtime_common.c, so a scan reads the
  * same from either backend. Network modes: bridge (the isolated egress
  * network of sandbox_egress.c, shared by every sandbox of the worker),
  * none (own namespace, loopback only) and host (tests); a named network

@@ -21,7 +21,7 @@
  *    their own BEGIN/COMMIT); a failure leaves no transaction open.
  *
  * Backends classify failures: ERR_UNAVAILABLE for transient ones (busy,
- * locked, I/O, unreachable), which store.c retries; ERR_INVALID for a
+ * locked, I/O, unreachable), which store_exec.c retries; ERR_INVALID for a
  * database that cannot be used (not a database, corrupt, cannot open);
  * ERR_INTERNAL for constraint and logic errors.
  */
@@ -66,6 +66,12 @@ struct store {
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_libsql_ops;
 
+/* ---- store_exec.c: how every call runs ---- */
+
+/* Seed st's jitter and read the test hooks; before the first call. */
+void store_exec_init(struct store *st);
+/* The backend's open of url (borrowed), retried like every other call. */
+int store_exec_open(struct store *st, const char *url, struct err *e);
 /* A multi-statement script, retried like every other call. */
 int store_script(struct store *st, const char *sql, struct err *e);
 

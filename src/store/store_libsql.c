@@ -24,7 +24,7 @@
  *   script: its statements, each after the one before, then the same
  *           conditional ROLLBACK.
  *
- * HTTP errors: no answer, 5xx, 408 or 429 -> ERR_UNAVAILABLE (store.c
+ * HTTP errors: no answer, 5xx, 408 or 429 -> ERR_UNAVAILABLE (store_exec.c
  * retries); 401/403 -> ERR_INVALID naming the token; other 4xx ->
  * ERR_INVALID with the server's text. The token is sent as
  * `Authorization: Bearer` and never logged or put in an error message.
@@ -33,7 +33,7 @@
  * the batch before the connection dropped, the retried guard misses and
  * the caller sees a version conflict for its own transition.
  *
- * Not here: the JSON (store_libsql_wire.c), retries (store.c), SQL text
+ * Not here: the JSON (store_libsql_wire.c), retries (store_exec.c), SQL text
  * (store_schema.c).
  */
 #include "fmacros.h"

@@ -7,7 +7,7 @@
  * connection; a batch is BEGIN IMMEDIATE ... COMMIT so that writers queue
  * on the busy handler instead of failing mid-transaction.
  *
- * Not here: retries (store.c), SQL text (store_schema.c).
+ * Not here: retries (store_exec.c), SQL text (store_schema.c).
  */
 #include "fmacros.h"
 
