@@ -292,3 +292,81 @@ ha_other_master() {
   redis-cli -p "$NP" cluster nodes | awk -v np="$NP" '
     $3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@]"); if (a[2] != np) { print a[2]; exit } }'
 }
+
+# ---- the mixed fleet of the queue failover tests (t116, t117) ----
+
+declare -A HA_W
+
+# ha_fleet_up NAME JOBS: two safeurl-workers (test processor, concurrency
+# 8, logs $T/a.log and $T/b.log) consuming, then a stock bullmq Worker
+# (bull.js worker-test: ioredis with the same Sentinel or Cluster
+# options) whose completed ids go to $T/bull.ids. Ours start first, so
+# that all three share the jobs added after.
+ha_fleet_up() {
+  local name=$1 jobs=$2 w
+  for w in a b; do
+    WORKER_ID=$name-$w WORKER_CONCURRENCY=8 LOG_FORMAT=json "$B/safeurl-worker" --processor=test 2>"$T/$w.log" &
+    HA_W[$w]=$!
+    at_exit "kill -9 ${HA_W[$w]}"
+    wait_for "worker $w consuming" 30 grep -q '"msg":"consuming' "$T/$w.log" || die "worker $w did not start"
+  done
+  BULL_READY_FILE=$T/bull.ready node "$S/tests/interop/bull.js" worker-test "$((jobs * 2))" "$T/bull.ids" >"$T/bull.log" 2>&1 &
+  HA_BPID=$!
+  at_exit "kill -9 $HA_BPID"
+  wait_for "the bullmq worker connected" 60 test -s "$T/bull.ready" || die "the bullmq worker did not start"
+}
+
+# ha_add_jobs ID-PREFIX COUNT SLEEP-MS: COUNT test jobs (ids PREFIX-0...)
+# that sleep and write the ledger $T/ledger.
+ha_add_jobs() {
+  bull add "$(python3 -c "import json, sys; print(json.dumps([{'name': 'scan',
+    'data': {'sleepMs': int(sys.argv[3]), 'ledger': sys.argv[4]},
+    'opts': {'jobId': '%s-%d' % (sys.argv[1], i)}} for i in range(int(sys.argv[2]))]))" "$@" "$T/ledger")" >/dev/null
+}
+
+# ha_fleet_down: once each of our workers has found the master on NP
+# (an idle one finds it on its next reconnect), SIGTERM it (exit 0), then
+# stop the bullmq Worker.
+ha_fleet_down() {
+  local w
+  for w in a b; do
+    check "worker $w located the master on $NP" wait_for "worker $w to find the master on $NP" 60 \
+      grep -q "redis command connection: the master is at 127.0.0.1:$NP" "$T/$w.log"
+    kill -TERM "${HA_W[$w]}"
+    set +e; wait "${HA_W[$w]}"; WRC=$?; set -e
+    expect_eq "worker $w exits 0" 0 "$WRC"
+  done
+  kill -KILL "$HA_BPID" 2>/dev/null || true
+  set +e; wait "$HA_BPID"; set -e
+}
+
+# ha_completions ID-PREFIX COUNT: "missing twice bullmq": jobs PREFIX-i
+# (i < COUNT) no worker completed, jobs completed more than once, and
+# completions by the bullmq Worker; from the workers' logs and bull.ids.
+ha_completions() {
+  { cat "$T/a.log" "$T/b.log"; sed 's/^/bullmq /' "$T/bull.ids" 2>/dev/null; } | python3 -c "
+import json, sys, collections
+c = collections.Counter(); b = 0
+for line in sys.stdin:
+    if line.startswith('bullmq '):
+        c[line.split()[1]] += 1; b += 1; continue
+    try: d = json.loads(line)
+    except ValueError: continue
+    if d.get('event') == 'complete': c[d.get('job')] += 1
+print(sum(1 for i in range($2) if c['$1-%d' % i] == 0), sum(1 for v in c.values() if v > 1), b)"
+}
+
+# ha_fleet_checks ID-PREFIX COUNT: every job completed, all three workers
+# took part, none ran twice at once; sets TWICE (jobs completed more than
+# once: BullMQ runs a job at least once).
+ha_fleet_checks() {
+  local missing bullmq w
+  # shellcheck disable=SC2034 # TWICE is for the caller
+  read -r missing TWICE bullmq <<<"$(ha_completions "$1" "$2")"
+  expect_eq "every job completed by a worker" 0 "$missing"
+  check "the bullmq worker took part ($bullmq jobs)" test "$bullmq" -gt 0
+  for w in a b; do
+    check "worker $w took part" grep -q '"event":"complete"' "$T/$w.log"
+  done
+  check "no job ran twice at once" ha_no_overlap "$T/ledger"
+}

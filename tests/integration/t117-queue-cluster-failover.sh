@@ -29,21 +29,8 @@ expect_match "names BULLMQ_PREFIX" "BULLMQ_PREFIX='bull': expected a \{hash tag\
 export BULLMQ_PREFIX='{scan}'
 
 N=${T117_JOBS:-300}
-declare -A W
-for w in a b; do
-  WORKER_ID=t117-$w WORKER_CONCURRENCY=8 LOG_FORMAT=json "$B/safeurl-worker" --processor=test 2>"$T/$w.log" &
-  W[$w]=$!
-  at_exit "kill -9 ${W[$w]}"
-  wait_for "worker $w consuming" 30 grep -q '"msg":"consuming' "$T/$w.log" || die "worker $w did not start"
-done
-# The mixed fleet: a stock bullmq Worker (ioredis Cluster) on the same
-# queue, with the same test processor; its completed ids go to a file.
-BULL_READY_FILE=$T/bull.ready node "$S/tests/interop/bull.js" worker-test "$((N * 2))" "$T/bull.ids" >"$T/bull.log" 2>&1 &
-BPID=$!
-at_exit "kill -9 $BPID"
-wait_for "the bullmq worker connected" 60 test -s "$T/bull.ready" || die "the bullmq worker did not start"
-spec=$(python3 -c "import json; print(json.dumps([{'name':'scan','data':{'sleepMs':30,'ledger':'$T/ledger'},'opts':{'jobId':f'c-{i}'}} for i in range($N)]))")
-bull add "$spec" >/dev/null
+ha_fleet_up t117 "$N"
+ha_add_jobs c "$N" 30
 check "every job replicated" wait_for "the replica in step" 30 ha_replicated "$OWNER"
 K="{scan}:$QUEUE_NAME"
 completed_on() { [ "$(redis-cli -p "$OWNER" zcard "$K:completed")" -ge "$1" ]; }
@@ -67,8 +54,7 @@ done
 # jobs run. The workers meet ASK or TRYAGAIN while the keys move and
 # MOVED after; they locate the slot's new master and finish every job.
 N2=${T117_RESHARD_JOBS:-200}
-spec=$(python3 -c "import json; print(json.dumps([{'name':'scan','data':{'sleepMs':30,'ledger':'$T/ledger'},'opts':{'jobId':f'r-{i}'}} for i in range($N2)]))")
-bull add "$spec" >/dev/null
+ha_add_jobs r "$N2" 30
 ha_cluster_move_slot "$(ha_other_master)"
 done_moved() {
   [ "$(redis-cli -p "$NP" eval "return {redis.call('zcard',KEYS[1]),redis.call('llen',KEYS[2]),redis.call('llen',KEYS[3])}" 3 \
@@ -78,34 +64,11 @@ wait_for "every job completed on the slot's new master" 120 done_moved || true
 expect_eq "all jobs completed after the move" "$((N + N2))" "$(redis-cli -p "$NP" zcard "$K:completed")"
 check "a worker was redirected while the slot moved" \
   grep -qE 'no longer serves the queue \((ASK|MOVED|TRYAGAIN)' "$T/a.log" "$T/b.log"
-for w in a b; do
-  check "worker $w located the slot's new master" wait_for "worker $w to find the slot's new master" 60 \
-    grep -q "redis command connection: the master is at 127.0.0.1:$NP" "$T/$w.log"
-  kill -TERM "${W[$w]}"
-  set +e; wait "${W[$w]}"; WRC=$?; set -e
-  expect_eq "worker $w exits 0" 0 "$WRC"
-done
-kill -KILL "$BPID" 2>/dev/null || true
-set +e; wait "$BPID"; set -e
-read -r missing twice bullmq <<<"$( { cat "$T/a.log" "$T/b.log"; sed 's/^/bullmq /' "$T/bull.ids" 2>/dev/null; } | python3 -c "
-import json, sys, collections
-c = collections.Counter(); b = 0
-for line in sys.stdin:
-    if line.startswith('bullmq '):
-        c[line.split()[1]] += 1; b += 1; continue
-    try: d = json.loads(line)
-    except ValueError: continue
-    if d.get('event') == 'complete': c[d.get('job')] += 1
-print(sum(1 for i in range($N) if c['c-%d' % i] == 0), sum(1 for v in c.values() if v > 1), b)")"
-expect_eq "every job completed by a worker" 0 "$missing"
+ha_fleet_down
 # Jobs may run again (at least once, as BullMQ promises): those in flight
 # at the kill, and those whose completion the ioredis Cluster client gave
 # up on during the failover ("Too many Cluster redirections"), once their
 # 30 s lock runs out. Never two at once.
-echo "# $twice jobs completed more than once"
-check "the bullmq worker took part ($bullmq jobs)" test "$bullmq" -gt 0
-for w in a b; do
-  check "worker $w took part" grep -q '"event":"complete"' "$T/$w.log"
-done
-check "no job ran twice at once" ha_no_overlap "$T/ledger"
+ha_fleet_checks c "$N"
+echo "# $TWICE jobs completed more than once"
 finish
