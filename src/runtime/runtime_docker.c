@@ -540,6 +540,44 @@ static int run_exited(struct rt_run *run, struct err *e)
 	return rt_crash_error(run->spec, run->res, &run->stream, e);
 }
 
+/*
+ * The run's deadline passed and the engine reported no exit. Only a
+ * container the engine says is still running ran past its deadline: an
+ * engine that does not answer (within ENGINE_TIMEOUT_MS), or one that
+ * says the container exited but never told us, has stalled, and that is
+ * an infrastructure fault, not the scan's timeout.
+ */
+static int run_deadline(struct rt_run *run, struct err *e)
+{
+	struct buf reply = BUF_INIT, path = BUF_INIT;
+	int running = 0, code = 0, rc;
+	long pid = 0;
+
+	buf_addf(&path, NULL, "/containers/%s/json", run->res->container_id);
+	rc = get_ok(run->rt, path.data, &reply, e);
+	if (!rc)
+		rc = runtime_json_state(reply.data, reply.len, &running, &pid,
+					&code, e);
+	buf_release(&reply);
+	buf_release(&path);
+	if (!rc && running)
+		return rt_timed_out(run->spec, run->res, e);
+	metrics_count(metrics_default(), METRICS_ENGINE_STALL);
+	if (rc) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		return err_set(e, ERR_UNAVAILABLE, "runtime: job '%s': no exit "
+			       "reported within %d ms and the engine does not "
+			       "answer: %s", rt_job_of(run->spec),
+			       run->spec->timeout_ms, why);
+	}
+	return err_set(e, ERR_UNAVAILABLE, "runtime: job '%s': the container "
+		       "exited (%d) but the engine did not report it within "
+		       "%d ms", rt_job_of(run->spec), code,
+		       run->spec->timeout_ms);
+}
+
 static int run_follow(struct rt_run *run, struct err *e)
 {
 	int how = rt_drive(run->multi, finished, run,
@@ -551,7 +589,7 @@ static int run_follow(struct rt_run *run, struct err *e)
 	if (how == RT_CANCELLED)
 		return rt_cancelled(run->spec, run->res, e);
 	if (how == RT_DEADLINE)
-		return rt_timed_out(run->spec, run->res, e);
+		return run_deadline(run, e);
 	if (run->stream.failed) {
 		run->res->output_too_large =
 			run->stream.out_total > run->spec->max_stdout;

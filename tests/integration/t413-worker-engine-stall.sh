@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t412: infrastructure faults cost no attempt. The engine stalls for 60 s
+# t413: infrastructure faults cost no attempt. The engine stalls for 60 s
 # (the unix-socket proxy in front of it frozen with SIGSTOP: connections
 # are accepted by the kernel and never answered, as a stopped dockerd's
 # are) under a job added by bullmq's Queue.add without `attempts` (one
@@ -8,8 +8,10 @@
 # attemptsMade still 0, nothing is TIMED_OUT, /healthz says 503 naming the
 # engine; once the engine answers the scan completes, and the container
 # the engine created late (the stalled create, carried out on SIGCONT) is
-# swept by the live worker. With INFRA_RETRY_MAX_MS=0 the same fault
-# counts as the job's only attempt: FAILED RETRIES_EXHAUSTED.
+# swept by the live worker. The engine stalling after the container
+# started is the same fault, never TIMED_OUT. With INFRA_RETRY_MAX_MS=0
+# the same fault counts as the job's only attempt: FAILED
+# RETRIES_EXHAUSTED.
 . "$(dirname "$0")/lib.sh"
 require_test_hooks
 . "$(dirname "$0")/lib_worker.sh"
@@ -86,6 +88,33 @@ check "healthz 200 once the engine answers" true
 stop_worker stall
 expect_eq "worker stops cleanly" 0 "$WRC"
 
+# --- the engine stalls mid-run: the fetcher started, then nothing ---
+# The fetcher's page takes 3 s; the engine freezes once the container
+# has started, past the run's deadline (8 s). No exit is reported, and
+# at the deadline the engine does not answer whether the container still
+# runs: the engine's fault, not a timeout. Released, delayed without an
+# attempt, completed once the engine is back; nothing TIMED_OUT.
+start_proxy
+start_worker midrun DOCKER_SOCKET_PATH="$PROXY" CONTAINER_TIMEOUT_MS=8000
+url3="$SITE/delay/3000?midrun"
+bid3=$(add_plain "$url3")
+wait_for "the fetcher to start" 60 grep -q '"event":"container_start"' "$T/midrun.log" ||
+  die "the container did not start"
+kill -STOP "$PROXY_PID"
+m=$(scan_of "$url3")
+released3() { sql "SELECT count(*) FROM audit_logs WHERE job_id='$m' AND from_state='FETCHING' AND to_state='QUEUED'" | grep -qx 1; }
+wait_for "the scan released at its deadline" 60 released3 || die "scan not released while the engine stalls mid-run"
+expect_match "released as an engine fault, not a timeout" 'ENGINE_UNAVAILABLE.*engine does not answer' \
+  "$(sql "SELECT detail FROM audit_logs WHERE job_id='$m' AND from_state='FETCHING' AND to_state='QUEUED'")"
+kill -CONT "$PROXY_PID"
+wait_terminal 90 "$m" || die "scan did not finish after the engine came back"
+expect_eq "mid-run stall: completed on the job's first attempt" "COMPLETED completed 1" "$(state_of "$m") $(bull_job "$bid3")"
+expect_eq "mid-run stall: nothing TIMED_OUT" 0 "$(sql "SELECT count(*) FROM scan_jobs WHERE state='TIMED_OUT'")"
+wait_for "no container of the mid-run worker left" 60 bash -c "[ \$(containers_with 'safeurl.worker=$WORKER_ID-midrun' | wc -l) = 0 ]" || true
+expect_eq "mid-run stall: no container left" 0 "$(mine midrun)"
+stop_worker midrun
+expect_eq "worker stops cleanly" 0 "$WRC"
+
 # --- INFRA_RETRY_MAX_MS=0: the fault counts as the only attempt ---
 start_proxy
 start_worker nowin DOCKER_SOCKET_PATH="$PROXY" INFRA_RETRY_MAX_MS=0
@@ -99,5 +128,5 @@ expect_eq "no window: FAILED, RETRIES_EXHAUSTED" "FAILED|RETRIES_EXHAUSTED" \
 expect_eq "no window: the job failed on its attempt" "failed 1" "$(bull_job "$bid2")"
 stop_worker nowin
 expect_eq "worker stops cleanly" 0 "$WRC"
-check "no sanitizer report" logs_clean stall nowin
+check "no sanitizer report" logs_clean stall midrun nowin
 finish
