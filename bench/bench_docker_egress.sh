@@ -39,6 +39,8 @@ cleanup() {
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CLEANUP[$i]}" >/dev/null 2>&1 || true; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # the private engine's namespace mounts (exec-root/netns) go first
+  awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l
   rm -rf "$T"
 }
 trap cleanup EXIT
