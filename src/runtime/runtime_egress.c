@@ -50,8 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "runtime.h"
 #include "runtime_int.h"
@@ -62,6 +64,8 @@
 #define EG_HOLD_ARG "--hold"
 #define EG_HOLD_MEMORY_MB 32
 #define EG_CMDLINE_MAX 4096
+/* how long the holder's init may take to exec the holder (a loaded host) */
+#define EG_EXEC_WAIT_MS 10000
 
 struct rt_egress {
 	pthread_mutex_t lock;     /* guards everything below */
@@ -156,6 +160,26 @@ static int is_holder_process(long pid)
 	return arg < cmd + n && !strcmp(arg, EG_HOLD_ARG);
 }
 
+/*
+ * The engine says a container runs once runc has started its init
+ * process, which execs the entrypoint a moment later (longer on a loaded
+ * host): until then the pid's command line is runc's. 1 once it is the
+ * holder, 0 when it is not within EG_EXEC_WAIT_MS (another pid namespace,
+ * or the holder died).
+ */
+static int await_holder_process(long pid)
+{
+	const struct timespec tick = { 0, 10 * 1000000L };
+	long long until = clock_mono_ms() + EG_EXEC_WAIT_MS;
+
+	while (!is_holder_process(pid)) {
+		if (clock_mono_ms() >= until)
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+	return 1;
+}
+
 static int create_holder(struct runtime *rt, struct rt_egress *eg,
 			 const struct runtime_spec *scan, struct err *e)
 {
@@ -219,7 +243,7 @@ static int equip_holder(struct rt_egress *eg, struct err *e)
 	char path[64];
 	int ns, rc;
 
-	if (!is_holder_process(eg->pid))
+	if (!await_holder_process(eg->pid))
 		return err_set(e, ERR_UNAVAILABLE,
 			       "runtime: CONTAINER_NETWORK_MODE=bridge: the engine's pid %ld of the network holder is not its process here: the worker must share the engine's pid namespace (or use CONTAINER_RUNTIME=sandbox)",
 			       eg->pid);
