@@ -86,21 +86,9 @@ struct migration {
 	"CREATE INDEX scan_jobs_queue_state_lease\n" \
 	"  ON scan_jobs(queue, state, lease_expires_at);\n"
 
-/*
- * Migration 3: retention picks the oldest terminal scans by updated_at
- * (STORE_SQL_PRUNE_PICK); without an index each batch read the whole
- * table and sorted it. Partial, so that only a scan's move to its
- * terminal state writes to it.
- */
-#define MIGRATION_3 \
-	"CREATE INDEX scan_jobs_terminal_updated\n" \
-	"  ON scan_jobs(updated_at, id)\n" \
-	"  WHERE state IN ('COMPLETED', 'FAILED', 'TIMED_OUT');\n"
-
 static const struct migration migrations[] = {
 	{ 1, MIGRATION_1(" WITHOUT ROWID"), MIGRATION_1("") },
 	{ 2, MIGRATION_2, MIGRATION_2 },
-	{ 3, MIGRATION_3, MIGRATION_3 },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -41,7 +41,7 @@ static void test_open_absolute_and_migrate_once(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
 				 " WHERE name IN ('scan_jobs', 'scan_results',"
 				 " 'audit_logs', 'scan_jobs_state_lease',"
-				 " 'audit_logs_job', 'scan_jobs_terminal_updated')"), 6);
+				 " 'audit_logs_job')"), 5);
 }
 
 static void test_pragmas(void **state)
