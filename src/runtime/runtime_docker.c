@@ -457,18 +457,28 @@ static int run_begin(struct rt_run *run, struct err *e)
 	return 0;
 }
 
-static int inspect_once(struct rt_run *run, struct err *e)
+/* The engine's inspect document of the run's container, into reply. */
+static int inspect_json(struct rt_run *run, struct buf *reply, struct err *e)
 {
-	struct buf reply = BUF_INIT, path = BUF_INIT;
-	int code, rc;
+	struct buf path = BUF_INIT;
+	int rc;
 
 	buf_addf(&path, NULL, "/containers/%s/json", run->res->container_id);
-	rc = get_ok(run->rt, path.data, &reply, e);
+	rc = get_ok(run->rt, path.data, reply, e);
+	buf_release(&path);
+	return rc;
+}
+
+static int inspect_once(struct rt_run *run, struct err *e)
+{
+	struct buf reply = BUF_INIT;
+	int code, rc;
+
+	rc = inspect_json(run, &reply, e);
 	if (!rc)
 		rc = runtime_json_inspect(reply.data, reply.len,
 					  &run->res->oom_killed, &code, e);
 	buf_release(&reply);
-	buf_release(&path);
 	return rc;
 }
 
@@ -549,17 +559,15 @@ static int run_exited(struct rt_run *run, struct err *e)
  */
 static int run_deadline(struct rt_run *run, struct err *e)
 {
-	struct buf reply = BUF_INIT, path = BUF_INIT;
+	struct buf reply = BUF_INIT;
 	int running = 0, code = 0, rc;
 	long pid = 0;
 
-	buf_addf(&path, NULL, "/containers/%s/json", run->res->container_id);
-	rc = get_ok(run->rt, path.data, &reply, e);
+	rc = inspect_json(run, &reply, e);
 	if (!rc)
 		rc = runtime_json_state(reply.data, reply.len, &running, &pid,
 					&code, e);
 	buf_release(&reply);
-	buf_release(&path);
 	if (!rc && running)
 		return rt_timed_out(run->spec, run->res, e);
 	metrics_count(metrics_default(), METRICS_ENGINE_STALL);
