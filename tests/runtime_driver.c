@@ -46,18 +46,56 @@ struct opts {
 	int have_cpus;
 };
 
+/* Cancels after a delay unless every run ended first (then the driver
+ * exits at once, not when the delay is up). */
 struct canceller {
 	struct runtime *rt;
 	atomic_int *flag;
 	int after_ms;
+	int runs_over;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 };
+
+static void canceller_init(struct canceller *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &a);
+	pthread_condattr_destroy(&a);
+	pthread_mutex_init(&c->mu, NULL);
+}
+
+static void canceller_stop(struct canceller *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->runs_over = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
 
 static void *cancel_later(void *arg)
 {
 	struct canceller *c = arg;
-	struct timespec ts = { c->after_ms / 1000, (c->after_ms % 1000) * 1000000L };
+	struct timespec at;
+	int over;
 
-	nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	at.tv_sec += c->after_ms / 1000;
+	at.tv_nsec += (c->after_ms % 1000) * 1000000L;
+	if (at.tv_nsec >= 1000000000L) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->runs_over && pthread_cond_timedwait(&c->cv, &c->mu, &at) == 0)
+		;
+	over = c->runs_over;
+	pthread_mutex_unlock(&c->mu);
+	if (over)
+		return NULL;
 	if (c->flag)
 		atomic_store(c->flag, 1);
 	else
@@ -118,7 +156,7 @@ static void *run_job(void *arg)
 static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 {
 	int i, n = o->parallel > 0 ? o->parallel : 1, rc = 0, threaded = 0;
-	struct canceller c = { rt, NULL, 0 };
+	struct canceller c = { .rt = rt };
 	struct job *jobs;
 	atomic_int flag;
 	pthread_t th;
@@ -138,6 +176,7 @@ static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 	if (o->cancel_after_ms || o->cancel_all_after_ms) {
 		c.flag = o->cancel_after_ms ? &flag : NULL;
 		c.after_ms = o->cancel_after_ms ? o->cancel_after_ms : o->cancel_all_after_ms;
+		canceller_init(&c);
 		threaded = !pthread_create(&th, NULL, cancel_later, &c);
 	}
 	for (i = 0; i < n; i++) {
@@ -152,8 +191,12 @@ static int cmd_run(struct runtime *rt, struct opts *o, char **cmd)
 			print(result_json(&jobs[i].res), 1);
 		runtime_result_release(&jobs[i].res);
 	}
-	if (threaded)
+	if (threaded) {
+		canceller_stop(&c);
 		pthread_join(th, NULL);
+		pthread_cond_destroy(&c.cv);
+		pthread_mutex_destroy(&c.mu);
+	}
 	free(jobs);
 	return rc;
 }
