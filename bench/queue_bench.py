@@ -4,7 +4,9 @@ noop processor and with the pinned bullmq Node Worker, against the same
 private redis-server in the same run, at several concurrencies.
 
 For each run it prints jobs/s, worker CPU per job, Redis CPU per job and
-the worker's peak RSS, then the ratios ours/BullMQ. The rate and the CPU
+the worker's peak RSS, then the ratios ours/BullMQ. Both workers keep
+BullMQ's per-minute metrics (WORKER_METRICS_MAX_DATA_POINTS, default
+20160, as ours keeps them by default; 0 turns them off on both). The rate and the CPU
 figures cover the window from the first completed job to the last one
 (both workers' start-up is left out); jobs are preloaded with the bullmq
 package's addBulk, so both drain identical jobs and emit the same events.
@@ -158,8 +160,14 @@ def main():
                 time.sleep(0.05)
         env = dict(os.environ, REDIS_HOST='127.0.0.1', REDIS_PORT=str(port),
                    QUEUE_NAME='bench', BULLMQ_PREFIX='bull')
+        # Both keep the same per-minute metrics: ours by default (SPEC),
+        # the bullmq Worker when given the option.
+        metrics = os.environ.get('WORKER_METRICS_MAX_DATA_POINTS', '20160')
+        if metrics != '0':
+            env['BULL_METRICS_MAX'] = metrics
         print(f'{args.jobs} jobs per run, redis-server on 127.0.0.1:{port}, '
-              f'safeurl-worker LOG_LEVEL={args.log_level} (stderr to /dev/null)')
+              f'safeurl-worker LOG_LEVEL={args.log_level} (stderr to /dev/null), '
+              f'metrics.maxDataPoints {metrics} on both workers')
         print(f'{"conc":>4} {"worker":>7} {"jobs/s":>9} {"worker us/job":>14} '
               f'{"redis us/job":>13} {"peak RSS MB":>12}')
         for conc in map(int, args.concurrency.split(',')):

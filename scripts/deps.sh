@@ -27,7 +27,7 @@ if [ "$profile" = test ]; then
   # Unit tests, fuzz targets (clang), sanitizer runtimes, shell tools the
   # integration scripts call, schema validation, peak RSS (time).
   PACKAGES+=(libcmocka-dev clang libclang-rt-14-dev git curl iproute2 psmisc
-    sqlite3 openssl python3-jsonschema time stress-ng)
+    sqlite3 openssl python3-jsonschema time stress-ng valgrind)
   # The sandbox runtime's egress network (CONTAINER_NETWORK_MODE=bridge);
   # the cgroup v2 test VM (t307: qemu, busybox and cpio for its initramfs).
   PACKAGES+=(slirp4netns qemu-system-x86 busybox-static cpio)

@@ -408,10 +408,12 @@ end
 
 -- BullMQ's collectMetrics: one count per finished job; once a minute
 -- boundary has passed, push the minute's delta (and zeros for the idle
--- minutes between, at most maxPoints) and trim the list.
-local function collectMetrics(metaKey, maxPoints)
+-- minutes between, at most maxPoints) and trim the list. The jobs one
+-- call settles share its "now", so they are counted at once: the same
+-- keys as that many calls of BullMQ's, for two commands in all.
+local function collectMetrics(metaKey, jobs, maxPoints)
   local dataKey = metaKey .. ":data"
-  local count = rcall("HINCRBY", metaKey, "count", 1) - 1
+  local count = rcall("HINCRBY", metaKey, "count", jobs) - jobs
   local prevTS = rcall("HGET", metaKey, "prevTS")
   if not prevTS then
     rcall("HSET", metaKey, "prevTS", now, "prevCount", 0)
@@ -429,6 +431,8 @@ local function collectMetrics(metaKey, maxPoints)
     rcall("HSET", metaKey, "prevCount", count, "prevTS", now)
   end
 end
+
+local finished = {c = 0, f = 0}
 
 local function finish(jobKey, id, op, value, stack, count, age, attempts, made, parentKey)
   local target, field, event = KEYS[10], "returnvalue", "completed"
@@ -460,10 +464,7 @@ local function finish(jobKey, id, op, value, stack, count, age, attempts, made, 
     rcall("XADD", kEvents, "*", "event", "retries-exhausted", "jobId", id,
           "attemptsMade", made)
   end
-  if ARGV[12] ~= "" then
-    collectMetrics(prefix .. "metrics:" .. (op == "f" and "failed" or "completed"),
-                   tonumber(ARGV[12]))
-  end
+  finished[op] = finished[op] + 1
 end
 
 local function retryLater(jobKey, id, delay, made)
@@ -532,6 +533,13 @@ if nOut > 0 then
   end
   if delayed then markDelayed() end
   flushKeepAll()
+  if ARGV[12] ~= "" then
+    for op, target in pairs({c = "completed", f = "failed"}) do
+      if finished[op] > 0 then
+        collectMetrics(prefix .. "metrics:" .. target, finished[op], tonumber(ARGV[12]))
+      end
+    end
+  end
   -- Under a global concurrency limit, settled jobs free room: wake an
   -- idle worker (this one's own reply may say "maxed" when it was sent).
   if meta[2] and not meta[1] then rcall("ZADD", kMarker, 0, "0") end

@@ -14,7 +14,8 @@
 //   worker C N [FILE]  a BullMQ Worker at concurrency C with a no-op
 //                      processor ({"ok":true,"jobId":id}) until N jobs
 //                      completed here; appends each id to FILE; prints
-//                      {jobs, seconds, cpuUs, maxRssKb} as JSON
+//                      {jobs, seconds, cpuUs, maxRssKb} as JSON;
+//                      BULL_METRICS_MAX sets its metrics.maxDataPoints
 //   fill N             add N small jobs with addBulk (benchmark preload)
 //   worker-test N FILE a BullMQ Worker (concurrency 4) with the same rules
 //                      as safeurl-worker's test processor, until N jobs
@@ -59,6 +60,12 @@ if (process.env.REDIS_CLUSTER_NODES) {
     return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
   }), { redisOptions: { password: connection.password, username: connection.username,
     maxRetriesPerRequest: null } });
+}
+
+// BULL_METRICS_MAX=N: a Worker's metrics option ({} when unset).
+function metricsOpt() {
+  const max = process.env.BULL_METRICS_MAX;
+  return max ? { metrics: { maxDataPoints: Number(max) } } : {};
 }
 
 async function withQueue(fn) {
@@ -168,8 +175,7 @@ const commands = {
       return { ok: true, jobId: job.id };
     }, { ...opts, concurrency: 4,
       ...(process.env.BULL_WORKER_NAME ? { name: process.env.BULL_WORKER_NAME } : {}),
-      ...(process.env.BULL_METRICS_MAX ?
-        { metrics: { maxDataPoints: Number(process.env.BULL_METRICS_MAX) } } : {}) });
+      ...metricsOpt() });
     const settled = job => {
       if (file) fs.appendFileSync(file, job.id + '\n');
       if (++done >= Number(n)) finish();
@@ -191,7 +197,7 @@ const commands = {
     let finish;
     const finished = new Promise(r => (finish = r));
     const w = new Worker(name, async job => ({ ok: true, jobId: job.id }),
-      { ...opts, concurrency: Number(c) });
+      { ...opts, concurrency: Number(c), ...metricsOpt() });
     w.on('completed', job => {
       if (file) fs.appendFileSync(file, job.id + '\n');
       if (++done >= want) finish();

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# queue_cost.sh - what one job costs, in instructions: Redis's and the
+# worker's, counted by valgrind's callgrind, so the figure does not move
+# with the machine's load (queue_bench.py measures time, which does).
+#
+# Each subject drains SMALL and then SMALL+JOBS preloaded jobs (bull.js
+# fill) at concurrency 16 against a redis-server run under callgrind;
+# the difference divided by JOBS is the cost of one job, start-up left
+# out. Subjects, all in the same run:
+#   ours    this tree's release safeurl-worker (noop processor), itself
+#           under callgrind too;
+#   base    BENCH_BASE's safeurl-worker, if set (a release build directory
+#           of an earlier commit), the same way;
+#   bullmq  the pinned bullmq Node Worker (Redis's count only).
+# All keep BullMQ's per-minute metrics (maxDataPoints 20160), as ours
+# does by default.
+#
+# usage: [BENCH_BASE=DIR] bench/queue_cost.sh [JOBS]   (2000)
+#   (tests/interop needs `npm ci`: scripts/deps.sh test does it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${1:-2000}
+small=500
+base=${BENCH_BASE:-}
+[ -z "$base" ] || [ -x "$base/safeurl-worker" ] ||
+  { echo "bench: BENCH_BASE='$base': no safeurl-worker there" >&2; exit 64; }
+command -v valgrind >/dev/null || { echo "bench: valgrind is not installed" >&2; exit 1; }
+cmake --preset release >/dev/null
+cmake --build --preset release >/dev/null
+T=$(mktemp -d /tmp/safeurl-qcost.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+export QUEUE_NAME=bench BULLMQ_PREFIX=bull BULL_METRICS_MAX=20160 WORKER_METRICS_MAX_DATA_POINTS=20160
+
+# total_ir FILE: the instructions a callgrind profile counted.
+total_ir() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !n++ { gsub(",", "", $1); print $1 }'; }
+
+# drain SUBJECT N: drain N jobs; sets IR to "REDIS_IR WORKER_IR" (worker
+# "-" for bullmq).
+drain() {
+  local who=$1 n=$2 d=$T/$1-$2 port wp done=0 i
+  mkdir -p "$d"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  valgrind --tool=callgrind --callgrind-out-file="$d/redis.cg" redis-server --port "$port" \
+    --bind 127.0.0.1 --save '' --appendonly no --dir "$d" >"$d/redis.log" 2>&1 &
+  local rp=$!
+  pids+=("$rp")
+  for i in $(seq 1 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  export REDIS_HOST=127.0.0.1 REDIS_PORT=$port
+  node tests/interop/bull.js fill "$n" >/dev/null
+  case $who in
+    bullmq) node tests/interop/bull.js worker 16 "$n" >/dev/null & ;;
+    *) local bin=build/release/safeurl-worker
+       [ "$who" = base ] && bin=$base/safeurl-worker
+       WORKER_CONCURRENCY=16 LOG_FORMAT=json valgrind --tool=callgrind \
+         --callgrind-out-file="$d/worker.cg" "$bin" --processor=noop >"$d/worker.log" 2>&1 & ;;
+  esac
+  wp=$!
+  pids+=("$wp")
+  for i in $(seq 1 6000); do
+    done=$(redis-cli -p "$port" zcard bull:bench:completed)
+    [ "$done" -ge "$n" ] && break
+    sleep 0.1
+  done
+  [ "$done" -ge "$n" ] || { echo "bench: $who drained $done of $n jobs in 600 s" >&2; exit 1; }
+  kill -TERM "$wp" 2>/dev/null || true
+  wait "$wp" 2>/dev/null || true
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  wait "$rp" 2>/dev/null || true
+  IR="$(total_ir "$d/redis.cg") -"
+  [ "$who" = bullmq ] || IR="$(total_ir "$d/redis.cg") $(total_ir "$d/worker.cg")"
+}
+
+subjects=(ours)
+[ -z "$base" ] || subjects+=(base)
+subjects+=(bullmq)
+echo "instructions per job, the cost of $jobs jobs beyond the first $small, concurrency 16"
+printf '%-7s %14s %15s\n' subject "redis Ir/job" "worker Ir/job"
+declare -A redis worker
+for who in "${subjects[@]}"; do
+  drain "$who" "$small"
+  read -r r1 w1 <<<"$IR"
+  drain "$who" $((small + jobs))
+  read -r r2 w2 <<<"$IR"
+  redis[$who]=$(( (r2 - r1) / jobs ))
+  worker[$who]=-
+  [ "$w1" = - ] || worker[$who]=$(( (w2 - w1) / jobs ))
+  printf '%-7s %14s %15s\n' "$who" "${redis[$who]}" "${worker[$who]}"
+done
+ratio() { python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.3f}x')" "$1" "$2"; }
+echo "ours/bullmq redis: $(ratio "${redis[ours]}" "${redis[bullmq]}")"
+if [ -n "$base" ]; then
+  echo "ours/base   redis: $(ratio "${redis[ours]}" "${redis[base]}")  worker: $(ratio "${worker[ours]}" "${worker[base]}")"
+fi
