@@ -22,11 +22,11 @@ expect_eq "without the schema: not migrated" "t" "$(sqlite3 empty.db "SELECT gro
 
 run "$B/safeurl" migrate
 expect_eq "migrate on a new database exits 0" 0 "$RC"
-expect_match "migrate applies the schema" "^schema at version 2, 2 migrations applied$" "$OUT"
+expect_match "migrate applies the schema" "^schema at version 3, 3 migrations applied$" "$OUT"
 check "default URL file:./local.db is created" test -f local.db
 run "$B/safeurl" migrate
-expect_match "second migrate applies nothing" "^schema at version 2, 0 migrations applied$" "$OUT"
-expect_eq "schema_migrations has one row per migration" 2 "$(sqlite3 local.db 'SELECT count(*) FROM schema_migrations')"
+expect_match "second migrate applies nothing" "^schema at version 3, 0 migrations applied$" "$OUT"
+expect_eq "schema_migrations has one row per migration" 3 "$(sqlite3 local.db 'SELECT count(*) FROM schema_migrations')"
 expect_eq "WAL journal" wal "$(sqlite3 local.db 'PRAGMA journal_mode')"
 
 sqlite3 local.db <<'SQL'
@@ -115,6 +115,6 @@ sqlite3 newer.db "INSERT INTO schema_migrations VALUES (99, 0)"
 for cmd in "status job-done" "migrate"; do
   TURSO_CONNECTION_URL=file:newer.db run "$B/safeurl" $cmd
   expect_eq "newer schema: $cmd exits 78" 78 "$RC"
-  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 2" "$ERR"
+  expect_match "newer schema: $cmd says so" "schema version 99 is newer than this program's 3" "$ERR"
 done
 finish

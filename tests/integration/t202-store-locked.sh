@@ -39,7 +39,7 @@ set +e
 wait "$MIGRATE"; rc=$?
 set -e
 expect_eq "migrate succeeds once the lock is released" 0 "$rc"
-expect_match "schema applied after the lock" "^schema at version 2, 2 migrations applied$" "$(cat "$T/out")"
+expect_match "schema applied after the lock" "^schema at version 3, 3 migrations applied$" "$(cat "$T/out")"
 expect_match "each retry is logged as db_retry" '"event":"db_retry"' "$(cat "$T/err")"
 expect_match "the retry says why" "locked" "$(cat "$T/err")"
 check "several retries with backoff" test "$(grep -c 'retrying in' "$T/err")" -ge 3

@@ -15,9 +15,9 @@ TOKEN=t203-secret-token-value
 
 run "$B/safeurl" migrate
 expect_eq "migrate over HTTP exits 0" 0 "$RC"
-expect_match "migrate applies the schema remotely" "^schema at version 2, 2 migrations applied$" "$OUT"
+expect_match "migrate applies the schema remotely" "^schema at version 3, 3 migrations applied$" "$OUT"
 run "$B/safeurl" migrate
-expect_match "second migrate applies nothing" "^schema at version 2, 0 migrations applied$" "$OUT"
+expect_match "second migrate applies nothing" "^schema at version 3, 0 migrations applied$" "$OUT"
 expect_eq "tables on the server" "audit_logs scan_jobs scan_results schema_migrations" \
   "$(turso_sql "SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name" | paste -sd' ')"
 

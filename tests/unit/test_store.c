@@ -40,8 +40,12 @@ static void test_open_absolute_and_migrate_once(void **state)
 			 store_schema_latest());
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
 				 " WHERE name IN ('scan_jobs', 'scan_results',"
-				 " 'audit_logs', 'scan_jobs_state_lease',"
-				 " 'audit_logs_job')"), 5);
+				 " 'audit_logs', 'audit_logs_job',"
+				 " 'scan_jobs_queue_lease', 'scan_jobs_queue_queued')"), 6);
+	/* the indexes migration 3 replaced are gone */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema"
+				 " WHERE name IN ('scan_jobs_state_lease',"
+				 " 'scan_jobs_queue_state_lease')"), 0);
 }
 
 static void test_pragmas(void **state)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# t220: databases written by the release before migration 2 (the dumps in
-# tests/fixtures/schema-v1, made by make.sh there with that release's
-# safeurl) upgrade in place, on an embedded file and on a tursodb server:
-# `migrate` applies migration 2 only, the rows keep their states and audit
-# trails and gain empty queue columns, and a worker then finishes them all
-# (the QUEUED ones by a claim, the one a dead worker held by a takeover),
+# t220: databases written by earlier releases upgrade in place, on an
+# embedded file and on a tursodb server: schema version 1 (the release
+# before migration 2, dumps in tests/fixtures/schema-v1) and version 2
+# (the release before migration 3, schema-v2), both made by
+# tests/fixtures/schema_dumps.sh with that release's safeurl. `migrate`
+# applies only the missing migrations, the rows keep their states and
+# audit trails (version 1 rows gain empty queue columns), the indexes are
+# those of a new database, and a worker then finishes them all (the
+# QUEUED ones by a claim, the one a dead worker held by a takeover),
 # recording its queue and job in each.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_worker.sh"
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed (scripts/deps.sh)"
 ensure_fetcher_image
-FIX=$S/tests/fixtures/schema-v1
 Q=bull:scan-jobs
 
 # ids as the old release wrote them; their queue jobs were in a Redis that
@@ -22,22 +24,31 @@ readd_jobs() {
   done
 }
 
-# upgrade NAME: migrate, check, run a worker until every scan is done.
+# upgrade NAME FROM: migrate a database at schema version FROM, check,
+# run a worker until every scan is done.
 upgrade() {
-  local name=$1 id
+  local name=$1 from=$2 id applied
   ids=$(sql "SELECT id FROM scan_jobs ORDER BY id")
   expect_eq "$name: three scans in the old database" 3 "$(wc -w <<<"$ids")"
   legacy=$(sql "SELECT id FROM scan_jobs WHERE state='FETCHING'")
   before=$(sql "SELECT id, state, version, attempts, worker_id FROM scan_jobs ORDER BY id")
   run "$B/safeurl" migrate
   expect_eq "$name: migrate exits 0" 0 "$RC"
-  expect_match "$name: migration 2 applied in place" "^schema at version 2, 1 migration applied$" "$OUT"
+  applied=$((3 - from))
+  expect_match "$name: the missing migrations applied in place" \
+    "^schema at version 3, $applied migrations? applied$" "$OUT"
   expect_eq "$name: rows unchanged by the migration" "$before" \
     "$(sql "SELECT id, state, version, attempts, worker_id FROM scan_jobs ORDER BY id")"
-  expect_eq "$name: old rows record no queue" "3|3" \
-    "$(sql "SELECT sum(queue IS NULL), sum(queue_job_id IS NULL) FROM scan_jobs")"
-  expect_eq "$name: the sweep's index" 1 \
-    "$(sql "SELECT count(*) FROM sqlite_schema WHERE type='index' AND name='scan_jobs_queue_state_lease'")"
+  if [ "$from" = 1 ]; then
+    expect_eq "$name: old rows record no queue" "3|3" \
+      "$(sql "SELECT sum(queue IS NULL), sum(queue_job_id IS NULL) FROM scan_jobs")"
+  else
+    expect_eq "$name: rows keep the queue submit recorded" "3|3" \
+      "$(sql "SELECT sum(queue = '$Q'), sum(queue_job_id = id) FROM scan_jobs")"
+  fi
+  expect_eq "$name: the indexes of a new database" \
+    "audit_logs_job scan_jobs_queue_lease scan_jobs_queue_queued" \
+    "$(sql "SELECT name FROM sqlite_schema WHERE type='index' AND sql IS NOT NULL ORDER BY name" | paste -sd' ')"
   run "$B/safeurl" status "$legacy"
   expect_match "$name: status reads an old row" "FETCHING" "$OUT"
   readd_jobs
@@ -65,16 +76,20 @@ point_at_fixture() {
   sql "UPDATE scan_jobs SET url = replace(url, 'https://example.com/', '$SITE/benign?')"
 }
 
-# 1. an embedded SQLite file
-sqlite3 "$DB" <"$FIX/file.sql"
-point_at_fixture
-upgrade file
-
-# 2. a tursodb server, loaded statement by statement over HTTP
-redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
-start_tursodb
-sql() { turso_sql "$1"; }
-python3 - "$FIX/libsql.sql" <<'PY' | while IFS= read -r -d '' stmt; do turso_sql "$stmt" >/dev/null; done
+# load_file FROM / load_libsql FROM: the old release's database, from its
+# dump, as a file and on a fresh tursodb server.
+load_file() {
+  redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+  export TURSO_CONNECTION_URL=file:$DB
+  rm -f "$DB" "$DB"-wal "$DB"-shm
+  sqlite3 "$DB" <"$S/tests/fixtures/schema-v$1/file.sql"
+  point_at_fixture
+}
+load_libsql() {
+  redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+  rm -f "$T"/turso.db*
+  start_tursodb
+  python3 - "$S/tests/fixtures/schema-v$1/libsql.sql" <<'PY' | while IFS= read -r -d '' stmt; do turso_sql "$stmt" >/dev/null; done
 import sys
 text = open(sys.argv[1]).read()
 for stmt in text.split(";\n"):
@@ -83,8 +98,18 @@ for stmt in text.split(";\n"):
         continue
     sys.stdout.write(s + "\0")
 PY
-expect_eq "libsql: the old schema is loaded" 1 "$(sql "SELECT max(version) FROM schema_migrations")"
-point_at_fixture
-upgrade libsql
-stop_tursodb
+  expect_eq "libsql v$1: the old schema is loaded" "$1" "$(sql "SELECT max(version) FROM schema_migrations")"
+  point_at_fixture
+}
+
+file_sql() { sqlite3 -cmd ".timeout 5000" "$DB" "$1"; }
+for from in 1 2; do
+  sql() { file_sql "$1"; }
+  load_file "$from"
+  upgrade "file-v$from" "$from"
+  sql() { turso_sql "$1"; }
+  load_libsql "$from"
+  upgrade "libsql-v$from" "$from"
+  stop_tursodb
+done
 finish

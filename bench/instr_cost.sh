@@ -1,33 +1,42 @@
 #!/usr/bin/env bash
-# queue_cost.sh - what one job costs, in instructions: Redis's and the
-# worker's, counted by valgrind's callgrind, so the figure does not move
-# with the machine's load (queue_bench.py measures time, which does).
+# instr_cost.sh - what a job or a scan's store lifecycle costs, in
+# instructions, counted by valgrind's callgrind: the figure does not move
+# with the machine's load, as the timed benches' (queue_bench.py,
+# bench_store) do, so a change of a few per cent shows.
 #
-# Each subject drains SMALL and then SMALL+JOBS preloaded jobs (bull.js
-# fill) at concurrency 16 against a redis-server run under callgrind;
-# the difference divided by JOBS is the cost of one job, start-up left
-# out. Subjects, all in the same run:
-#   ours    this tree's release safeurl-worker (noop processor), itself
-#           under callgrind too;
-#   base    BENCH_BASE's safeurl-worker, if set (a release build directory
-#           of an earlier commit), the same way;
-#   bullmq  the pinned bullmq Node Worker (Redis's count only).
-# All keep BullMQ's per-minute metrics (maxDataPoints 20160), as ours
-# does by default.
+#   queue [JOBS]  (2000) Redis's and the worker's instructions per job:
+#     each subject drains 500 and then 500+JOBS preloaded jobs (bull.js
+#     fill) at concurrency 16 against a redis-server run under callgrind;
+#     the difference divided by JOBS is one job's cost, start-up left out.
+#     Subjects: ours (this tree's release safeurl-worker, noop processor,
+#     under callgrind too), base (BENCH_BASE's, the same way, if set) and
+#     bullmq (the pinned Node Worker; Redis's count only). All keep
+#     BullMQ's per-minute metrics (maxDataPoints 20160), as ours does by
+#     default.
+#   store [N]     (2000) bench_store's lifecycles (create, read, claim,
+#     advance, complete) on a tmpfs database: 1000 and then 1000+N, only
+#     the instructions inside the store's loop (callgrind
+#     --toggle-collect=bench_store), for this tree and BENCH_BASE.
 #
-# usage: [BENCH_BASE=DIR] bench/queue_cost.sh [JOBS]   (2000)
-#   (tests/interop needs `npm ci`: scripts/deps.sh test does it)
+# BENCH_BASE: a release build directory of an earlier commit.
+# usage: [BENCH_BASE=DIR] bench/instr_cost.sh queue|store [N]
+#   (queue: tests/interop needs `npm ci`: scripts/deps.sh test does it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jobs=${1:-2000}
-small=500
+mode=${1:-}
+jobs=${2:-2000}
+case $mode in
+  queue) small=500 ;;
+  store) small=1000 ;;
+  *) echo "usage: [BENCH_BASE=DIR] $0 queue|store [N]" >&2; exit 64 ;;
+esac
 base=${BENCH_BASE:-}
 [ -z "$base" ] || [ -x "$base/safeurl-worker" ] ||
   { echo "bench: BENCH_BASE='$base': no safeurl-worker there" >&2; exit 64; }
 command -v valgrind >/dev/null || { echo "bench: valgrind is not installed" >&2; exit 1; }
 cmake --preset release >/dev/null
 cmake --build --preset release >/dev/null
-T=$(mktemp -d /tmp/safeurl-qcost.XXXXXX)
+T=$(mktemp -d /dev/shm/safeurl-cost.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
@@ -72,6 +81,31 @@ drain() {
   [ "$who" = bullmq ] || IR="$(total_ir "$d/redis.cg") $(total_ir "$d/worker.cg")"
 }
 
+ratio() { python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.3f}x')" "$1" "$2"; }
+
+# lifecycles SUBJECT N: sets IR to the instructions of N lifecycles.
+lifecycles() {
+  local bin=build/release/bench_store d=$T/$1-$2
+  [ "$1" = base ] && bin=$base/bench_store
+  mkdir -p "$d"
+  valgrind --tool=callgrind --callgrind-out-file="$d/store.cg" --toggle-collect=bench_store \
+    "$bin" "$2" "$d" >"$d/out" 2>&1 || { cat "$d/out" >&2; exit 1; }
+  IR=$(total_ir "$d/store.cg")
+}
+
+if [ "$mode" = store ]; then
+  echo "instructions per store lifecycle, the cost of $jobs beyond the first $small"
+  declare -A per
+  for who in ours ${base:+base}; do
+    lifecycles "$who" "$small"; r1=$IR
+    lifecycles "$who" $((small + jobs)); r2=$IR
+    per[$who]=$(( (r2 - r1) / jobs ))
+    printf '%-7s %14s\n' "$who" "${per[$who]}"
+  done
+  [ -z "$base" ] || echo "ours/base: $(ratio "${per[ours]}" "${per[base]}")"
+  exit 0
+fi
+
 subjects=(ours)
 [ -z "$base" ] || subjects+=(base)
 subjects+=(bullmq)
@@ -88,7 +122,6 @@ for who in "${subjects[@]}"; do
   [ "$w1" = - ] || worker[$who]=$(( (w2 - w1) / jobs ))
   printf '%-7s %14s %15s\n' "$who" "${redis[$who]}" "${worker[$who]}"
 done
-ratio() { python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.3f}x')" "$1" "$2"; }
 echo "ours/bullmq redis: $(ratio "${redis[ours]}" "${redis[bullmq]}")"
 if [ -n "$base" ]; then
   echo "ours/base   redis: $(ratio "${redis[ours]}" "${redis[base]}")  worker: $(ratio "${worker[ours]}" "${worker[base]}")"
