@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "store.h"
@@ -39,14 +40,6 @@ struct prune_opts {
 	long long batch;
 	int dry_run;
 };
-
-static long long wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "45s", "30m", "2h", "30d": a whole number and one unit. */
 static int parse_duration(const char *val, long long *ms)
@@ -146,10 +139,10 @@ static int prune(struct store *st, long long cutoff, int batch,
 	int rc = 0;
 
 	while (n > 0 && !rc) {
-		t0 = wall_ms();
+		t0 = clock_mono_ms();
 		if ((rc = store_prune_batch(st, cutoff, batch, &n, e)))
 			break;
-		ms = wall_ms() - t0;
+		ms = clock_mono_ms() - t0;
 		longest = ms > longest ? ms : longest;
 		total += n;
 		batches++;
@@ -175,7 +168,7 @@ int cli_prune(const struct config *cfg, int argc, char **argv)
 		return rc;
 	if (!(st = cli_open_store(cfg, &rc)))
 		return rc;
-	cutoff = wall_ms() - o.age_ms;
+	cutoff = clock_wall_ms() - o.age_ms;
 	iso(cutoff, when);
 	rc = o.dry_run ? dry_run(st, cutoff, when, &e) :
 			 prune(st, cutoff, (int)o.batch, when, &e);

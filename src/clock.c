@@ -1,6 +1,8 @@
-/* clock.c - monotonic and wall milliseconds; the wall-clock test hook. */
+/* clock.c - monotonic and wall milliseconds, timed waits on the monotonic
+ * clock; the wall-clock test hook. */
 #include "fmacros.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -65,4 +67,40 @@ long long clock_wall_ms(void)
 #else
 	return ms_of(CLOCK_REALTIME);
 #endif
+}
+
+void clock_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+void clock_mono_deadline(struct timespec *at, long long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, at);
+	at->tv_sec += (time_t)(ms / 1000);
+	at->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (at->tv_nsec >= 1000000000L) {
+		at->tv_sec++;
+		at->tv_nsec -= 1000000000L;
+	}
+}
+
+int clock_cond_pause(pthread_cond_t *cv, pthread_mutex_t *mu, const int *stop,
+		     long long ms)
+{
+	struct timespec until;
+	int stopped;
+
+	clock_mono_deadline(&until, ms);
+	pthread_mutex_lock(mu);
+	while (!*stop && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
+		;
+	stopped = *stop;
+	pthread_mutex_unlock(mu);
+	return stopped;
 }

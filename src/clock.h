@@ -15,8 +15,24 @@
 #ifndef SAFEURL_CLOCK_H
 #define SAFEURL_CLOCK_H
 
+#include <pthread.h>
+#include <time.h>
+
 long long clock_mono_ms(void);
 long long clock_mono_us(void); /* the same clock in microseconds */
 long long clock_wall_ms(void);
+
+/*
+ * Timed waits, all on CLOCK_MONOTONIC. A condition variable a thread
+ * waits on with a timeout is made by clock_cond_init (pthread's default
+ * counts timeouts on the wall clock); clock_mono_deadline is the absolute
+ * time ms from now for pthread_cond_timedwait on it. clock_cond_pause
+ * sleeps ms on cv (mu not held by the caller) unless *stop, read under mu,
+ * is or becomes set; it returns *stop.
+ */
+void clock_cond_init(pthread_cond_t *cv);
+void clock_mono_deadline(struct timespec *at, long long ms);
+int clock_cond_pause(pthread_cond_t *cv, pthread_mutex_t *mu, const int *stop,
+		     long long ms);
 
 #endif

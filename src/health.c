@@ -4,12 +4,10 @@
  */
 #include "fmacros.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "err.h"
@@ -93,35 +91,13 @@ static void probe_round(struct health *h)
 	}
 }
 
-/* Wait ms on the monotonic clock; 1 when asked to stop. */
-static int pause_ms(struct health *h, long ms)
-{
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&h->mu);
-	while (!h->stop &&
-	       pthread_cond_timedwait(&h->wake, &h->mu, &until) != ETIMEDOUT)
-		;
-	stop = h->stop;
-	pthread_mutex_unlock(&h->mu);
-	return stop;
-}
-
 static void *probe_main(void *arg)
 {
 	struct health *h = arg;
 
 	do
 		probe_round(h);
-	while (!pause_ms(h, HEALTH_PROBE_MS));
+	while (!clock_cond_pause(&h->wake, &h->mu, &h->stop, HEALTH_PROBE_MS));
 	return NULL;
 }
 
@@ -131,7 +107,6 @@ struct health *health_start(const char *addr, int port,
 			    struct metrics *m, struct err *e)
 {
 	struct health *h = xcalloc(1, sizeof(*h));
-	pthread_condattr_t attr;
 	size_t i;
 
 	h->m = m;
@@ -149,10 +124,7 @@ struct health *health_start(const char *addr, int port,
 		};
 	}
 	pthread_mutex_init(&h->mu, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init(&h->wake);
 	h->srv = http_start(addr, port, h->served, nlive + ndeps, m, e);
 	if (!h->srv) {
 		health_stop(h);

@@ -1,11 +1,10 @@
 /* metrics_watch.c - queue depth and dependency gauges, off the HTTP thread. */
 #include "fmacros.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
@@ -56,30 +55,13 @@ static void read_depth(struct metrics_watch *w)
 	metrics_set_depth(w->m, &d);
 }
 
-/* Wait METRICS_WATCH_MS or until told to stop; non-zero to stop. */
-static int pause_or_stop(struct metrics_watch *w)
-{
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += METRICS_WATCH_MS / 1000;
-	pthread_mutex_lock(&w->lock);
-	while (!w->stop &&
-	       pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
-		;
-	stop = w->stop;
-	pthread_mutex_unlock(&w->lock);
-	return stop;
-}
-
 static void *watch_main(void *arg)
 {
 	struct metrics_watch *w = arg;
 
 	do {
 		read_depth(w);
-	} while (!pause_or_stop(w));
+	} while (!clock_cond_pause(&w->wake, &w->lock, &w->stop, METRICS_WATCH_MS));
 	return NULL;
 }
 
@@ -92,7 +74,7 @@ struct metrics_watch *metrics_watch_start(struct metrics *m,
 	w->m = m;
 	w->cfg = cfg;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->wake, NULL);
+	clock_cond_init(&w->wake);
 	if (pthread_create(&w->thread, NULL, watch_main, w)) {
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->wake);

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "rconn.h"
 #include "rconn_int.h"
@@ -49,7 +50,7 @@
 /* Relays alive: at exit, wait a moment for those whose local side was
  * just closed to finish (they free their TLS session as they go). */
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t live_cv; /* clock_cond_init'ed by register_exit */
 static int live;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -57,8 +58,7 @@ static void wait_relays(void)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += EXIT_WAIT_MS / 1000;
+	clock_mono_deadline(&until, EXIT_WAIT_MS);
 	pthread_mutex_lock(&live_mu);
 	while (live > 0 &&
 	       pthread_cond_timedwait(&live_cv, &live_mu, &until) == 0)
@@ -68,6 +68,7 @@ static void wait_relays(void)
 
 static void register_exit(void)
 {
+	clock_cond_init(&live_cv);
 	atexit(wait_relays);
 }
 

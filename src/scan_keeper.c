@@ -14,11 +14,9 @@
  */
 #include "fmacros.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "clock.h"
 #include "config.h"
@@ -231,24 +229,7 @@ static void sweep_dead(struct scan_ctx *ctx)
 
 static int wait_ms(struct scan_ctx *ctx, long long ms)
 {
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_MONOTONIC, &until); /* keeper_wake's clock */
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&ctx->lock);
-	while (!ctx->keeper_stop &&
-	       pthread_cond_timedwait(&ctx->keeper_wake, &ctx->lock, &until) !=
-		       ETIMEDOUT)
-		;
-	stop = ctx->keeper_stop;
-	pthread_mutex_unlock(&ctx->lock);
-	return stop;
+	return clock_cond_pause(&ctx->keeper_wake, &ctx->lock, &ctx->keeper_stop, ms);
 }
 
 /* The engine was away: does it answer again? Then jobs may flow. */
@@ -295,14 +276,8 @@ static void *keeper_main(void *arg)
 
 int scan_keeper_start(struct scan_ctx *ctx, struct err *e)
 {
-	pthread_condattr_t attr;
-
-	/* timed waits on the monotonic clock: a wall-clock step must not
-	 * stretch or cut the renewal interval */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&ctx->keeper_wake, &attr);
-	pthread_condattr_destroy(&attr);
+	/* a wall-clock step must not stretch or cut the renewal interval */
+	clock_cond_init(&ctx->keeper_wake);
 	if (pthread_create(&ctx->keeper, NULL, keeper_main, ctx))
 		return err_set(e, ERR_INTERNAL, "scan: cannot start the keeper");
 	ctx->keeper_started = 1;

@@ -14,9 +14,9 @@
  */
 #include "fmacros.h"
 
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "store_int.h"
@@ -281,16 +281,14 @@ static int read_version(struct store *st, int *version, struct err *e)
 static int apply(struct store *st, const struct migration *m, struct err *e)
 {
 	struct buf script = BUF_INIT;
-	struct timespec now;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &now);
 	buf_addf(&script, NULL,
 		 "BEGIN IMMEDIATE;\n%s\n"
 		 "INSERT INTO schema_migrations(version, applied_at)"
 		 " VALUES (%d, %lld);\nCOMMIT;\n",
 		 st->ops->rowid_only ? m->rowid_sql : m->sql, m->version,
-		 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+		 clock_wall_ms());
 	rc = store_script(st, script.data, e);
 	buf_release(&script);
 	return rc;
