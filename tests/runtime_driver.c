@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "runtime.h"
@@ -59,12 +60,7 @@ struct canceller {
 
 static void canceller_init(struct canceller *c)
 {
-	pthread_condattr_t a;
-
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &a);
-	pthread_condattr_destroy(&a);
+	clock_cond_init(&c->cv);
 	pthread_mutex_init(&c->mu, NULL);
 }
 
@@ -82,13 +78,7 @@ static void *cancel_later(void *arg)
 	struct timespec at;
 	int over;
 
-	clock_gettime(CLOCK_MONOTONIC, &at);
-	at.tv_sec += c->after_ms / 1000;
-	at.tv_nsec += (c->after_ms % 1000) * 1000000L;
-	if (at.tv_nsec >= 1000000000L) {
-		at.tv_sec++;
-		at.tv_nsec -= 1000000000L;
-	}
+	clock_mono_deadline(&at, c->after_ms);
 	pthread_mutex_lock(&c->mu);
 	while (!c->runs_over && pthread_cond_timedwait(&c->cv, &c->mu, &at) == 0)
 		;
